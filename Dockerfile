@@ -1,0 +1,28 @@
+# One image for every Strata component; docker-compose picks the component with `strata serve X`.
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy \
+    UV_PROJECT_ENVIRONMENT=/opt/strata PATH=/opt/strata/bin:$PATH
+RUN pip install --no-cache-dir uv
+WORKDIR /src
+
+# Dependencies layer: only the lock and the members' pyproject files.
+COPY pyproject.toml uv.lock ./
+COPY libs/common/pyproject.toml libs/common/
+COPY services/api/pyproject.toml services/api/
+COPY services/imagebuilder/pyproject.toml services/imagebuilder/
+COPY services/provisioner/pyproject.toml services/provisioner/
+COPY services/addons/pyproject.toml services/addons/
+COPY cli/pyproject.toml cli/
+RUN uv sync --frozen --no-dev --all-packages --no-install-workspace
+
+# Code layer.
+COPY libs libs
+COPY services services
+COPY cli cli
+COPY packs packs
+RUN uv sync --frozen --no-dev --all-packages \
+    && useradd --system --home /var/lib/strata --create-home strata
+USER strata
+ENV STRATA_STATE_DIR=/var/lib/strata
+ENTRYPOINT ["strata"]
+CMD ["serve", "api"]

@@ -1,0 +1,32 @@
+# Two commands on a fresh Debian machine with Python 3.11: `make demo` and `make test`.
+SHELL := /bin/bash
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+export UV_PYTHON := 3.11
+
+.PHONY: install demo up test lint bench system-deps
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv
+
+install: $(UV)
+	$(UV) sync --frozen --all-packages
+
+demo: install
+	.venv/bin/strata up
+
+up: demo
+
+system-deps:
+	@command -v docker-compose >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq docker-compose >/dev/null; }
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+test: install system-deps lint
+	.venv/bin/pytest
+
+bench: install
+	.venv/bin/python bench/engine.py

@@ -1,0 +1,62 @@
+"""Entry point of the `strata` command."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+
+from strata_common.config import ConfigError, load_settings, read_var
+
+
+def _parser() -> argparse.ArgumentParser:
+    from strata_cli.serve import COMPONENTS
+
+    parser = argparse.ArgumentParser(prog="strata", description="Strata control plane")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="run the whole stack on this machine (embedded PostgreSQL/Redis if unset)")
+    sub.add_parser("status", help="report each component as up or down")
+    serve = sub.add_parser("serve", help="run one component in the foreground")
+    serve.add_argument("component", choices=COMPONENTS)
+    db = sub.add_parser("db", help="database commands")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply pending migrations (safe to run twice or concurrently)")
+    sub.add_parser("secret-key", help="print a new random value for STRATA_SECRET_KEY")
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "up":
+        from strata_cli.up import run_up
+
+        return run_up()
+    if args.command == "status":
+        from strata_cli.status import run_status
+
+        return run_status()
+    if args.command == "serve":
+        from strata_cli.serve import serve
+
+        serve(args.component, load_settings())
+    if args.command == "db":
+        from strata_common.db.migrate import upgrade
+
+        applied = upgrade(read_var("database_url"))
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none"
+        print(f"migrations applied: {names}")
+    if args.command == "secret-key":
+        print(secrets.token_urlsafe(48))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        sys.exit(run(argv))
+    except ConfigError as err:
+        print(f"strata: configuration error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

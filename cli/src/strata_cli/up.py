@@ -1,0 +1,94 @@
+"""`strata up`: the whole stack on one machine, with embedded PostgreSQL and Redis when none is set."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from strata_cli.embedded import EmbeddedPostgres, free_port, redis_command, wait_for_redis
+from strata_cli.serve import COMPONENTS
+from strata_cli.supervisor import Supervisor
+from strata_common.config import load_settings
+from strata_common.db.migrate import upgrade
+
+STATE_FILE = "up.json"
+
+
+def state_dir_of(env: dict[str, str]) -> Path:
+    return Path(env.get("STRATA_STATE_DIR") or ".strata").resolve()
+
+
+def read_state(env: dict[str, str]) -> dict[str, Any]:
+    """What the running `strata up` recorded (URLs of embedded servers, PIDs), or {}."""
+    path = state_dir_of(env) / STATE_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def local_secret_key(state_dir: Path) -> str:
+    """The stack's own secret key, generated once and kept in state_dir/secret_key (mode 0600)."""
+    path = state_dir / "secret_key"
+    if not path.exists():
+        _write_private(path, secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def run_up() -> int:
+    env = dict(os.environ)
+    state_dir = state_dir_of(env)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    env["STRATA_STATE_DIR"] = str(state_dir)
+    sup = Supervisor()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: sup.stopping.set())
+    postgres: EmbeddedPostgres | None = None
+    state: dict[str, Any] = {"pid": os.getpid()}
+    try:
+        if not env.get("STRATA_DATABASE_URL"):
+            postgres = EmbeddedPostgres(state_dir)
+            env["STRATA_DATABASE_URL"] = state["database_url"] = postgres.start()
+            state["postgres_pid"] = postgres.pid
+            sup.say("strata", f"embedded PostgreSQL running from {postgres.pgdata}")
+        if not env.get("STRATA_REDIS_URL"):
+            port = free_port()
+            sup.add("redis", redis_command(state_dir, port), env)
+            env["STRATA_REDIS_URL"] = state["redis_url"] = f"redis://127.0.0.1:{port}/0"
+            wait_for_redis(env["STRATA_REDIS_URL"])
+        if not env.get("STRATA_SECRET_KEY"):
+            env["STRATA_SECRET_KEY"] = local_secret_key(state_dir)
+        settings = load_settings(env)
+        applied = upgrade(settings.database_url)
+        sup.say("strata", f"database schema up to date ({len(applied)} migration(s) applied)")
+        for component in COMPONENTS:
+            if sup.stopping.is_set():
+                break
+            sup.add(component, [sys.executable, "-m", "strata_cli.main", "serve", component], env)
+        state["api_url"] = f"http://{settings.api_host}:{settings.api_port}"
+        state["flower_url"] = f"http://{settings.api_host}:{settings.flower_port}"
+        state["components"] = sup.pids()
+        _write_private(state_dir / STATE_FILE, json.dumps(state, indent=2))
+        sup.say("strata", f"API {state['api_url']}  Flower {state['flower_url']}  (Ctrl-C stops everything)")
+        sup.watch()
+    finally:
+        sup.say("strata", "stopping")
+        sup.stop([c for c in reversed(COMPONENTS) if c in sup.pids()])
+        if "redis" in sup.pids():
+            sup.stop(["redis"])
+        if postgres is not None:
+            postgres.stop()
+        (state_dir / STATE_FILE).unlink(missing_ok=True)
+        sup.say("strata", "stopped")
+    return 0

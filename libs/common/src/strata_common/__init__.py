@@ -1,0 +1,1 @@
+"""Code shared by every Strata service: settings, database, Celery factory and the step engine."""

@@ -1,0 +1,66 @@
+"""The Celery factory every service uses: one list of queues and task names, routing by name."""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_process_init
+from kombu import Queue
+
+from strata_common.db.pool import close_pools
+
+SERVICES = ("imagebuilder", "provisioner", "addons")
+CONTROL = "control"
+QUEUES = (*SERVICES, CONTROL)
+
+
+def ping_task(service: str) -> str:
+    """Name of the round-trip ping task consumed by `service`."""
+    return f"strata.{service}.ping"
+
+
+def queue_of(task_name: str) -> str:
+    """The queue a task is routed to: the second dot-separated part of its name."""
+    parts = task_name.split(".")
+    if len(parts) < 3 or parts[0] != "strata" or parts[1] not in QUEUES:
+        raise ValueError(f"task name {task_name!r} is not strata.<queue>.<name>")
+    return parts[1]
+
+
+def _route(name: str, args: object, kwargs: object, options: object, task: object = None, **kw: object):
+    return {"queue": queue_of(name), "routing_key": queue_of(name)}
+
+
+def create_celery(service: str, redis_url: str) -> Celery:
+    """A Celery app for `service` (one of QUEUES) configured for at-least-once, JSON-only delivery."""
+    if service not in QUEUES:
+        raise ValueError(f"unknown service {service!r}; expected one of {QUEUES}")
+    app = Celery(f"strata-{service}", set_as_current=False)
+    app.conf.update(
+        broker_url=redis_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        result_backend=None,
+        task_ignore_result=True,
+        task_queues=[Queue(name, routing_key=name) for name in QUEUES],
+        task_default_queue=CONTROL,
+        task_routes=(_route,),
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        enable_utc=True,
+        timezone="UTC",
+    )
+    return app
+
+
+@worker_process_init.connect
+def _fresh_pools_after_fork(**_: object) -> None:
+    """A forked worker child must not share the parent's database connections."""
+    close_pools()

@@ -1,0 +1,1 @@
+"""Numbered SQL migrations, applied in order by strata_common.db.migrate."""

@@ -1,0 +1,1 @@
+"""Strata addons service: applies CNI, CSI and add-on packs."""

@@ -1,0 +1,1 @@
+"""Strata HTTP API: a Flask app serving /v1 resources and health probes."""

@@ -1,0 +1,1 @@
+"""Strata imagebuilder service: resolves, copies and customizes VM images."""

@@ -1,0 +1,1 @@
+"""Strata provisioner service: creates networks, load balancers and nodes."""

@@ -1,0 +1,63 @@
+"""`strata up` on a bare machine: embedded PostgreSQL and Redis, every component up, Ctrl-C stops all."""
+
+import json
+import os
+import signal
+import subprocess
+
+import psutil
+import requests
+
+from helpers import STRATA, wait_until
+from strata_cli.embedded import free_port
+
+
+def test_strata_up_runs_the_stack_and_sigint_stops_every_process(tmp_path, processes):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
+    api_port, flower_port = free_port(), free_port()
+    env.update(
+        STRATA_STATE_DIR=str(tmp_path / "state"),
+        STRATA_API_PORT=str(api_port),
+        STRATA_FLOWER_PORT=str(flower_port),
+    )
+    up = processes.start("up", [*STRATA, "up"], env)
+    state_file = tmp_path / "state" / "up.json"
+    wait_until(state_file.exists, timeout=120, message="up.json")
+    state = json.loads(state_file.read_text())
+
+    ready = wait_until(
+        lambda: _get(f"http://127.0.0.1:{api_port}/readyz"), timeout=120, message="/readyz to answer 200"
+    )
+    assert ready.json()["status"] == "ready"
+
+    def flower_workers():
+        response = _get(f"http://127.0.0.1:{flower_port}/api/workers?refresh=1")
+        names = {name.split("@")[0] for name in response.json()} if response else set()
+        return names >= {"imagebuilder", "provisioner", "addons"} and names
+
+    wait_until(flower_workers, timeout=120, interval=1, message="Flower to list the three worker services")
+
+    status = subprocess.run([*STRATA, "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stdout + status.stderr
+    for component in ("postgres", "redis", "api", "flower", "imagebuilder", "provisioner", "addons", "beat"):
+        assert f"{component} " in status.stdout
+
+    tree = psutil.Process(up.pid).children(recursive=True)
+    pids = {p.pid for p in tree} | {state["postgres_pid"], up.pid}
+    assert len(tree) >= 8  # redis, api, 3 workers, beat, flower, and their pool children
+
+    up.send_signal(signal.SIGINT)
+    assert up.wait(90) == 0
+    assert [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"] == []
+    assert not state_file.exists()
+
+    stopped = subprocess.run([*STRATA, "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert stopped.returncode == 1
+
+
+def _get(url: str) -> requests.Response | None:
+    try:
+        response = requests.get(url, timeout=3)
+    except requests.RequestException:
+        return None
+    return response if response.ok else None

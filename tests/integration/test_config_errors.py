@@ -1,0 +1,24 @@
+"""Every component refuses to start on a missing or malformed setting, with one line naming it."""
+
+import subprocess
+
+import pytest
+
+from helpers import STRATA
+
+
+@pytest.mark.parametrize("component", ["api", "provisioner", "beat"])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(None, "is not set"), ("mysql://db/strata", "must be a postgresql:// URL"), ("postgresql://db", "database")],
+)
+def test_bad_database_url_fails_at_start(strata_env, component, value, reason):
+    env = dict(strata_env)
+    env.pop("STRATA_DATABASE_URL")
+    if value is not None:
+        env["STRATA_DATABASE_URL"] = value
+    result = subprocess.run([*STRATA, "serve", component], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "STRATA_DATABASE_URL" in lines[0] and reason in lines[0]
