@@ -7,6 +7,9 @@ import time
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import requests
+
+from strata_cli.embedded import free_port
 
 STRATA = [sys.executable, "-m", "strata_cli.main"]
 
@@ -27,3 +30,19 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, message:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {message}")
         time.sleep(interval)
+
+
+def start_api(processes, env: dict[str, str]) -> str:
+    """Start `strata serve api` on a free port; return its base URL once /healthz answers."""
+    port = free_port()
+    processes.start("api", [*STRATA, "serve", "api"], {**env, "STRATA_API_PORT": str(port)})
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return requests.get(f"{base}/healthz", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    wait_until(healthy, timeout=60, message="the API to answer /healthz")
+    return base

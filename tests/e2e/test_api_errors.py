@@ -3,28 +3,13 @@
 import pytest
 import requests
 
-from helpers import STRATA, wait_until
+from helpers import start_api
 from strata_cli.embedded import free_port
-
-
-def _serve_api(processes, env: dict[str, str]) -> str:
-    port = free_port()
-    processes.start("api", [*STRATA, "serve", "api"], {**env, "STRATA_API_PORT": str(port)})
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy():
-        try:
-            return requests.get(f"{base}/healthz", timeout=2).ok
-        except requests.RequestException:
-            return False
-
-    wait_until(healthy, timeout=60, message="the API to answer /healthz")
-    return base
 
 
 @pytest.fixture
 def api(processes, strata_env) -> str:
-    return _serve_api(processes, strata_env)
+    return start_api(processes, strata_env)
 
 
 def test_ready_when_database_and_redis_answer(api):
@@ -34,7 +19,7 @@ def test_ready_when_database_and_redis_answer(api):
 
 
 def test_not_ready_names_the_failing_part(processes, strata_env):
-    api = _serve_api(processes, {**strata_env, "STRATA_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    api = start_api(processes, {**strata_env, "STRATA_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
     response = requests.get(f"{api}/readyz", timeout=10)
     assert response.status_code == 503
     error = response.json()["error"]

@@ -21,6 +21,10 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply pending migrations (safe to run twice or concurrently)")
+    events = sub.add_parser("events", help="print a cluster's events (STRATA_API_URL, else the local stack)")
+    events.add_argument("cluster", help="cluster id")
+    events.add_argument("--follow", "-f", action="store_true", help="keep printing new events as they happen")
+    events.add_argument("--after", type=int, default=0, help="start after this event number")
     sub.add_parser("secret-key", help="print a new random value for STRATA_SECRET_KEY")
     return parser
 
@@ -45,6 +49,10 @@ def run(argv: list[str] | None = None) -> int:
         applied = upgrade(read_var("database_url"))
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none"
         print(f"migrations applied: {names}")
+    if args.command == "events":
+        from strata_cli.events import run_events
+
+        return run_events(args.cluster, args.follow, args.after)
     if args.command == "secret-key":
         print(secrets.token_urlsafe(48))
     return 0

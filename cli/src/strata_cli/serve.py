@@ -22,6 +22,8 @@ def command_for(component: str, settings: Settings) -> tuple[list[str], dict[str
             "-m",
             "gunicorn",
             "strata_api.wsgi:app",
+            "--config",
+            "python:strata_api.gunicorn_conf",
             "--bind",
             f"{settings.api_host}:{settings.api_port}",
             "--workers",

@@ -18,6 +18,14 @@ def ping_task(service: str) -> str:
     return f"strata.{service}.ping"
 
 
+def run_step_task(queue: str) -> str:
+    """Name of the task that runs one engine step on `queue` ("look at step N")."""
+    return f"strata.{queue}.run_step"
+
+
+REDRIVE_TASK = "strata.control.redrive"
+
+
 def queue_of(task_name: str) -> str:
     """The queue a task is routed to: the second dot-separated part of its name."""
     parts = task_name.split(".")

@@ -93,13 +93,15 @@ class Var:
 # Field name -> how to read it. The README's configuration table lists the same variables.
 VARIABLES: dict[str, Var] = {
     "database_url": Var("STRATA_DATABASE_URL", _database_url, None, "PostgreSQL URL (psycopg 3)"),
-    "redis_url": Var("STRATA_REDIS_URL", _redis_url, None, "Redis URL: Celery broker and event pub/sub"),
+    "redis_url": Var("STRATA_REDIS_URL", _redis_url, None, "Redis URL: the Celery broker"),
     "secret_key": Var("STRATA_SECRET_KEY", _secret_key, None, "key for secrets at rest, 32+ characters"),
     "log_level": Var("STRATA_LOG_LEVEL", _log_level, "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     "api_host": Var("STRATA_API_HOST", _text, "127.0.0.1", "address the API and Flower bind"),
     "api_port": Var("STRATA_API_PORT", _int_between(1, 65535), "8080", "port the API listens on"),
     "api_workers": Var("STRATA_API_WORKERS", _int_between(1, 64), "2", "gunicorn worker processes"),
-    "api_threads": Var("STRATA_API_THREADS", _int_between(1, 1000), "32", "threads per API worker"),
+    "api_threads": Var(
+        "STRATA_API_THREADS", _int_between(1, 1000), "128", "threads per API worker (each open event stream holds one)"
+    ),
     "flower_port": Var("STRATA_FLOWER_PORT", _int_between(1, 65535), "5555", "port Flower listens on"),
     "flower_basic_auth": Var(
         "STRATA_FLOWER_BASIC_AUTH", _text, "", "user:password for Flower; empty = open API on loopback"
@@ -121,6 +123,9 @@ VARIABLES: dict[str, Var] = {
     ),
     "step_ready_grace": Var(
         "STRATA_STEP_READY_GRACE", _positive_float, "10", "ready steps unclaimed this long are re-published"
+    ),
+    "handler_modules": Var(
+        "STRATA_HANDLER_MODULES", _text, "", "extra comma-separated modules registering step handlers (plugins)"
     ),
     "redrive_interval": Var("STRATA_REDRIVE_INTERVAL", _positive_float, "2", "seconds between beat re-drive passes"),
 }
@@ -147,6 +152,7 @@ class Settings:
     step_backoff_cap: float
     step_lease_seconds: float
     step_ready_grace: float
+    handler_modules: str
     redrive_interval: float
 
 

@@ -1,6 +1,10 @@
-"""The `control` Celery app: what beat schedules and Flower inspects."""
+"""The `control` Celery app: what beat runs (the re-drive schedule) and Flower inspects."""
 
-from strata_common.celery_app import CONTROL, create_celery
+from strata_common.celery_app import CONTROL, REDRIVE_TASK, create_celery
 from strata_common.config import read_var
 
 app = create_celery(CONTROL, read_var("redis_url"))
+_interval = read_var("redrive_interval")
+app.conf.beat_schedule = {
+    "redrive": {"task": REDRIVE_TASK, "schedule": _interval, "options": {"expires": max(5.0, _interval * 5)}},
+}

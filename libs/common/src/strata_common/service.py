@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 
 from celery import Celery
 
-from strata_common.celery_app import create_celery, ping_task
+from strata_common.celery_app import REDRIVE_TASK, create_celery, ping_task, run_step_task
 from strata_common.config import load_settings
 from strata_common.db.pool import get_pool
+from strata_common.engine.publish import Publisher
+from strata_common.engine.redrive import redrive
+from strata_common.engine.registry import load_modules
+from strata_common.engine.runner import run_step
 from strata_common.logs import setup_logging
+
+log = logging.getLogger(__name__)
 
 
 def create_worker_app(service: str) -> Celery:
-    """The Celery app of a worker service, with the tasks every service answers."""
+    """The Celery app of a worker service: run its steps, answer pings, and run beat's re-drive."""
     settings = load_settings()
     setup_logging(settings.log_level)
+    load_modules(settings.handler_modules)
     app = create_celery(service, settings.redis_url)
+    publisher = Publisher(app)
+    worker = f"{service}@{socket.gethostname()}"
 
-    @app.task(name=ping_task(service), ignore_result=True)
+    @app.task(name=ping_task(service))
     def ping(token: str) -> None:
         """Record that this service received a ping (idempotent on the token)."""
         with get_pool(settings).connection() as conn:
@@ -28,5 +38,25 @@ def create_worker_app(service: str) -> Celery:
                 " ON CONFLICT (token) DO NOTHING",
                 (token, service, socket.gethostname(), os.getpid()),
             )
+
+    @app.task(name=run_step_task(service))
+    def run(step_id: int) -> str:
+        """Look at step `step_id`: run it if it can be claimed, else do nothing."""
+        return run_step(
+            step_id,
+            pool=get_pool(settings),
+            settings=settings,
+            publisher=publisher,
+            service=service,
+            worker=f"{worker}:{os.getpid()}",
+        )
+
+    @app.task(name=REDRIVE_TASK, expires=max(5.0, settings.redrive_interval * 5))
+    def redrive_due() -> int:
+        """Publish due steps (scheduled by beat; concurrent runs skip on an advisory lock)."""
+        published = redrive(get_pool(settings), publisher, settings.step_ready_grace)
+        if published:
+            log.info("re-drive published %d step(s)", published)
+        return published
 
     return app

@@ -1,0 +1,184 @@
+"""Engine benchmark: bare Celery round trips vs engine steps (independent and chained), re-drive query.
+
+Runs a real provisioner worker (STRATA_WORKER_CONCURRENCY processes, default 2) against PostgreSQL
+and Redis: embedded ones under bench/.data unless STRATA_BENCH_DATABASE_URL (a server URL whose
+user may create databases) and STRATA_BENCH_REDIS_URL are set. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import redis
+from psycopg.rows import dict_row
+
+from strata_cli.embedded import EmbeddedPostgres, free_port, redis_command, wait_for_redis
+from strata_common.celery_app import CONTROL, create_celery
+from strata_common.db.migrate import upgrade
+from strata_common.engine.model import StepSpec
+from strata_common.engine.plan import submit_plan
+from strata_common.engine.publish import Publisher
+from strata_common.engine.redrive import DUE_STEPS
+
+HERE = Path(__file__).resolve().parent
+N_TASKS = int(os.environ.get("BENCH_TASKS", "2000"))
+N_STEPS = int(os.environ.get("BENCH_STEPS", "2000"))
+N_CHAIN = int(os.environ.get("BENCH_CHAIN", "300"))
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def wait_for(predicate, timeout: float = 600.0, interval: float = 0.01) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark did not finish in time")
+        time.sleep(interval)
+
+
+def new_cluster(conn: psycopg.Connection) -> uuid.UUID:
+    return conn.execute("INSERT INTO clusters (name) VALUES (%s) RETURNING id", (uuid.uuid4().hex,)).fetchone()["id"]
+
+
+def steps_per_second(database_url: str, publisher: Publisher, specs: list[StepSpec]) -> float:
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        cluster = new_cluster(conn)
+        conn.commit()
+        started = time.perf_counter()
+        ready = submit_plan(conn, cluster, 1, specs, grace=60)
+        conn.commit()
+        publisher.publish(ready)
+
+        def done() -> bool:
+            row = conn.execute(
+                "SELECT count(*) AS n FROM steps WHERE cluster_id = %s AND status = 'succeeded'", (cluster,)
+            ).fetchone()
+            conn.commit()
+            return row["n"] == len(specs)
+
+        wait_for(done)
+        return len(specs) / (time.perf_counter() - started)
+
+
+def bare_tasks_per_second(app, client: redis.Redis) -> float:
+    client.delete("bench:done")
+    started = time.perf_counter()
+    for _ in range(N_TASKS):
+        app.send_task("strata.provisioner.bench_noop")
+    wait_for(lambda: int(client.get("bench:done") or 0) >= N_TASKS)
+    return N_TASKS / (time.perf_counter() - started)
+
+
+def redrive_query(database_url: str) -> tuple[float, str]:
+    """Median time of the re-drive query over 100,000 steps of which 100 are due, and its plan."""
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        cluster = new_cluster(conn)
+        conn.execute(
+            """
+            INSERT INTO steps (cluster_id, generation, name, queue, status, wake_at, lease_until)
+            SELECT %s, 2, 'bench/' || g, 'provisioner',
+                   CASE WHEN g <= 100 THEN 'failed' WHEN g <= 1000 THEN 'running' ELSE 'succeeded' END,
+                   CASE WHEN g <= 100 THEN now() - interval '1 s'
+                        WHEN g <= 1000 THEN now() + interval '1 h' END,
+                   CASE WHEN g > 100 AND g <= 1000 THEN now() + interval '1 h' END
+            FROM generate_series(1, 100000) g
+            """,
+            (cluster,),
+        )
+        conn.execute("ANALYZE steps")
+        conn.commit()
+        times = []
+        for _ in range(21):
+            start = time.perf_counter()
+            rows = conn.execute(DUE_STEPS, {"batch": 500, "grace": 60}).fetchall()
+            times.append((time.perf_counter() - start) * 1000)
+            conn.rollback()  # leave the 100 due for the next round
+        assert len(rows) == 100, len(rows)
+        explain = conn.execute(
+            "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + DUE_STEPS, {"batch": 500, "grace": 60}
+        ).fetchall()
+        conn.rollback()
+    return statistics.median(times), "\n".join(r["QUERY PLAN"] for r in explain)
+
+
+def main() -> None:
+    stack: list = []
+    data = HERE / ".data"
+    admin = os.environ.get("STRATA_BENCH_DATABASE_URL")
+    if not admin:
+        postgres = EmbeddedPostgres(data)
+        admin = postgres.start()
+        stack.append(postgres.stop)
+    redis_url = os.environ.get("STRATA_BENCH_REDIS_URL")
+    if not redis_url:
+        port = free_port()
+        server = subprocess.Popen(redis_command(data, port), stdout=subprocess.DEVNULL)
+        stack.append(lambda: (server.terminate(), server.wait()))
+        redis_url = f"redis://127.0.0.1:{port}/0"
+        wait_for_redis(redis_url)
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    database_url = with_database(admin, name)
+    upgrade(database_url)
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    concurrency = os.environ.get("STRATA_WORKER_CONCURRENCY", "2")
+    env = {
+        **os.environ,
+        "STRATA_DATABASE_URL": database_url,
+        "STRATA_REDIS_URL": redis_url,
+        "STRATA_SECRET_KEY": secrets.token_urlsafe(48),
+        "STRATA_HANDLER_MODULES": "bench_handlers",
+        "STRATA_LOG_LEVEL": "WARNING",
+        "STRATA_WORKER_CONCURRENCY": concurrency,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "strata_cli.main", "serve", "provisioner"], env=env, start_new_session=True
+    )
+    try:
+        app = create_celery(CONTROL, redis_url)
+        publisher = Publisher(app)
+        bare_tasks_per_second(app, client)  # warm-up: worker up, connections open
+        print(f"machine: {os.cpu_count()} cores; worker: provisioner, {concurrency} processes")
+        a = bare_tasks_per_second(app, client)
+        print(f"(a) bare Celery no-op tasks, round trip:   {a:8.1f} tasks/s  ({N_TASKS} tasks)")
+        b = steps_per_second(
+            database_url, publisher, [StepSpec(f"bench.noop/{i}", "provisioner") for i in range(N_STEPS)]
+        )
+        print(f"(b) engine no-op steps, independent plan:  {b:8.1f} steps/s  ({N_STEPS} steps)")
+        chain = [
+            StepSpec(f"bench.noop/{i}", "provisioner", depends_on=(f"bench.noop/{i - 1}",) if i else ())
+            for i in range(N_CHAIN)
+        ]
+        c = steps_per_second(database_url, publisher, chain)
+        print(f"(c) engine no-op steps, dependent chain:   {c:8.1f} steps/s  ({N_CHAIN} steps)")
+        print(f"ratio (b)/(a): {b / a:.2f}  (target >= 0.5)")
+        median_ms, plan = redrive_query(database_url)
+        print(f"re-drive query, 100,000 steps of which 100 due: median {median_ms:.2f} ms over 21 runs")
+        print(plan)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for stop in reversed(stack):
+            stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Kubernetes-style conditions: one row per cluster and milestone, with the title a user sees."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+
+# Milestone condition types in the order a cluster reaches them, with their human titles.
+MILESTONES: dict[str, str] = {
+    "ImageReady": "Customizing Image",
+    "InfrastructureReady": "Creating Infrastructure",
+    "ControlPlaneReady": "Adding Control Plane Node",
+    "WorkersReady": "Adding Worker Nodes",
+    "NetworkingReady": "Installing Networking (CNI)",
+    "StorageReady": "Installing Storage (CSI)",
+    "AddonsReady": "Installing Add-ons",
+    "Scanned": "Scanning (CIS benchmark)",
+    "Ready": "Ready",
+}
+
+TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
+
+
+def set_condition(
+    conn: Connection,
+    cluster_id: UUID,
+    type_: str,
+    status: str,
+    reason: str,
+    message: str,
+    generation: int,
+    error_class: str | None = None,
+) -> None:
+    """Upsert a condition (no write when nothing changes); lastTransitionTime moves only with its status."""
+    conn.execute(
+        """
+        INSERT INTO conditions AS c
+            (cluster_id, type, status, reason, message, error_class, observed_generation)
+        VALUES (%s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (cluster_id, type) DO UPDATE SET
+            status = EXCLUDED.status,
+            reason = EXCLUDED.reason,
+            message = EXCLUDED.message,
+            error_class = EXCLUDED.error_class,
+            observed_generation = EXCLUDED.observed_generation,
+            last_transition_time = CASE WHEN c.status = EXCLUDED.status
+                                        THEN c.last_transition_time ELSE now() END,
+            updated_at = now()
+        WHERE c.observed_generation <= EXCLUDED.observed_generation
+          AND (c.status, c.reason, c.message, c.error_class, c.observed_generation)
+              IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.reason, EXCLUDED.message, EXCLUDED.error_class,
+                                EXCLUDED.observed_generation)
+        """,
+        (cluster_id, type_, status, reason, message, error_class, generation),
+    )
+
+
+def mark_in_progress(conn: Connection, cluster_id: UUID, type_: str, step_name: str, generation: int) -> None:
+    """Unknown/InProgress when a step of the milestone starts, unless the milestone is already failing."""
+    conn.execute(
+        """
+        UPDATE conditions SET status = 'Unknown', reason = 'InProgress', message = %s, error_class = NULL,
+               last_transition_time = CASE WHEN status = 'Unknown' THEN last_transition_time ELSE now() END,
+               updated_at = now()
+        WHERE cluster_id = %s AND type = %s AND observed_generation = %s AND status = 'Unknown'
+        """,
+        (f"{MILESTONES[type_]}: running {step_name}", cluster_id, type_, generation),
+    )
+
+
+def list_conditions(conn: Connection, cluster_id: UUID) -> list[dict[str, Any]]:
+    """The cluster's conditions in milestone order, shaped as the API shows them."""
+    rows = conn.execute(
+        "SELECT type, status, reason, message, error_class, observed_generation, last_transition_time"
+        " FROM conditions WHERE cluster_id = %s",
+        (cluster_id,),
+    ).fetchall()
+    order = list(MILESTONES)
+    rows.sort(key=lambda r: order.index(r["type"]) if r["type"] in order else len(order))
+    return [
+        {
+            "type": r["type"],
+            "title": MILESTONES.get(r["type"], r["type"]),
+            "status": r["status"],
+            "reason": r["reason"],
+            "message": r["message"],
+            "errorClass": r["error_class"],
+            "observedGeneration": r["observed_generation"],
+            "lastTransitionTime": r["last_transition_time"].isoformat(),
+        }
+        for r in rows
+    ]

@@ -1,0 +1,28 @@
+"""The closed set of outcomes a step handler can signal besides success."""
+
+from __future__ import annotations
+
+USER_FIXABLE = "user-fixable"
+TRANSIENT = "transient"
+ERROR_CLASSES = (USER_FIXABLE, TRANSIENT)
+
+
+class Retry(Exception):
+    """An expected wait: look at the step again after `after` seconds (not a failure, no backoff)."""
+
+    def __init__(self, after: float, message: str = ""):
+        super().__init__(message or f"waiting {after:g}s")
+        self.after = after
+        self.message = message
+
+
+class StepError(Exception):
+    """A failure a user should see on the step's condition, with whether they must act."""
+
+    def __init__(self, reason: str, message: str, error_class: str = TRANSIENT):
+        if error_class not in ERROR_CLASSES:
+            raise ValueError(f"error_class must be one of {ERROR_CLASSES}")
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.error_class = error_class

@@ -1,0 +1,190 @@
+"""Claim one step, run its handler with a heartbeat on the lease, and record the outcome."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import Connection
+from psycopg_pool import ConnectionPool
+
+from strata_common.config import Settings
+from strata_common.engine import steps
+from strata_common.engine.conditions import FALSE, TRUE, UNKNOWN, mark_in_progress, set_condition
+from strata_common.engine.errors import TRANSIENT, USER_FIXABLE, Retry, StepError
+from strata_common.engine.events import append_event
+from strata_common.engine.model import Step
+from strata_common.engine.publish import Publisher
+from strata_common.engine.registry import handler_for
+
+log = logging.getLogger(__name__)
+
+
+def backoff_delay(attempts: int, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
+    """Capped exponential backoff with jitter: between half and all of min(cap, base * 2^(attempts-1))."""
+    ceiling = min(cap, base * 2 ** max(0, attempts - 1))
+    return ceiling / 2 + rand() * ceiling / 2
+
+
+@dataclass
+class StepContext:
+    """What a handler gets: its step, the cluster, a database pool, and ways to report."""
+
+    step: Step
+    cluster: dict[str, Any]
+    db: ConnectionPool
+    settings: Settings
+    service: str
+    lost: threading.Event = field(default_factory=threading.Event)
+
+    def heartbeat(self) -> None:
+        """Extend the lease now (the runner also does it for every running step each lease/3 seconds)."""
+        with self.db.connection() as conn:
+            if not steps.heartbeat(conn, self.step, self.settings.step_lease_seconds):
+                self.lost.set()
+
+    def event(self, level: str, reason: str, message: str, data: dict[str, Any] | None = None) -> None:
+        """Append an event to the cluster's stream in a transaction of its own."""
+        with self.db.connection() as conn:
+            append_event(conn, self.step.cluster_id, level, self.service, reason, message, data, self.step.id)
+
+
+class _LeaseKeeper:
+    """One thread per process that extends the leases of the steps this process is running."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, StepContext] = {}
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    @contextmanager
+    def holding(self, ctx: StepContext) -> Iterator[None]:
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():  # first use, or we are a forked child
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+                self._thread.start()
+            self._running[ctx.step.id] = ctx
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running.pop(ctx.step.id, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                held = list(self._running.values())
+            interval = min((c.settings.step_lease_seconds for c in held), default=5.0) / 3
+            for ctx in held:
+                try:
+                    ctx.heartbeat()
+                except Exception:
+                    log.exception("heartbeat of step %s failed", ctx.step.id)
+            time.sleep(interval)
+
+
+_leases = _LeaseKeeper()
+
+
+def run_step(
+    step_id: int, *, pool: ConnectionPool, settings: Settings, publisher: Publisher, service: str, worker: str
+) -> str:
+    """Run step `step_id` if it can be claimed; return what happened (for logs and tests)."""
+    with pool.connection() as conn:
+        step = steps.claim(conn, step_id, worker, settings.step_lease_seconds)
+        if step is None:
+            return "not-claimed"
+        cluster = conn.execute(
+            "SELECT id, project, name, generation, spec FROM clusters WHERE id = %s", (step.cluster_id,)
+        ).fetchone()
+        if step.condition:
+            mark_in_progress(conn, step.cluster_id, step.condition, step.name, step.generation)
+    ctx = StepContext(step, cluster, pool, settings, service)
+    handler = handler_for(step.queue, step.name)
+    started = time.monotonic()
+    try:
+        if handler is None:
+            raise StepError("NoHandler", f"no handler for step {step.name!r} on queue {step.queue!r}", USER_FIXABLE)
+        with _leases.holding(ctx):
+            output = handler(ctx) or {}
+    except Retry as wait:
+        with pool.connection() as conn:
+            steps.requeue(conn, step, wait.after)
+        return "requeued"
+    except StepError as err:
+        return _record_failure(pool, settings, service, step, err.reason, err.message, err.error_class)
+    except Exception as err:
+        log.exception("step %s (%s) raised", step.id, step.name)
+        message = str(err) or repr(err)
+        return _record_failure(pool, settings, service, step, type(err).__name__, message, TRANSIENT)
+    elapsed = time.monotonic() - started
+    with pool.connection() as conn:
+        ready = _record_success(conn, settings, service, step, output, elapsed)
+    if ready is None:
+        return "lost"
+    publisher.publish(ready)
+    return "succeeded"
+
+
+def _record_success(
+    conn: Connection, settings: Settings, service: str, step: Step, output: dict[str, Any], elapsed: float
+) -> list[dict[str, Any]] | None:
+    """One transaction: event first (it locks the cluster row: cluster before steps, as the API does)."""
+    append_event(
+        conn,
+        step.cluster_id,
+        "info",
+        service,
+        "StepSucceeded",
+        f"{step.name} succeeded (attempt {step.attempts}, {elapsed:.2f}s)",
+        {"step": step.name, "attempt": step.attempts, "seconds": round(elapsed, 3)},
+        step.id,
+    )
+    if not steps.succeed(conn, step, output):
+        conn.rollback()
+        log.warning("step %s finished but its claim was lost; another worker owns it", step.id)
+        return None
+    ready = steps.unblock_dependents(conn, step, settings.step_ready_grace)
+    if step.condition and steps.milestone_done(conn, step):
+        set_condition(conn, step.cluster_id, step.condition, TRUE, "Succeeded", "", step.generation)
+    done, failing = steps.generation_state(conn, step.cluster_id, step.generation)
+    if done:
+        set_condition(conn, step.cluster_id, "Ready", TRUE, "Reconciled", "", step.generation)
+    elif not failing:
+        set_condition(
+            conn, step.cluster_id, "Ready", UNKNOWN, "Reconciling", f"generation {step.generation}", step.generation
+        )
+    return ready
+
+
+def _record_failure(
+    pool: ConnectionPool, settings: Settings, service: str, step: Step, reason: str, message: str, error_class: str
+) -> str:
+    delay = backoff_delay(step.attempts, settings.step_backoff_base, settings.step_backoff_cap)
+    shown = f"{message} (step {step.name}, attempt {step.attempts}; {error_class}; next try in {delay:.0f}s)"
+    with pool.connection() as conn:
+        append_event(
+            conn,
+            step.cluster_id,
+            "warning",
+            service,
+            reason,
+            f"{step.name} failed: {message}",
+            {"step": step.name, "attempt": step.attempts, "errorClass": error_class, "retryIn": round(delay, 3)},
+            step.id,
+        )
+        if not steps.fail(conn, step, reason, message, error_class, delay):
+            conn.rollback()
+            return "lost"
+        for type_ in dict.fromkeys(filter(None, (step.condition, "Ready"))):
+            set_condition(conn, step.cluster_id, type_, FALSE, reason, shown, step.generation, error_class)
+    return "failed"

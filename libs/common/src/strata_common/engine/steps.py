@@ -1,0 +1,182 @@
+"""SQL of the steps table: every state transition is one guarded UPDATE ... RETURNING.
+
+Connections must return rows as dicts. A transition that finds no row lost a race (the step was
+claimed, finished or superseded by someone else) and is not an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+from strata_common.engine.model import Step, StepSpec
+
+CLAIMABLE = """
+    ((status IN ('ready', 'failed') AND not_before <= now())
+     OR (status = 'running' AND lease_until < now()))
+"""
+
+
+def insert_plan(conn: Connection, cluster_id: UUID, generation: int, specs: list[StepSpec], grace: float) -> list[dict]:
+    """Insert the plan's steps (once: re-submitting the same generation inserts nothing new).
+
+    Steps without dependencies start `ready`; the rest `pending`. Returns the ready ones inserted.
+    """
+    ready = []
+    for spec in specs:
+        row = conn.execute(
+            """
+            INSERT INTO steps (cluster_id, generation, name, queue, condition, depends_on, status, input, wake_at)
+            VALUES (%(c)s, %(g)s, %(n)s, %(q)s, %(cond)s, %(deps)s, %(status)s, %(input)s,
+                    CASE WHEN %(status)s = 'ready' THEN now() + make_interval(secs => %(grace)s) END)
+            ON CONFLICT (cluster_id, generation, name) DO NOTHING
+            RETURNING id, queue, status
+            """,
+            {
+                "c": cluster_id,
+                "g": generation,
+                "n": spec.name,
+                "q": spec.queue,
+                "cond": spec.condition,
+                "deps": list(spec.depends_on),
+                "status": "pending" if spec.depends_on else "ready",
+                "input": Jsonb(spec.input),
+                "grace": grace,
+            },
+        ).fetchone()
+        if row and row["status"] == "ready":
+            ready.append(row)
+    return ready
+
+
+def supersede_older(conn: Connection, cluster_id: UUID, generation: int) -> int:
+    """Stop the not-yet-started steps of generations older than `generation`; return how many."""
+    cur = conn.execute(
+        "UPDATE steps SET status = 'superseded', wake_at = NULL, finished_at = now()"
+        " WHERE cluster_id = %s AND generation < %s AND status IN ('pending', 'ready', 'failed')",
+        (cluster_id, generation),
+    )
+    return cur.rowcount
+
+
+def cancel_all(conn: Connection, cluster_id: UUID) -> int:
+    """Stop every step of the cluster that is not finished (running ones finish but unblock nothing)."""
+    cur = conn.execute(
+        "UPDATE steps SET status = 'cancelled', wake_at = NULL, finished_at = now()"
+        " WHERE cluster_id = %s AND status IN ('pending', 'ready', 'failed')",
+        (cluster_id,),
+    )
+    return cur.rowcount
+
+
+def claim(conn: Connection, step_id: int, worker: str, lease: float) -> Step | None:
+    """Take the step if it is due and nobody holds it; None when another worker has it or it is done."""
+    row = conn.execute(
+        f"""
+        UPDATE steps SET status = 'running', attempts = attempts + 1, claim_token = gen_random_uuid(),
+               claimed_by = %s, lease_until = now() + make_interval(secs => %s),
+               wake_at = now() + make_interval(secs => %s), started_at = coalesce(started_at, now())
+        WHERE id = %s AND {CLAIMABLE}
+        RETURNING *
+        """,
+        (worker, lease, lease, step_id),
+    ).fetchone()
+    return Step.from_row(row) if row else None
+
+
+def heartbeat(conn: Connection, step: Step, lease: float) -> bool:
+    """Extend the lease of a step we hold; False if we lost it."""
+    cur = conn.execute(
+        "UPDATE steps SET lease_until = now() + make_interval(secs => %s), wake_at = now() + make_interval(secs => %s)"
+        " WHERE id = %s AND claim_token = %s AND status = 'running'",
+        (lease, lease, step.id, step.claim_token),
+    )
+    return cur.rowcount == 1
+
+
+def succeed(conn: Connection, step: Step, output: dict[str, Any]) -> bool:
+    cur = conn.execute(
+        "UPDATE steps SET status = 'succeeded', output = %s, wake_at = NULL, lease_until = NULL,"
+        " finished_at = now(), last_error = NULL, error_reason = NULL, error_class = NULL"
+        " WHERE id = %s AND claim_token = %s AND status = 'running'",
+        (Jsonb(output), step.id, step.claim_token),
+    )
+    return cur.rowcount == 1
+
+
+def fail(conn: Connection, step: Step, reason: str, message: str, error_class: str, delay: float) -> bool:
+    cur = conn.execute(
+        "UPDATE steps SET status = 'failed', last_error = %s, error_reason = %s, error_class = %s,"
+        " not_before = now() + make_interval(secs => %s), wake_at = now() + make_interval(secs => %s),"
+        " lease_until = NULL WHERE id = %s AND claim_token = %s AND status = 'running'",
+        (message, reason, error_class, delay, delay, step.id, step.claim_token),
+    )
+    return cur.rowcount == 1
+
+
+def requeue(conn: Connection, step: Step, after: float) -> bool:
+    """Back to ready after `after` seconds; a wait is not an attempt."""
+    cur = conn.execute(
+        "UPDATE steps SET status = 'ready', attempts = attempts - 1, not_before = now() + make_interval(secs => %s),"
+        " wake_at = now() + make_interval(secs => %s), lease_until = NULL"
+        " WHERE id = %s AND claim_token = %s AND status = 'running'",
+        (after, after, step.id, step.claim_token),
+    )
+    return cur.rowcount == 1
+
+
+def unblock_dependents(conn: Connection, step: Step, grace: float) -> list[dict]:
+    """Pending steps of the same generation waiting on `step` whose dependencies have all succeeded."""
+    return conn.execute(
+        """
+        UPDATE steps s SET status = 'ready', wake_at = now() + make_interval(secs => %(grace)s)
+        WHERE s.cluster_id = %(c)s AND s.generation = %(g)s AND s.status = 'pending'
+          AND %(name)s = ANY (s.depends_on)
+          AND NOT EXISTS (
+              SELECT 1 FROM steps d
+              WHERE d.cluster_id = s.cluster_id AND d.generation = s.generation
+                AND d.name = ANY (s.depends_on) AND d.status <> 'succeeded')
+        RETURNING s.id, s.queue
+        """,
+        {"grace": grace, "c": step.cluster_id, "g": step.generation, "name": step.name},
+    ).fetchall()
+
+
+# Every status but 'succeeded', spelled out so the (cluster_id, generation, status) index is probed.
+NOT_SUCCEEDED = ["pending", "ready", "running", "failed", "superseded", "cancelled"]
+
+
+def milestone_done(conn: Connection, step: Step) -> bool:
+    """Every step of the step's milestone (same generation) has succeeded."""
+    row = conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM steps WHERE cluster_id = %s AND generation = %s AND status = ANY(%s)"
+        " AND condition = %s) AS done",
+        (step.cluster_id, step.generation, NOT_SUCCEEDED, step.condition),
+    ).fetchone()
+    return row["done"]
+
+
+def generation_state(conn: Connection, cluster_id: UUID, generation: int) -> tuple[bool, bool]:
+    """(every step of the generation succeeded, some step of it is failing)."""
+    row = conn.execute(
+        """
+        SELECT NOT EXISTS (SELECT 1 FROM steps WHERE cluster_id = %(c)s AND generation = %(g)s
+                           AND status = ANY(%(others)s)) AS done,
+               EXISTS (SELECT 1 FROM steps WHERE cluster_id = %(c)s AND generation = %(g)s
+                       AND status = 'failed') AS failing
+        """,
+        {"c": cluster_id, "g": generation, "others": NOT_SUCCEEDED},
+    ).fetchone()
+    return row["done"], row["failing"]
+
+
+def list_steps(conn: Connection, cluster_id: UUID, generation: int | None = None) -> list[dict[str, Any]]:
+    return conn.execute(
+        "SELECT id, generation, name, queue, condition, depends_on, status, attempts, not_before, lease_until,"
+        " last_error, error_reason, error_class, output, redrives, started_at, finished_at FROM steps"
+        " WHERE cluster_id = %s AND (%s::bigint IS NULL OR generation = %s) ORDER BY generation, id",
+        (cluster_id, generation, generation),
+    ).fetchall()

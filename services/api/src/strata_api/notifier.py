@@ -1,0 +1,75 @@
+"""Wakes event streams when a cluster gets new events: one LISTEN connection per API process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections import defaultdict
+
+import psycopg
+
+from strata_common.engine.events import CHANNEL
+
+log = logging.getLogger(__name__)
+
+_notifiers: weakref.WeakSet[EventNotifier] = weakref.WeakSet()
+
+
+def close_all() -> None:
+    """End every open stream of this process (the worker is shutting down)."""
+    for notifier in list(_notifiers):
+        notifier.close()
+
+
+class EventNotifier:
+    """Counts NOTIFYs per cluster; streams wait for the count to move instead of polling."""
+
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+        self._cond = threading.Condition()
+        self._versions: defaultdict[str, int] = defaultdict(int)
+        self._epoch = 0  # bumped on reconnect: notifications may have been missed, everyone re-reads
+        self._thread: threading.Thread | None = None
+        self.closed = False
+        _notifiers.add(self)
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+    def version(self, cluster_id: str) -> tuple[int, int]:
+        self._ensure_started()
+        with self._cond:
+            return (self._epoch, self._versions[cluster_id])
+
+    def wait(self, cluster_id: str, seen: tuple[int, int], timeout: float) -> bool:
+        """Block until the cluster has news after `seen`, `timeout` passes or we close; True unless timed out."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self.closed or (self._epoch, self._versions[cluster_id]) != seen, timeout
+            )
+
+    def _ensure_started(self) -> None:
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._listen_forever, name="event-notifier", daemon=True)
+                self._thread.start()
+
+    def _listen_forever(self) -> None:
+        while True:
+            try:
+                with psycopg.connect(self.database_url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    with self._cond:
+                        self._epoch += 1
+                        self._cond.notify_all()
+                    for note in conn.notifies():
+                        with self._cond:
+                            self._versions[note.payload] += 1
+                            self._cond.notify_all()
+            except Exception as err:
+                log.warning("event listener lost its connection (%s); reconnecting", err)
+                time.sleep(1)
