@@ -24,8 +24,8 @@ import pytest
 import redis
 
 from helpers import with_database
+from strata_cli.database import prepare_database
 from strata_cli.embedded import free_port
-from strata_common.db.migrate import upgrade
 
 TEMPLATE = "strata_template"
 
@@ -90,7 +90,7 @@ def template_database(postgres_admin_url: str) -> str:
     with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
-    upgrade(with_database(postgres_admin_url, TEMPLATE))
+    prepare_database(with_database(postgres_admin_url, TEMPLATE))
     return TEMPLATE
 
 

@@ -9,9 +9,11 @@ from pathlib import Path
 import psycopg
 from engine_handlers import SCHEMA
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from helpers import STRATA, wait_until
 from strata_common.celery_app import CONTROL, create_celery, ping_task
+from strata_common.db.tokens import ensure_project
 from strata_common.engine.model import StepSpec
 from strata_common.engine.plan import bump_generation, submit_plan
 from strata_common.engine.publish import Publisher
@@ -44,10 +46,12 @@ def prepare(database_url: str) -> None:
         conn.execute(SCHEMA)
 
 
-def new_cluster(database_url: str, name: str | None = None) -> uuid.UUID:
+def new_cluster(database_url: str, name: str | None = None, project: str = "alpha") -> uuid.UUID:
+    """A bare cluster row in `project` (the engine tests need no profile or account)."""
     with connect(database_url) as conn:
         row = conn.execute(
-            "INSERT INTO clusters (name) VALUES (%s) RETURNING id", (name or f"c-{uuid.uuid4().hex[:8]}",)
+            "INSERT INTO clusters (name, project_id, spec) VALUES (%s, %s, %s) RETURNING id",
+            (name or f"c-{uuid.uuid4().hex[:8]}", ensure_project(conn, project), Jsonb({})),
         ).fetchone()
     return row["id"]
 

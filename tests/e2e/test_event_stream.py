@@ -5,17 +5,11 @@ from __future__ import annotations
 import json
 import threading
 
-import pytest
 import requests
 from engine_support import connect, new_cluster
 
-from helpers import STRATA, start_api, wait_until
+from helpers import STRATA, wait_until
 from strata_common.engine.events import append_event
-
-
-@pytest.fixture
-def api(processes, strata_env) -> str:
-    return start_api(processes, strata_env)
 
 
 def write_events(database_url: str, cluster, count: int, start: int = 0) -> None:
@@ -41,24 +35,27 @@ def read_sse(response: requests.Response, count: int) -> list[dict]:
     return events
 
 
-def test_paging_events(api, database_url):
+def test_paging_events(clients, database_url):
+    viewer = clients["viewer"]
     cluster = new_cluster(database_url)
     write_events(database_url, cluster, 5)
-    first = requests.get(f"{api}/v1/clusters/{cluster}/events?limit=3", timeout=5).json()
+    first = viewer.get(f"/v1/clusters/{cluster}/events?limit=3").json()
     assert [e["message"] for e in first["items"]] == ["event 0", "event 1", "event 2"]
-    rest = requests.get(f"{api}/v1/clusters/{cluster}/events?after={first['nextAfter']}", timeout=5).json()
+    rest = viewer.get(f"/v1/clusters/{cluster}/events?after={first['nextAfter']}").json()
     assert [e["id"] for e in rest["items"]] == [4, 5]
-    bad = requests.get(f"{api}/v1/clusters/{cluster}/events?limit=zero", timeout=5)
+    bad = viewer.get(f"/v1/clusters/{cluster}/events?limit=zero")
     assert bad.status_code == 400 and bad.json()["error"]["fields"] == {"limit": "not an integer"}
-    missing = requests.get(f"{api}/v1/clusters/7b0c3a4e-0000-4000-8000-000000000000/events", timeout=5)
+    missing = viewer.get("/v1/clusters/7b0c3a4e-0000-4000-8000-000000000000/events")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert clients["other"].get(f"/v1/clusters/{cluster}/events").status_code == 404
 
 
-def test_stream_delivers_in_order_and_resumes_without_gaps_or_repeats(api, database_url):
+def test_stream_delivers_in_order_and_resumes_without_gaps_or_repeats(clients, database_url):
+    viewer = clients["viewer"]
     cluster = new_cluster(database_url)
     write_events(database_url, cluster, 3)
-    url = f"{api}/v1/clusters/{cluster}/events/stream"
-    with requests.get(url, stream=True, timeout=30) as response:
+    url = f"/v1/clusters/{cluster}/events/stream"
+    with viewer.get(url, stream=True) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
         writer = threading.Thread(target=write_events, args=(database_url, cluster, 7, 3))
         writer.start()  # live events arrive while the stream is open
@@ -67,22 +64,23 @@ def test_stream_delivers_in_order_and_resumes_without_gaps_or_repeats(api, datab
     assert [int(e["id"]) for e in first] == [1, 2, 3, 4, 5, 6]
     assert [json.loads(e["data"])["message"] for e in first] == [f"event {i}" for i in range(6)]
 
-    with requests.get(url, headers={"Last-Event-ID": first[-1]["id"]}, stream=True, timeout=30) as response:
+    with viewer.get(url, headers={"Last-Event-ID": first[-1]["id"]}, stream=True) as response:
         rest = read_sse(response, 4)
     assert [int(e["id"]) for e in rest] == [7, 8, 9, 10]
     assert [json.loads(e["data"])["data"]["i"] for e in rest] == [6, 7, 8, 9]
 
 
-def test_a_hundred_open_streams_all_get_a_new_event(api, database_url):
+def test_a_hundred_open_streams_all_get_a_new_event(clients, database_url):
+    viewer = clients["viewer"]
     cluster = new_cluster(database_url)
-    url = f"{api}/v1/clusters/{cluster}/events/stream"
+    url = f"{viewer.base}/v1/clusters/{cluster}/events/stream"
     received: list[str] = []
     lock = threading.Lock()
     opened = threading.Barrier(101)
 
     def listen():
         try:
-            response = requests.get(url, stream=True, timeout=60)
+            response = requests.get(url, headers=viewer.session.headers, stream=True, timeout=60)
         finally:
             opened.wait(timeout=120)  # never leave the others waiting, even if this one failed
         with response:
@@ -101,12 +99,13 @@ def test_a_hundred_open_streams_all_get_a_new_event(api, database_url):
     assert {json.loads(d)["message"] for d in received} == {"event 0"}
 
 
-def test_strata_events_follow_prints_live_events(api, database_url, processes, strata_env, tmp_path):
+def test_strata_events_follow_prints_live_events(clients, database_url, processes, strata_env, tmp_path):
+    viewer = clients["viewer"]
     cluster = new_cluster(database_url)
     write_events(database_url, cluster, 2)
-    follower = processes.start(
-        "follow", [*STRATA, "events", str(cluster), "--follow"], {**strata_env, "STRATA_API_URL": api}
-    )
+    token = viewer.session.headers["Authorization"].split()[1]
+    env = {**strata_env, "STRATA_API_URL": viewer.base, "STRATA_TOKEN": token}
+    follower = processes.start("follow", [*STRATA, "events", str(cluster), "--follow"], env)
     write_events(database_url, cluster, 2, start=2)
     log = tmp_path / "follow.log"
     wait_until(lambda: "event 3" in log.read_text(), timeout=30, message="the follower to print event 3")

@@ -46,9 +46,12 @@ def test_two_concurrent_upgrades_both_succeed(empty_database_url, strata_env):
     results = [(run.wait(60), *run.communicate()) for run in runs]
     assert [code for code, _, _ in results] == [0, 0], results
     everything = ", ".join(f"{m.version:04d}_{m.name}" for m in available_migrations())
-    outputs = sorted(out.strip() for _, out, _ in results)
+    outputs = sorted(out.split(";")[0] for _, out, _ in results)
     # one runner applied everything; the other waited on the lock and found nothing to do
     assert outputs == sorted([f"migrations applied: {everything}", "migrations applied: none"])
+    packs = sorted(out.split(";")[1].strip() for _, out, _ in results)
+    assert packs[0].startswith("public packs: 0 loaded, 16 unchanged, 0 failed")
+    assert packs[1].startswith("public packs: 16 loaded, 0 unchanged, 0 failed")
     with psycopg.connect(empty_database_url) as conn:
         count = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
     assert count == len(available_migrations())

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 
 import requests
 
-from strata_cli.up import read_state
-
-
-def api_url() -> str:
-    """STRATA_API_URL, else the API started by `strata up`, else the default address."""
-    return (
-        os.environ.get("STRATA_API_URL") or read_state(dict(os.environ)).get("api_url") or "http://127.0.0.1:8080"
-    ).rstrip("/")
+from strata_cli.client import api_token, api_url
 
 
 def format_event(event: dict) -> str:
@@ -37,16 +29,19 @@ def sse_events(response: requests.Response) -> Iterator[dict]:
 
 def run_events(cluster: str, follow: bool, after: int) -> int:
     base = f"{api_url()}/v1/clusters/{cluster}/events"
+    headers = {"Authorization": f"Bearer {api_token()}"}
     try:
         if follow:
-            with requests.get(f"{base}/stream", params={"after": after}, stream=True, timeout=(5, None)) as response:
+            with requests.get(
+                f"{base}/stream", params={"after": after}, headers=headers, stream=True, timeout=(5, None)
+            ) as response:
                 if not response.ok:
                     return _fail(response)
                 for event in sse_events(response):
                     print(format_event(event), flush=True)
             return 0
         while True:
-            response = requests.get(base, params={"after": after, "limit": 500}, timeout=10)
+            response = requests.get(base, params={"after": after, "limit": 500}, headers=headers, timeout=10)
             if not response.ok:
                 return _fail(response)
             page = response.json()

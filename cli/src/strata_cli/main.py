@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("cluster", help="cluster id")
     events.add_argument("--follow", "-f", action="store_true", help="keep printing new events as they happen")
     events.add_argument("--after", type=int, default=0, help="start after this event number")
+    from strata_cli.verbs import add_parsers
+
+    add_parsers(sub)
     sub.add_parser("secret-key", help="print a new random value for STRATA_SECRET_KEY")
     return parser
 
@@ -44,26 +47,37 @@ def run(argv: list[str] | None = None) -> int:
 
         serve(args.component, load_settings())
     if args.command == "db":
-        from strata_common.db.migrate import upgrade
+        from strata_cli.database import prepare_database
 
-        applied = upgrade(read_var("database_url"))
-        names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none"
-        print(f"migrations applied: {names}")
+        print(prepare_database(read_var("database_url")))
     if args.command == "events":
         from strata_cli.events import run_events
 
         return run_events(args.cluster, args.follow, args.after)
+    if args.command in ("profile", "cluster", "cloudaccount"):
+        from strata_cli.verbs import run_resource
+
+        return run_resource(args)
+    if args.command == "token":
+        from strata_cli.verbs import run_token
+
+        return run_token(args)
     if args.command == "secret-key":
         print(secrets.token_urlsafe(48))
     return 0
 
 
 def main(argv: list[str] | None = None) -> None:
+    from strata_cli.client import CliError
+
     try:
         sys.exit(run(argv))
     except ConfigError as err:
         print(f"strata: configuration error: {err}", file=sys.stderr)
         sys.exit(2)
+    except CliError as err:
+        print(f"strata: {err}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg.rows import dict_row
+
+from strata_cli.database import prepare_database
 from strata_cli.embedded import EmbeddedPostgres, free_port, redis_command, wait_for_redis
 from strata_cli.serve import COMPONENTS
 from strata_cli.supervisor import Supervisor
 from strata_common.config import load_settings
-from strata_common.db.migrate import upgrade
+from strata_common.db.tokens import create_token
 
 STATE_FILE = "up.json"
 
@@ -46,6 +50,15 @@ def local_secret_key(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _ensure_local_token(state_dir: Path, database_url: str) -> None:
+    """An admin token of project "default" in state_dir/token (mode 0600), so the CLI works at once."""
+    path = state_dir / "token"
+    if path.exists():
+        return
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        _write_private(path, create_token(conn, "default", "admin", "strata up"))
+
+
 def run_up() -> int:
     env = dict(os.environ)
     state_dir = state_dir_of(env)
@@ -70,8 +83,8 @@ def run_up() -> int:
         if not env.get("STRATA_SECRET_KEY"):
             env["STRATA_SECRET_KEY"] = local_secret_key(state_dir)
         settings = load_settings(env)
-        applied = upgrade(settings.database_url)
-        sup.say("strata", f"database schema up to date ({len(applied)} migration(s) applied)")
+        sup.say("strata", prepare_database(settings.database_url))
+        _ensure_local_token(state_dir, settings.database_url)
         for component in COMPONENTS:
             if sup.stopping.is_set():
                 break

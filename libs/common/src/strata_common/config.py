@@ -98,7 +98,7 @@ VARIABLES: dict[str, Var] = {
     "log_level": Var("STRATA_LOG_LEVEL", _log_level, "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     "api_host": Var("STRATA_API_HOST", _text, "127.0.0.1", "address the API and Flower bind"),
     "api_port": Var("STRATA_API_PORT", _int_between(1, 65535), "8080", "port the API listens on"),
-    "api_workers": Var("STRATA_API_WORKERS", _int_between(1, 64), "2", "gunicorn worker processes"),
+    "api_workers": Var("STRATA_API_WORKERS", _int_between(1, 64), "4", "gunicorn worker processes"),
     "api_threads": Var(
         "STRATA_API_THREADS", _int_between(1, 1000), "128", "threads per API worker (each open event stream holds one)"
     ),

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from flask import Flask
 
-from strata_api.clusters import bp as clusters_bp
+from strata_api.auth import register_auth
 from strata_api.errors import register_error_handlers
 from strata_api.health import bp as health_bp
+from strata_api.http import register_request_guards, release_db
 from strata_api.notifier import EventNotifier
+from strata_api.openapi import bp as openapi_bp
+from strata_api.resources import cloudaccounts, clusters, packs, profiles, whoami
+from strata_common.celery_app import CONTROL, create_celery
 from strata_common.config import Settings, load_settings
+from strata_common.engine.publish import Publisher
 from strata_common.logs import setup_logging
 
 
@@ -18,9 +23,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     setup_logging(settings.log_level)
     app = Flask("strata_api")
     app.config["STRATA_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    register_error_handlers(app)
     app.extensions["strata_notifier"] = EventNotifier(settings.database_url)
-    app.register_blueprint(health_bp)
-    app.register_blueprint(clusters_bp)
+    app.extensions["strata_publisher"] = Publisher(create_celery(CONTROL, settings.redis_url))
+    register_error_handlers(app)
+    register_request_guards(app)
+    app.teardown_request(release_db)
+    register_auth(app)
+    for blueprint in (health_bp, openapi_bp, whoami.bp, packs.bp, profiles.bp, cloudaccounts.bp, clusters.bp):
+        app.register_blueprint(blueprint)
     return app

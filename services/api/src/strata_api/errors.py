@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify
+from psycopg import errors as pg_errors
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,13 @@ def register_error_handlers(app: Flask) -> None:
         if err.code == 405 and err.valid_methods:  # type: ignore[attr-defined]
             response[0].headers["Allow"] = ", ".join(err.valid_methods)  # type: ignore[attr-defined]
         return response
+
+    @app.errorhandler(pg_errors.IntegrityError)
+    @app.errorhandler(pg_errors.DeadlockDetected)
+    @app.errorhandler(pg_errors.SerializationFailure)
+    def _concurrent_change(err: Exception):
+        log.warning("request lost a race with a concurrent change: %s", err)
+        return error_response(409, "concurrent_change", "a concurrent change got in the way; retry the request")
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -9,17 +9,17 @@ from psycopg_pool import ConnectionPool
 
 from strata_common.config import Settings
 
-_pools: dict[str, ConnectionPool] = {}
+_pools: dict[tuple[str, bool], ConnectionPool] = {}
 _lock = threading.Lock()
 
 
-def open_pool(database_url: str, max_size: int = 4, name: str = "strata") -> ConnectionPool:
+def open_pool(database_url: str, max_size: int = 4, name: str = "strata", autocommit: bool = False) -> ConnectionPool:
     """A new pool whose connections return rows as dicts."""
     pool = ConnectionPool(
         database_url,
         min_size=1,
         max_size=max_size,
-        kwargs={"row_factory": dict_row, "autocommit": False},
+        kwargs={"row_factory": dict_row, "autocommit": autocommit},
         name=name,
         open=False,
     )
@@ -27,13 +27,20 @@ def open_pool(database_url: str, max_size: int = 4, name: str = "strata") -> Con
     return pool
 
 
-def get_pool(settings: Settings) -> ConnectionPool:
-    """The shared pool of this process for the configured database (created on first use)."""
+def get_pool(settings: Settings, autocommit: bool = False) -> ConnectionPool:
+    """The shared pool of this process for the configured database (created on first use).
+
+    Connections of the default pool commit when `with pool.connection()` ends; those of the
+    autocommit pool run each statement on its own unless the caller opens `conn.transaction()`.
+    """
+    key = (settings.database_url, autocommit)
     with _lock:
-        pool = _pools.get(settings.database_url)
+        pool = _pools.get(key)
         if pool is None:
-            pool = open_pool(settings.database_url, settings.db_pool_max)
-            _pools[settings.database_url] = pool
+            pool = open_pool(
+                settings.database_url, settings.db_pool_max, f"strata-{'ac' if autocommit else 'tx'}", autocommit
+            )
+            _pools[key] = pool
         return pool
 
 

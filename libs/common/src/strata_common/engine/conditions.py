@@ -70,15 +70,19 @@ def mark_in_progress(conn: Connection, cluster_id: UUID, type_: str, step_name: 
     )
 
 
+CONDITION_COLUMNS = "type, status, reason, message, error_class, observed_generation, last_transition_time"
+
+
 def list_conditions(conn: Connection, cluster_id: UUID) -> list[dict[str, Any]]:
     """The cluster's conditions in milestone order, shaped as the API shows them."""
-    rows = conn.execute(
-        "SELECT type, status, reason, message, error_class, observed_generation, last_transition_time"
-        " FROM conditions WHERE cluster_id = %s",
-        (cluster_id,),
-    ).fetchall()
+    rows = conn.execute(f"SELECT {CONDITION_COLUMNS} FROM conditions WHERE cluster_id = %s", (cluster_id,)).fetchall()
+    return condition_views(rows)
+
+
+def condition_views(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Condition rows (as dicts, times as datetimes or ISO strings) in milestone order, as the API shows them."""
     order = list(MILESTONES)
-    rows.sort(key=lambda r: order.index(r["type"]) if r["type"] in order else len(order))
+    ordered = sorted(rows, key=lambda r: order.index(r["type"]) if r["type"] in order else len(order))
     return [
         {
             "type": r["type"],
@@ -88,7 +92,11 @@ def list_conditions(conn: Connection, cluster_id: UUID) -> list[dict[str, Any]]:
             "message": r["message"],
             "errorClass": r["error_class"],
             "observedGeneration": r["observed_generation"],
-            "lastTransitionTime": r["last_transition_time"].isoformat(),
+            "lastTransitionTime": _iso(r["last_transition_time"]),
         }
-        for r in rows
+        for r in ordered
     ]
+
+
+def _iso(value: Any) -> str:
+    return value if isinstance(value, str) else value.isoformat()

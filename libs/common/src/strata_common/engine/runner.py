@@ -104,7 +104,7 @@ def run_step(
         if step is None:
             return "not-claimed"
         cluster = conn.execute(
-            "SELECT id, project, name, generation, spec FROM clusters WHERE id = %s", (step.cluster_id,)
+            "SELECT id, project_id, name, generation, spec FROM clusters WHERE id = %s", (step.cluster_id,)
         ).fetchone()
         if step.condition:
             mark_in_progress(conn, step.cluster_id, step.condition, step.name, step.generation)

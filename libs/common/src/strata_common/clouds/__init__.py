@@ -1,0 +1,1 @@
+"""Clouds: what each cloud offers (regions, zones, instance types) and, later, its drivers."""

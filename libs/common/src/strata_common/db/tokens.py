@@ -1,0 +1,63 @@
+"""Projects and API tokens: a token is shown once, stored as its sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from uuid import UUID
+
+from psycopg import Connection
+
+ROLES = ("viewer", "operator", "admin")  # each role can do what the ones before it can
+TOKEN_PREFIX = "strata_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    project_id: UUID
+    project: str
+    role: str
+
+    def can(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_project(conn: Connection, name: str) -> UUID:
+    row = conn.execute(
+        "INSERT INTO projects (name) VALUES (%s) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+        (name,),
+    ).fetchone()
+    return row["id"]
+
+
+def create_token(conn: Connection, project: str, role: str, name: str = "") -> str:
+    """A new token for `project` (created if missing) with `role`; the only time it is visible."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    conn.execute(
+        "INSERT INTO api_tokens (project_id, role, name, token_hash) VALUES (%s, %s, %s, %s)",
+        (ensure_project(conn, project), role, name, hash_token(token)),
+    )
+    return token
+
+
+def authenticate(conn: Connection, token: str) -> Principal | None:
+    """The principal of a live token; its last use is recorded at most once a minute."""
+    row = conn.execute(
+        "SELECT t.id, t.project_id, p.name AS project, t.role,"
+        " t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute' AS stale"
+        " FROM api_tokens t JOIN projects p ON p.id = t.project_id"
+        " WHERE t.token_hash = %s AND t.revoked_at IS NULL",
+        (hash_token(token),),
+    ).fetchone()
+    if row is None:
+        return None
+    if row["stale"]:
+        conn.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s", (row["id"],))
+    return Principal(row["project_id"], row["project"], row["role"])

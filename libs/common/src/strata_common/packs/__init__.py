@@ -1,0 +1,1 @@
+"""Packs: the format, loading and validation, registries, digests, and profile checks."""

@@ -1,0 +1,332 @@
+"""Request and response schemas of the HTTP API (camelCase JSON); the OpenAPI document is built from them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from strata_common.schemas.packs import CLOUDS, LAYERS
+
+DNS_LABEL = validate.Regexp(
+    r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$", error="must be a DNS label: lowercase letters, digits and '-', up to 63"
+)
+ROLES = ("controlPlane", "worker")
+
+
+class Request(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class Response(Schema):
+    class Meta:
+        ordered = True
+
+
+# ---- errors -----------------------------------------------------------------------------------
+
+
+class ErrorBody(Response):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    fields = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class ErrorResponse(Response):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+# ---- packs and registries ---------------------------------------------------------------------
+
+
+class PackSummary(Response):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    version = fields.String(required=True)
+    layer = fields.String(required=True, validate=validate.OneOf(LAYERS))
+    displayName = fields.String(required=True)
+    cloudTypes = fields.List(fields.String(), required=True)
+    digest = fields.String(required=True)
+    registry = fields.String(required=True)
+
+
+class PackDetail(PackSummary):
+    description = fields.String(required=True)
+    constraints = fields.Dict(required=True)
+    kubernetesVersions = fields.Dict(allow_none=True)
+    os = fields.Dict(allow_none=True)
+    kubernetes = fields.Dict(allow_none=True)
+    values = fields.String(required=True)
+    manifests = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    roleFiles = fields.List(fields.String(), required=True)
+
+
+class PackList(Response):
+    items = fields.List(fields.Nested(PackSummary), required=True)
+
+
+class RegistryCreate(Request):
+    name = fields.String(required=True, validate=DNS_LABEL)
+    source = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+
+
+class SyncFailure(Response):
+    pack = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+class SyncReport(Response):
+    loaded = fields.List(fields.String(), required=True)
+    unchanged = fields.List(fields.String(), required=True)
+    failed = fields.List(fields.Nested(SyncFailure), required=True)
+
+
+class RegistryView(Response):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    source = fields.String(required=True)
+    public = fields.Boolean(required=True)
+    lastSyncedAt = fields.DateTime(allow_none=True)
+    lastSync = fields.Dict(required=True)
+    packCount = fields.Integer(required=True)
+
+
+class RegistryList(Response):
+    items = fields.List(fields.Nested(RegistryView), required=True)
+
+
+# ---- profiles ---------------------------------------------------------------------------------
+
+
+class LayerInput(Request):
+    pack = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    version = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    values = fields.String(load_default="", validate=validate.Length(max=256 * 1024))
+
+
+class ProfileCreate(Request):
+    name = fields.String(required=True, validate=DNS_LABEL)
+    description = fields.String(load_default="", validate=validate.Length(max=1024))
+    layers = fields.List(fields.Nested(LayerInput), required=True, validate=validate.Length(min=1, max=50))
+
+
+class ProfileUpdate(Request):
+    description = fields.String(validate=validate.Length(max=1024))
+    layers = fields.List(fields.Nested(LayerInput), required=True, validate=validate.Length(min=1, max=50))
+
+
+class LayerView(Response):
+    pack = fields.String(required=True)
+    version = fields.String(required=True)
+    layer = fields.String(required=True)
+    packId = fields.String(required=True)
+    digest = fields.String(required=True)
+    values = fields.String(required=True)
+
+
+class RevisionView(Response):
+    profileId = fields.UUID(required=True)
+    revision = fields.Integer(required=True)
+    layers = fields.List(fields.Nested(LayerView), required=True)
+    createdAt = fields.DateTime(required=True)
+
+
+class ProfileView(Response):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    description = fields.String(required=True)
+    revision = fields.Integer(required=True)
+    layers = fields.List(fields.Nested(LayerView), required=True)
+    createdAt = fields.DateTime(required=True)
+    updatedAt = fields.DateTime(required=True)
+
+
+class ProfileList(Response):
+    items = fields.List(fields.Nested(ProfileView), required=True)
+
+
+# ---- cloud accounts ---------------------------------------------------------------------------
+
+_CLOUD_FIELDS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
+    # cloud: (required config keys, alternative sets of required credential keys)
+    "local": ((), ((),)),
+    "aws": ((), (("accessKeyId", "secretAccessKey"), ("roleArn",))),
+    "azure": (("tenantId", "subscriptionId"), (("clientId", "clientSecret"),)),
+    "vsphere": (("host", "datacenter"), (("username", "password"),)),
+}
+_ALLOWED_CONFIG = {
+    "local": set(),
+    "aws": {"defaultRegion"},
+    "azure": {"tenantId", "subscriptionId", "resourceGroup"},
+    "vsphere": {"host", "datacenter", "thumbprint", "insecure", "folder", "datastore", "network", "faultDomains"},
+}
+_ALLOWED_CREDENTIALS = {
+    "local": set(),
+    "aws": {"accessKeyId", "secretAccessKey", "sessionToken", "roleArn", "externalId"},
+    "azure": {"clientId", "clientSecret"},
+    "vsphere": {"username", "password"},
+}
+
+
+class CloudAccountCreate(Request):
+    name = fields.String(required=True, validate=DNS_LABEL)
+    cloud = fields.String(required=True, validate=validate.OneOf(CLOUDS))
+    config = fields.Dict(keys=fields.String(), load_default=dict)
+    credentials = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+
+    @validates_schema
+    def per_cloud(self, data: dict[str, Any], **_: Any) -> None:
+        cloud = data.get("cloud")
+        if cloud not in _CLOUD_FIELDS:
+            return
+        config, credentials = data.get("config", {}), data.get("credentials", {})
+        errors: dict[str, Any] = {}
+        required_config, credential_sets = _CLOUD_FIELDS[cloud]
+        for key in sorted(set(config) - _ALLOWED_CONFIG[cloud]):
+            errors.setdefault("config", {})[key] = [f"not a {cloud} setting"]
+        for key in required_config:
+            if not config.get(key):
+                errors.setdefault("config", {})[key] = [f"required for a {cloud} account"]
+        for key in sorted(set(credentials) - _ALLOWED_CREDENTIALS[cloud]):
+            errors.setdefault("credentials", {})[key] = [f"not a {cloud} credential"]
+        if not any(all(credentials.get(k) for k in keys) for keys in credential_sets):
+            missing = next(k for k in credential_sets[0] if not credentials.get(k))
+            hint = " or ".join("+".join(keys) for keys in credential_sets)
+            errors.setdefault("credentials", {})[missing] = [f"required for a {cloud} account ({hint})"]
+        if cloud == "vsphere" and "thumbprint" not in config and not config.get("insecure"):
+            errors.setdefault("config", {})["thumbprint"] = ["required unless insecure is true"]
+        if errors:
+            raise ValidationError(errors)
+
+
+class CloudAccountView(Response):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    cloud = fields.String(required=True)
+    config = fields.Dict(required=True)
+    hasCredentials = fields.Boolean(required=True)
+    createdAt = fields.DateTime(required=True)
+
+
+class CloudAccountList(Response):
+    items = fields.List(fields.Nested(CloudAccountView), required=True)
+
+
+# ---- clusters ---------------------------------------------------------------------------------
+
+
+class ProfileRef(Request):
+    id = fields.UUID(required=True)
+    revision = fields.Integer(validate=validate.Range(min=1))
+
+
+class CloudPlacement(Request):
+    region = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class PoolInput(Request):
+    name = fields.String(required=True, validate=DNS_LABEL)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    count = fields.Integer(required=True, validate=validate.Range(min=0, max=1000))
+    instanceType = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    zones = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)), required=True, validate=validate.Length(min=1)
+    )
+    diskGiB = fields.Integer(load_default=40, validate=validate.Range(min=10, max=16384))
+
+
+class ClusterCreate(Request):
+    name = fields.String(required=True, validate=DNS_LABEL)
+    profile = fields.Nested(ProfileRef, required=True)
+    cloudAccount = fields.UUID(required=True)
+    cloud = fields.Nested(CloudPlacement, required=True)
+    pools = fields.List(fields.Nested(PoolInput), required=True, validate=validate.Length(min=1, max=50))
+
+    @validates_schema
+    def pools_shape(self, data: dict[str, Any], **_: Any) -> None:
+        pools = data.get("pools") or []
+        errors: dict[str, Any] = {}
+        control = [i for i, p in enumerate(pools) if p["role"] == "controlPlane"]
+        if len(control) != 1:
+            errors["pools"] = [f"exactly one controlPlane pool is required (found {len(control)})"]
+        elif pools[control[0]]["count"] not in (1, 3, 5):
+            errors["pools"] = {control[0]: {"count": ["a control plane has 1, 3 or 5 nodes (etcd quorum)"]}}
+        seen: set[str] = set()
+        for i, pool in enumerate(pools):
+            if pool["name"] in seen:
+                errors.setdefault("pools", {})
+                if isinstance(errors["pools"], dict):
+                    errors["pools"].setdefault(i, {})["name"] = [f"pool name {pool['name']!r} is used twice"]
+            seen.add(pool["name"])
+        if errors:
+            raise ValidationError(errors)
+
+
+class ConditionView(Response):
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("True", "False", "Unknown")))
+    reason = fields.String(required=True)
+    message = fields.String(required=True)
+    errorClass = fields.String(allow_none=True)
+    observedGeneration = fields.Integer(required=True)
+    lastTransitionTime = fields.String(required=True)
+
+
+class ConditionList(Response):
+    items = fields.List(fields.Nested(ConditionView), required=True)
+
+
+class PoolView(Response):
+    name = fields.String(required=True)
+    role = fields.String(required=True)
+    count = fields.Integer(required=True)
+    instanceType = fields.String(required=True)
+    zones = fields.List(fields.String(), required=True)
+    diskGiB = fields.Integer(required=True)
+
+
+class ClusterView(Response):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    phase = fields.String(required=True)
+    generation = fields.Integer(required=True)
+    profile = fields.Dict(required=True)
+    cloudAccount = fields.UUID(required=True)
+    cloud = fields.Dict(required=True)
+    pools = fields.List(fields.Nested(PoolView), required=True)
+    conditions = fields.List(fields.Nested(ConditionView), required=True)
+    createdAt = fields.DateTime(required=True)
+    updatedAt = fields.DateTime(required=True)
+
+
+class ClusterList(Response):
+    items = fields.List(fields.Nested(ClusterView), required=True)
+    nextCursor = fields.String(allow_none=True, required=True)
+
+
+class EventView(Response):
+    id = fields.Integer(required=True)
+    time = fields.String(required=True)
+    level = fields.String(required=True)
+    source = fields.String(required=True)
+    reason = fields.String(required=True)
+    message = fields.String(required=True)
+    data = fields.Dict(required=True)
+    stepId = fields.Integer(allow_none=True)
+
+
+class EventList(Response):
+    items = fields.List(fields.Nested(EventView), required=True)
+    nextAfter = fields.Integer(required=True)
+
+
+class StepList(Response):
+    items = fields.List(fields.Dict(), required=True)
+
+
+class WhoAmI(Response):
+    project = fields.String(required=True)
+    projectId = fields.UUID(required=True)
+    role = fields.String(required=True)

@@ -1,0 +1,109 @@
+"""The OpenAPI 3 document, built from the marshmallow schemas and each view's `api` notes; /docs renders it."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Flask, current_app, jsonify
+
+from strata_api.http import DOCS
+from strata_common.schemas.api import ErrorResponse
+
+bp = Blueprint("openapi", __name__)
+
+_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+_ERROR_TEXT = {
+    400: "Malformed request", 401: "Missing or unknown token", 403: "The token's role is not enough",
+    404: "Not found (or in another project)", 409: "Conflict", 422: "Invalid values; fields names each one",
+}  # fmt: skip
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    spec = APISpec(
+        title="Strata API",
+        version="1",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": "Clusters from layered cluster profiles. Errors: {error: {code, message, fields}}."},
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("ErrorResponse", schema=ErrorResponse)
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        view = app.view_functions[rule.endpoint]
+        doc = DOCS.get(getattr(view, "strata_doc_key", ""))
+        if doc is None:
+            continue
+        path = _PARAM.sub(lambda m: "{" + m[2] + "}", rule.rule)
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "integer" if kind == "int" else "string"}}
+            for kind, name in _PARAM.findall(rule.rule)
+        ]
+        parameters += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}, "description": d}
+                       for n, d in doc.query.items()]  # fmt: skip
+        if doc.idempotent:
+            parameters.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                               "schema": {"type": "string", "maxLength": 255},
+                               "description": "same key and body: same answer; another body: 409"})  # fmt: skip
+        responses: dict[str, Any] = {}
+        for status, schema in doc.responses.items():
+            if status >= 400:
+                responses[str(status)] = {"description": _ERROR_TEXT.get(status, "Error"), **error}
+            elif status == 204:
+                responses["204"] = {"description": "Done"}
+            elif schema is None:
+                responses[str(status)] = {"description": "Server-Sent Events", "content": {"text/event-stream": {}}}
+            else:
+                responses[str(status)] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
+        for status in (400, 401) + ((403,) if doc.role != "viewer" else ()):
+            responses.setdefault(str(status), {"description": _ERROR_TEXT[status], **error})
+        operation: dict[str, Any] = {
+            "summary": doc.summary,
+            "operationId": rule.endpoint.replace(".", "_"),
+            "parameters": parameters,
+            "responses": responses,
+            "security": [{"bearer": []}],
+            "tags": [rule.rule.split("/")[2]],
+        }
+        if doc.role != "viewer":
+            operation["description"] = f"Needs the {doc.role} role."
+        if doc.request is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": doc.request}}}
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            spec.path(path=path, operations={method.lower(): operation})
+    return spec.to_dict()
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    if "strata_openapi" not in current_app.extensions:
+        current_app.extensions["strata_openapi"] = build_spec(current_app)
+    return jsonify(current_app.extensions["strata_openapi"])
+
+
+@bp.get("/docs")
+def docs():
+    document = current_app.extensions.get("strata_openapi") or build_spec(current_app)
+    rows = []
+    for path, operations in document["paths"].items():
+        for method, op in operations.items():
+            codes = ", ".join(sorted(op["responses"]))
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code></td>"
+                f"<td>{html.escape(op['summary'])}<br><small>{html.escape(op.get('description', ''))}</small></td>"
+                f"<td>{codes}</td></tr>"
+            )
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Strata API</title><style>"
+        "body{font-family:system-ui,sans-serif;margin:2em}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;"
+        "text-align:left;vertical-align:top}</style></head><body><h1>Strata API</h1>"
+        "<p>Every <code>/v1</code> call needs <code>Authorization: Bearer &lt;token&gt;</code>. "
+        "The full document is at <a href='/openapi.json'>/openapi.json</a>.</p>"
+        "<table><tr><th>method</th><th>path</th><th>what</th><th>responses</th></tr>" + "".join(rows) + "</table>"
+        "</body></html>"
+    )
+    return page, 200, {"Content-Type": "text/html; charset=utf-8"}
