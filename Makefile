@@ -29,4 +29,6 @@ test: install system-deps lint
 	.venv/bin/pytest
 
 bench: install
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	.venv/bin/python bench/engine.py
+	.venv/bin/python bench/api.py

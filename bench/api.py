@@ -1,16 +1,14 @@
 """API benchmark: GET /v1/clusters/{id} (auth, database, conditions) vs a bare Flask JSON endpoint.
 
 Both run under the same gunicorn settings (STRATA_API_WORKERS, STRATA_API_THREADS); wrk drives 32
-concurrent connections at each for BENCH_SECONDS (default 15). Embedded PostgreSQL and Redis
-under bench/.data unless STRATA_BENCH_DATABASE_URL and STRATA_BENCH_REDIS_URL are set. Prints
-requests/s, p50 and p99 latency, and the ratio; asserts nothing.
+concurrent connections at each for BENCH_SECONDS (default 15), against PostgreSQL and Redis from
+bench/harness.py. Prints requests/s, p50 and p99 latency, and the ratio; asserts nothing.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -20,10 +18,10 @@ from pathlib import Path
 
 import psycopg
 import requests
+from harness import bench_env
 from psycopg.rows import dict_row
 
-from strata_cli.database import prepare_database
-from strata_cli.embedded import EmbeddedPostgres, free_port, redis_command, wait_for_redis
+from strata_cli.embedded import free_port
 from strata_cli.serve import command_for
 from strata_common.config import load_settings
 from strata_common.db.tokens import create_token
@@ -73,36 +71,14 @@ def serve(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("bench/api.py needs wrk (Debian package wrk; `make bench` installs it)")
-    stops = []
-    data = HERE / ".data"
-    admin = os.environ.get("STRATA_BENCH_DATABASE_URL")
-    if not admin:
-        postgres = EmbeddedPostgres(data)
-        admin = postgres.start()
-        stops.append(postgres.stop)
-    redis_url = os.environ.get("STRATA_BENCH_REDIS_URL")
-    if not redis_url:
-        port = free_port()
-        redis_server = subprocess.Popen(redis_command(data, port), stdout=subprocess.DEVNULL)
-        stops.append(lambda: (redis_server.terminate(), redis_server.wait()))
-        redis_url = f"redis://127.0.0.1:{port}/0"
-        wait_for_redis(redis_url)
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database_url = (
-        admin.replace("/strata?", f"/{name}?") if "/strata?" in admin else admin.rsplit("/", 1)[0] + f"/{name}"
-    )
-    prepare_database(database_url)
+    with bench_env() as base:
+        run(base)
+
+
+def run(base: dict[str, str]) -> None:
+    database_url = base["STRATA_DATABASE_URL"]
     api_port, bare_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "STRATA_DATABASE_URL": database_url,
-        "STRATA_REDIS_URL": redis_url,
-        "STRATA_SECRET_KEY": secrets.token_urlsafe(48),
-        "STRATA_LOG_LEVEL": "WARNING",
-        "STRATA_API_PORT": str(api_port),
-    }
+    env = {**base, "STRATA_API_PORT": str(api_port)}
     settings = load_settings(env)
     api_argv, _ = command_for("api", settings)
     api_argv = [a for a in api_argv if a not in ("--access-logfile", "-")]
@@ -110,7 +86,7 @@ def main() -> None:
         a.replace("strata_api.wsgi:app", "bare_app:app").replace(str(api_port), str(bare_port)) for a in api_argv
     ]
     bare_argv = [a for a in bare_argv if a not in ("--config", "python:strata_api.gunicorn_conf")]
-    processes = [serve(api_argv, env), serve(bare_argv, {**env, "PYTHONPATH": str(HERE)})]
+    processes = [serve(api_argv, env), serve(bare_argv, env)]
     try:
         with psycopg.connect(database_url, row_factory=dict_row) as conn:
             token = create_token(conn, "bench", "viewer")
@@ -131,7 +107,7 @@ def main() -> None:
         bare_url = f"http://127.0.0.1:{bare_port}/v1/clusters/{cluster}"
         wait_http(api_url, auth)
         wait_http(bare_url, {})
-        wrk(api_url, auth) if SECONDS > 5 else None  # warm-up pass of the same length
+        wrk(api_url, auth)  # warm-up pass of the same length
         print(f"machine: {os.cpu_count()} cores; gunicorn {settings.api_workers} workers x {settings.api_threads} "
               f"threads (gthread); wrk {CONNECTIONS} connections, {SECONDS}s each")  # fmt: skip
         strata = wrk(api_url, auth)
@@ -145,10 +121,6 @@ def main() -> None:
         for proc in processes:
             proc.terminate()
             proc.wait()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        for stop in reversed(stops):
-            stop()
 
 
 if __name__ == "__main__":

@@ -1,14 +1,12 @@
 """Engine benchmark: bare Celery round trips vs engine steps (independent and chained), re-drive query.
 
 Runs a real provisioner worker (STRATA_WORKER_CONCURRENCY processes, default 2) against PostgreSQL
-and Redis: embedded ones under bench/.data unless STRATA_BENCH_DATABASE_URL (a server URL whose
-user may create databases) and STRATA_BENCH_REDIS_URL are set. Prints figures; asserts nothing.
+and Redis from bench/harness.py. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import statistics
 import subprocess
@@ -16,15 +14,13 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
+from harness import bench_env
 from psycopg.rows import dict_row
 
-from strata_cli.embedded import EmbeddedPostgres, free_port, redis_command, wait_for_redis
 from strata_common.celery_app import CONTROL, create_celery
-from strata_common.db.migrate import upgrade
 from strata_common.engine.model import StepSpec
 from strata_common.engine.plan import submit_plan
 from strata_common.engine.publish import Publisher
@@ -34,11 +30,6 @@ HERE = Path(__file__).resolve().parent
 N_TASKS = int(os.environ.get("BENCH_TASKS", "2000"))
 N_STEPS = int(os.environ.get("BENCH_STEPS", "2000"))
 N_CHAIN = int(os.environ.get("BENCH_CHAIN", "300"))
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
 def wait_for(predicate, timeout: float = 600.0, interval: float = 0.01) -> None:
@@ -115,38 +106,15 @@ def redrive_query(database_url: str) -> tuple[float, str]:
 
 
 def main() -> None:
-    stack: list = []
-    data = HERE / ".data"
-    admin = os.environ.get("STRATA_BENCH_DATABASE_URL")
-    if not admin:
-        postgres = EmbeddedPostgres(data)
-        admin = postgres.start()
-        stack.append(postgres.stop)
-    redis_url = os.environ.get("STRATA_BENCH_REDIS_URL")
-    if not redis_url:
-        port = free_port()
-        server = subprocess.Popen(redis_command(data, port), stdout=subprocess.DEVNULL)
-        stack.append(lambda: (server.terminate(), server.wait()))
-        redis_url = f"redis://127.0.0.1:{port}/0"
-        wait_for_redis(redis_url)
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database_url = with_database(admin, name)
-    upgrade(database_url)
+    with bench_env() as base:
+        run(base)
+
+
+def run(base: dict[str, str]) -> None:
+    database_url, redis_url = base["STRATA_DATABASE_URL"], base["STRATA_REDIS_URL"]
     client = redis.Redis.from_url(redis_url)
-    client.flushdb()
     concurrency = os.environ.get("STRATA_WORKER_CONCURRENCY", "2")
-    env = {
-        **os.environ,
-        "STRATA_DATABASE_URL": database_url,
-        "STRATA_REDIS_URL": redis_url,
-        "STRATA_SECRET_KEY": secrets.token_urlsafe(48),
-        "STRATA_HANDLER_MODULES": "bench_handlers",
-        "STRATA_LOG_LEVEL": "WARNING",
-        "STRATA_WORKER_CONCURRENCY": concurrency,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
-    }
+    env = {**base, "STRATA_HANDLER_MODULES": "bench_handlers", "STRATA_WORKER_CONCURRENCY": concurrency}
     worker = subprocess.Popen(
         [sys.executable, "-m", "strata_cli.main", "serve", "provisioner"], env=env, start_new_session=True
     )
@@ -174,10 +142,6 @@ def main() -> None:
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        for stop in reversed(stack):
-            stop()
 
 
 if __name__ == "__main__":

@@ -169,7 +169,7 @@ def test_invalid_cloud_accounts(clients, body, field):
     assert field in response.json()["error"]["fields"]
 
 
-def test_credentials_are_sealed_and_never_shown(clients, database_url):
+def test_credentials_are_sealed_and_never_shown(clients, database_url, tmp_path):
     op = clients["operator"]
     body = {"name": "prod", "cloud": "aws", "config": {"defaultRegion": "us-east-1"},
             "credentials": {"accessKeyId": "AKIAIOSFODNN7EXAMPLE", "secretAccessKey": AWS_SECRET}}  # fmt: skip
@@ -184,5 +184,6 @@ def test_credentials_are_sealed_and_never_shown(clients, database_url):
         events = conn.execute("SELECT coalesce(string_agg(message || data::text, ' '), '') FROM events").fetchone()[0]
     assert AWS_SECRET.encode() not in sealed and b"AKIAIOSFODNN7EXAMPLE" not in sealed
     assert AWS_SECRET not in events
+    assert AWS_SECRET not in (tmp_path / "api.log").read_text()  # nor in the API's logs
     assert op.delete(f"/v1/cloudaccounts/{account['id']}").status_code == 204
     assert op.get(f"/v1/cloudaccounts/{account['id']}").status_code == 404

@@ -55,6 +55,9 @@ def test_private_registry_sync_reports_bad_packs_and_loads_the_rest(clients, tmp
     )
     assert admin.post("/v1/registries", {"name": "acme", "source": str(source)}).status_code == 409
     assert admin.post("/v1/registries", {"name": "rel", "source": "relative/path"}).status_code == 422
+    assert [r["name"] for r in admin.get("/v1/registries").json()["items"]] == ["public", "acme"]
+    assert admin.delete(f"/v1/registries/{created.json()['id']}").status_code == 204
+    assert "acme-os" not in {p["name"] for p in admin.get("/v1/packs").json()["items"]}
 
 
 def test_http_registry_with_archives(clients, tmp_path):
