@@ -58,6 +58,10 @@ def run(argv: list[str] | None = None) -> int:
         from strata_cli.verbs import run_resource
 
         return run_resource(args)
+    if args.command == "localcloud":
+        from strata_cli.verbs import run_localcloud
+
+        return run_localcloud(args)
     if args.command == "token":
         from strata_cli.verbs import run_token
 

@@ -35,6 +35,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             verbs.add_parser(verb, help=f"{verb} a {resource}").add_argument("id")
         for each in verbs.choices.values():
             each.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+    localcloud = sub.add_parser("localcloud", help="the built-in local cloud: faults and quotas (admin token)")
+    lc_verbs = localcloud.add_subparsers(dest="verb", required=True)
+    fault = lc_verbs.add_parser("fault", help="make the next COUNT calls of ACTION fail with CODE")
+    fault.add_argument("action")
+    fault.add_argument("code")
+    fault.add_argument("--count", type=int, default=1)
+    fault.add_argument("--message", default="injected fault")
+    lc_verbs.add_parser("faults", help="faults still waiting to fire")
+    lc_verbs.add_parser("regions", help="regions with their vCPU quota and use")
+    quota = lc_verbs.add_parser("quota", help="set a region's vCPU quota")
+    quota.add_argument("region")
+    quota.add_argument("vcpus", type=int)
+    for each in lc_verbs.choices.values():
+        each.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
     token = sub.add_parser("token", help="API tokens (talks to the database directly)")
     token_verbs = token.add_subparsers(dest="verb", required=True)
     create = token_verbs.add_parser("create", help="print a new token for a project (created if missing)")
@@ -57,6 +71,27 @@ def run_resource(args: argparse.Namespace) -> int:
             print(f"{args.command} {args.id} deleted")
         else:
             show(result, args.output, columns)
+    return 0
+
+
+FAULT_COLUMNS = [("ID", "id"), ("ACTION", "action"), ("CODE", "code"), ("REMAINING", "remaining")]
+REGION_COLUMNS = [("REGION", "name"), ("VCPU QUOTA", "vcpuQuota"), ("VCPUS USED", "vcpusUsed")]
+
+
+def run_localcloud(args: argparse.Namespace) -> int:
+    if args.verb == "fault":
+        body = {"action": args.action, "code": args.code, "count": args.count, "message": args.message}
+        show(call("POST", "/v1/localcloud/faults", body), args.output, FAULT_COLUMNS)
+    elif args.verb == "faults":
+        show(call("GET", "/v1/localcloud/faults"), args.output, FAULT_COLUMNS)
+    elif args.verb == "regions":
+        show(call("GET", "/v1/localcloud/regions"), args.output, REGION_COLUMNS)
+    else:
+        show(
+            call("PUT", f"/v1/localcloud/regions/{args.region}/quota", {"vcpus": args.vcpus}),
+            args.output,
+            REGION_COLUMNS,
+        )
     return 0
 
 

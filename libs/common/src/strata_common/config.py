@@ -127,6 +127,9 @@ VARIABLES: dict[str, Var] = {
     "handler_modules": Var(
         "STRATA_HANDLER_MODULES", _text, "", "extra comma-separated modules registering step handlers (plugins)"
     ),
+    "localcloud_time_scale": Var(
+        "STRATA_LOCALCLOUD_TIME_SCALE", _positive_float, "0.1", "local cloud latencies x this (0 = instant, 1 = real)"
+    ),
     "redrive_interval": Var("STRATA_REDRIVE_INTERVAL", _positive_float, "2", "seconds between beat re-drive passes"),
 }
 
@@ -153,6 +156,7 @@ class Settings:
     step_lease_seconds: float
     step_ready_grace: float
     handler_modules: str
+    localcloud_time_scale: float
     redrive_interval: float
 
 

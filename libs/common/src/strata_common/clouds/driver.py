@@ -1,0 +1,79 @@
+"""The narrow boundary every cloud implements: networks, security groups, load balancers, images,
+instances, and listing what a cluster owns (for leak sweeps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from strata_common.engine.errors import TRANSIENT, USER_FIXABLE
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Anything a cloud holds for a cluster; `state` is the cloud's own word (pending, running, ...)."""
+
+    id: str
+    kind: str
+    region: str
+    zone: str | None
+    state: str
+    spec: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+# Codes a user must fix (quota, credentials, a missing image); everything else is retried as transient.
+USER_FIXABLE_CODES = {"VcpuLimitExceeded", "AuthFailure", "UnauthorizedOperation", "InvalidAMIID.NotFound",
+                      "InvalidParameterValue", "InsufficientInstanceCapacity"}  # fmt: skip
+
+
+class CloudError(Exception):
+    """A refusal by the cloud: its code and message as the cloud words them, and who must act."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.error_class = USER_FIXABLE if code in USER_FIXABLE_CODES else TRANSIENT
+
+
+class CloudDriver(Protocol):
+    """Every create takes an idempotency `token` (derived from the step) and ownership `tags`."""
+
+    def ensure_network(self, region: str, cidr: str, zones: list[str], tags: dict[str, str], token: str) -> Resource:
+        """A network with one subnet per zone (the subnets are listed in spec["subnets"])."""
+
+    def ensure_security_group(
+        self, region: str, network_id: str, name: str, rules: list[dict[str, Any]], tags: dict[str, str], token: str
+    ) -> Resource: ...
+
+    def ensure_load_balancer(
+        self, region: str, network_id: str, port: int, tags: dict[str, str], token: str
+    ) -> Resource: ...
+
+    def find_images(self, region: str, tags: dict[str, str]) -> list[Resource]: ...
+
+    def copy_image(self, image_id: str, region: str, tags: dict[str, str], token: str) -> Resource: ...
+
+    def create_image(self, instance_id: str, tags: dict[str, str], token: str) -> Resource: ...
+
+    def run_instance(
+        self,
+        region: str,
+        zone: str,
+        instance_type: str,
+        image_id: str,
+        user_data: str,
+        tags: dict[str, str],
+        token: str,
+    ) -> Resource: ...
+
+    def describe(self, ids: list[str]) -> list[Resource]: ...
+
+    def change_instance_type(self, instance_id: str, instance_type: str) -> Resource: ...
+
+    def delete(self, resource_id: str) -> None:
+        """Terminate or delete any resource; deleting what is already gone is not an error."""
+
+    def list_owned(self, tags: dict[str, str]) -> list[Resource]:
+        """Every live resource whose tags include `tags` (e.g. {"strata:cluster": id})."""

@@ -1,0 +1,278 @@
+"""The built-in local cloud: a simulated cloud kept in PostgreSQL, so every worker sees the same one.
+
+It behaves like a cloud: resources are pending until a latency passes (scaled by
+STRATA_LOCALCLOUD_TIME_SCALE; 0 = instant), launches count against a vCPU quota per region and
+fail with EC2's VcpuLimitExceeded past it, an idempotency token answers the resource it first
+created (as EC2's ClientToken), and injected faults make the next N calls of an action fail.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from strata_common.clouds.catalog import INSTANCE_TYPES
+from strata_common.clouds.driver import CloudError, Resource
+
+ACTIONS = (
+    "CreateNetwork", "CreateSecurityGroup", "CreateLoadBalancer", "DescribeImages", "CopyImage", "CreateImage",
+    "RunInstances", "DescribeInstances", "ModifyInstanceAttribute", "DeleteResource", "ListOwned",
+)  # fmt: skip
+PREFIX = {"network": "vpc", "subnet": "subnet", "security_group": "sg", "load_balancer": "lb", "instance": "i",
+          "image": "ami"}  # fmt: skip
+QUOTA_MESSAGE = (
+    "You have requested more vCPU capacity than your current vCPU limit of {quota} allows for the instance "
+    "bucket that the specified instance type belongs to. Please visit the local cloud's quota API "
+    "(PUT /v1/localcloud/regions/{region}/quota) to request an adjustment to this limit."
+)
+
+
+@dataclass(frozen=True)
+class LatencyModel:
+    """Seconds until each kind of resource is ready, before scaling."""
+
+    time_scale: float = 0.0
+    instance: float = 45.0
+    image: float = 120.0
+    load_balancer: float = 30.0
+    network: float = 3.0
+    security_group: float = 1.0
+
+    def seconds(self, kind: str) -> float:
+        return self.time_scale * getattr(self, kind if kind != "subnet" else "network")
+
+
+def _state(row: dict[str, Any]) -> str:
+    if row["deleted_at"] is not None:
+        return "terminated" if row["kind"] == "instance" else "deleted"
+    ready = row["ready"]
+    if row["kind"] == "instance":
+        return "running" if ready else "pending"
+    return "available" if ready else "pending"
+
+
+def _resource(row: dict[str, Any]) -> Resource:
+    return Resource(row["id"], row["kind"], row["region"], row["zone"], _state(row), row["spec"], row["tags"])
+
+
+SELECT = "SELECT *, ready_at <= now() AS ready FROM lc_resources"
+
+
+class LocalCloud:
+    """CloudDriver over the lc_* tables."""
+
+    def __init__(self, pool: ConnectionPool, latency: LatencyModel | None = None):
+        self.pool = pool
+        self.latency = latency or LatencyModel()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _call(self, conn: Connection, action: str) -> None:
+        """Raise the next injected fault for `action`, if any (it is consumed)."""
+        fault = conn.execute(
+            "UPDATE lc_faults SET remaining = remaining - 1 WHERE id = (SELECT id FROM lc_faults"
+            " WHERE action = %s AND remaining > 0 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+            " RETURNING code, message",
+            (action,),
+        ).fetchone()
+        if fault:
+            conn.commit()  # the fault is used up even though the call fails
+            raise CloudError(fault["code"], fault["message"])
+
+    def _region(self, conn: Connection, region: str, lock: bool = False) -> dict[str, Any]:
+        row = conn.execute(
+            "SELECT * FROM lc_regions WHERE name = %s" + (" FOR UPDATE" if lock else ""), (region,)
+        ).fetchone()
+        if row is None:
+            raise CloudError("InvalidParameterValue", f"region {region!r} does not exist")
+        return row
+
+    def _by_token(self, conn: Connection, kind: str, region: str, token: str) -> Resource | None:
+        row = conn.execute(
+            f"{SELECT} WHERE kind = %s AND region = %s AND client_token = %s", (kind, region, token)
+        ).fetchone()
+        return _resource(row) if row else None
+
+    def _insert(
+        self, conn: Connection, kind: str, region: str, zone: str | None, spec: dict[str, Any],
+        tags: dict[str, str], token: str | None,
+    ) -> Resource:  # fmt: skip
+        row = conn.execute(
+            """
+            WITH added AS (
+                INSERT INTO lc_resources (id, kind, region, zone, spec, tags, client_token, ready_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s))
+                ON CONFLICT (kind, region, client_token) WHERE client_token IS NOT NULL DO NOTHING
+                RETURNING *
+            ) SELECT *, ready_at <= now() AS ready FROM added
+            """,
+            (f"{PREFIX[kind]}-{secrets.token_hex(9)[:17]}", kind, region, zone, Jsonb(spec), Jsonb(tags), token,
+             self.latency.seconds(kind)),
+        ).fetchone()  # fmt: skip
+        if row is None:  # a concurrent call with the same token won
+            found = self._by_token(conn, kind, region, token or "")
+            assert found is not None
+            return found
+        return _resource(row)
+
+    def _ensure(
+        self, action: str, kind: str, region: str, zone: str | None, spec: dict[str, Any],
+        tags: dict[str, str], token: str,
+    ) -> Resource:  # fmt: skip
+        with self.pool.connection() as conn:
+            self._call(conn, action)
+            self._region(conn, region)
+            return self._by_token(conn, kind, region, token) or self._insert(
+                conn, kind, region, zone, spec, tags, token
+            )
+
+    # -- CloudDriver ---------------------------------------------------------------------------
+
+    def ensure_network(self, region: str, cidr: str, zones: list[str], tags: dict[str, str], token: str) -> Resource:
+        network = self._ensure("CreateNetwork", "network", region, None, {"cidr": cidr}, tags, token)
+        subnets = [
+            self._ensure("CreateNetwork", "subnet", region, zone,
+                         {"network": network.id, "cidr": _subnet_cidr(cidr, i)}, tags, f"{token}/{zone}").id
+            for i, zone in enumerate(zones)
+        ]  # fmt: skip
+        return Resource(network.id, "network", region, None, network.state, {**network.spec, "subnets": subnets}, tags)
+
+    def ensure_security_group(
+        self, region: str, network_id: str, name: str, rules: list[dict[str, Any]], tags: dict[str, str], token: str
+    ) -> Resource:
+        spec = {"network": network_id, "name": name, "rules": rules}
+        return self._ensure("CreateSecurityGroup", "security_group", region, None, spec, tags, token)
+
+    def ensure_load_balancer(
+        self, region: str, network_id: str, port: int, tags: dict[str, str], token: str
+    ) -> Resource:
+        spec = {"network": network_id, "port": port, "dnsName": f"{token.replace('/', '-')[:40]}.lb.{region}.local"}
+        return self._ensure("CreateLoadBalancer", "load_balancer", region, None, spec, tags, token)
+
+    def find_images(self, region: str, tags: dict[str, str]) -> list[Resource]:
+        with self.pool.connection() as conn:
+            self._call(conn, "DescribeImages")
+            rows = conn.execute(
+                f"{SELECT} WHERE kind = 'image' AND region = %s AND tags @> %s AND deleted_at IS NULL"
+                " ORDER BY created_at",
+                (region, Jsonb(tags)),
+            ).fetchall()
+        return [_resource(r) for r in rows]
+
+    def copy_image(self, image_id: str, region: str, tags: dict[str, str], token: str) -> Resource:
+        source = self._live(image_id, "image")
+        spec = {**source.spec, "copiedFrom": image_id}
+        return self._ensure("CopyImage", "image", region, None, spec, {**source.tags, **tags}, token)
+
+    def create_image(self, instance_id: str, tags: dict[str, str], token: str) -> Resource:
+        instance = self._live(instance_id, "instance")
+        spec = {"fromInstance": instance_id, "baseImage": instance.spec.get("image")}
+        return self._ensure("CreateImage", "image", instance.region, None, spec, tags, token)
+
+    def run_instance(
+        self, region: str, zone: str, instance_type: str, image_id: str, user_data: str,
+        tags: dict[str, str], token: str,
+    ) -> Resource:  # fmt: skip
+        size = INSTANCE_TYPES["local"].get(instance_type)
+        if size is None:
+            raise CloudError("InvalidParameterValue", f"instance type {instance_type!r} does not exist")
+        with self.pool.connection() as conn:
+            self._call(conn, "RunInstances")
+            existing = self._by_token(conn, "instance", region, token)
+            if existing:
+                return existing
+            quota = self._region(conn, region, lock=True)["vcpu_quota"]  # launches in a region serialize here
+            used = conn.execute(
+                "SELECT coalesce(sum((spec->>'vcpus')::int), 0) AS used FROM lc_resources"
+                " WHERE kind = 'instance' AND region = %s AND deleted_at IS NULL",
+                (region,),
+            ).fetchone()["used"]
+            if used + size.cpu > quota:
+                raise CloudError("VcpuLimitExceeded", QUOTA_MESSAGE.format(quota=quota, region=region))
+            spec = {"instanceType": instance_type, "vcpus": size.cpu, "memoryMiB": size.memory_mib,
+                    "image": image_id, "userData": user_data}  # fmt: skip
+            return self._insert(conn, "instance", region, zone, spec, tags, token)
+
+    def describe(self, ids: list[str]) -> list[Resource]:
+        with self.pool.connection() as conn:
+            self._call(conn, "DescribeInstances")
+            rows = conn.execute(f"{SELECT} WHERE id = ANY(%s) ORDER BY id", (ids,)).fetchall()
+        return [_resource(r) for r in rows]
+
+    def change_instance_type(self, instance_id: str, instance_type: str) -> Resource:
+        size = INSTANCE_TYPES["local"].get(instance_type)
+        if size is None:
+            raise CloudError("InvalidParameterValue", f"instance type {instance_type!r} does not exist")
+        with self.pool.connection() as conn:
+            self._call(conn, "ModifyInstanceAttribute")
+            row = conn.execute(
+                "UPDATE lc_resources SET spec = spec || %s WHERE id = %s AND kind = 'instance' AND deleted_at IS NULL"
+                " RETURNING *, ready_at <= now() AS ready",
+                (Jsonb({"instanceType": instance_type, "vcpus": size.cpu, "memoryMiB": size.memory_mib}), instance_id),
+            ).fetchone()
+        if row is None:
+            raise CloudError("InvalidInstanceID.NotFound", f"instance {instance_id} does not exist")
+        return _resource(row)
+
+    def delete(self, resource_id: str) -> None:
+        with self.pool.connection() as conn:
+            self._call(conn, "DeleteResource")
+            conn.execute(
+                "UPDATE lc_resources SET deleted_at = now() WHERE id = %s AND deleted_at IS NULL", (resource_id,)
+            )
+
+    def list_owned(self, tags: dict[str, str]) -> list[Resource]:
+        with self.pool.connection() as conn:
+            self._call(conn, "ListOwned")
+            rows = conn.execute(
+                f"{SELECT} WHERE tags @> %s AND deleted_at IS NULL ORDER BY created_at, id", (Jsonb(tags),)
+            ).fetchall()
+        return [_resource(r) for r in rows]
+
+    def _live(self, resource_id: str, kind: str) -> Resource:
+        found = [r for r in self.describe([resource_id]) if r.kind == kind and r.state not in ("terminated", "deleted")]
+        if not found:
+            code = "InvalidAMIID.NotFound" if kind == "image" else "InvalidInstanceID.NotFound"
+            raise CloudError(code, f"{kind} {resource_id} does not exist")
+        return found[0]
+
+
+def _subnet_cidr(cidr: str, index: int) -> str:
+    """The index-th /20 inside a /16 network, e.g. 10.0.0.0/16 -> 10.0.16.0/20 for index 1."""
+    base = cidr.split("/")[0].split(".")
+    return f"{base[0]}.{base[1]}.{index * 16}.0/20"
+
+
+# -- administration: what the API and `strata localcloud` expose --------------------------------
+
+
+def add_fault(conn: Connection, action: str, code: str, message: str, count: int) -> dict[str, Any]:
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
+    return conn.execute(
+        "INSERT INTO lc_faults (action, code, message, remaining) VALUES (%s, %s, %s, %s) RETURNING *",
+        (action, code, message, count),
+    ).fetchone()
+
+
+def list_faults(conn: Connection) -> list[dict[str, Any]]:
+    return conn.execute("SELECT * FROM lc_faults WHERE remaining > 0 ORDER BY id").fetchall()
+
+
+def list_regions(conn: Connection) -> list[dict[str, Any]]:
+    return conn.execute(
+        "SELECT r.name, r.vcpu_quota, coalesce(sum((i.spec->>'vcpus')::int), 0)::int AS vcpus_used"
+        " FROM lc_regions r LEFT JOIN lc_resources i ON i.region = r.name AND i.kind = 'instance'"
+        " AND i.deleted_at IS NULL GROUP BY r.name, r.vcpu_quota ORDER BY r.name"
+    ).fetchall()
+
+
+def set_quota(conn: Connection, region: str, vcpus: int) -> dict[str, Any] | None:
+    return conn.execute(
+        "UPDATE lc_regions SET vcpu_quota = %s WHERE name = %s RETURNING name, vcpu_quota", (vcpus, region)
+    ).fetchone()

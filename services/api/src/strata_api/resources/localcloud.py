@@ -1,0 +1,81 @@
+"""Administration of the built-in local cloud: injected faults and per-region vCPU quotas (admins only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from marshmallow import fields, validate
+
+from strata_api.errors import ApiError
+from strata_api.http import api, db, load_json, reply, transaction
+from strata_common.clouds.local import ACTIONS, add_fault, list_faults, list_regions, set_quota
+from strata_common.schemas.api import Request, Response
+
+bp = Blueprint("localcloud", __name__, url_prefix="/v1/localcloud")
+
+
+class FaultCreate(Request):
+    action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z][A-Za-z0-9.]{1,63}$"))
+    message = fields.String(load_default="injected fault", validate=validate.Length(max=1024))
+    count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+
+
+class FaultView(Response):
+    id = fields.Integer(required=True)
+    action = fields.String(required=True)
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    remaining = fields.Integer(required=True)
+
+
+class FaultList(Response):
+    items = fields.List(fields.Nested(FaultView), required=True)
+
+
+class QuotaUpdate(Request):
+    vcpus = fields.Integer(required=True, validate=validate.Range(min=0, max=1_000_000))
+
+
+class RegionView(Response):
+    name = fields.String(required=True)
+    vcpuQuota = fields.Integer(required=True)
+    vcpusUsed = fields.Integer(required=True)
+
+
+class RegionList(Response):
+    items = fields.List(fields.Nested(RegionView), required=True)
+
+
+def _region_view(row) -> dict:
+    return {"name": row["name"], "vcpuQuota": row["vcpu_quota"], "vcpusUsed": row["vcpus_used"]}
+
+
+@bp.post("/faults")
+@api("Make the next `count` calls of a local cloud action fail with `code`", role="admin",
+     request_schema=FaultCreate, responses={201: FaultView, 422: None})  # fmt: skip
+def create_fault():
+    data = load_json(FaultCreate())
+    with transaction() as conn:
+        return reply(201, FaultView, add_fault(conn, data["action"], data["code"], data["message"], data["count"]))
+
+
+@bp.get("/faults")
+@api("Faults still waiting to fire", role="admin", responses={200: FaultList})
+def get_faults():
+    return reply(200, FaultList, {"items": list_faults(db())})
+
+
+@bp.get("/regions")
+@api("Local cloud regions with their vCPU quota and use", responses={200: RegionList})
+def get_regions():
+    return reply(200, RegionList, {"items": [_region_view(r) for r in list_regions(db())]})
+
+
+@bp.put("/regions/<region>/quota")
+@api("Set a region's vCPU quota", role="admin", request_schema=QuotaUpdate, responses={200: RegionView, 404: None})
+def put_quota(region: str):
+    data = load_json(QuotaUpdate())
+    with transaction() as conn:
+        if set_quota(conn, region, data["vcpus"]) is None:
+            raise ApiError(404, "not_found", f"local cloud region {region!r} not found")
+    return reply(200, RegionView, next(_region_view(r) for r in list_regions(db()) if r["name"] == region))

@@ -1,0 +1,38 @@
+"""Local cloud administration over HTTP and `strata localcloud`: faults and quotas, admins only."""
+
+import subprocess
+
+from helpers import STRATA
+
+
+def test_faults_and_quotas(clients):
+    admin, operator = clients["admin"], clients["operator"]
+    fault = {"action": "RunInstances", "code": "RequestLimitExceeded", "message": "slow down", "count": 2}
+    assert operator.post("/v1/localcloud/faults", fault).status_code == 403
+    created = admin.post("/v1/localcloud/faults", fault)
+    assert created.status_code == 201 and created.json()["remaining"] == 2
+    assert [f["code"] for f in admin.get("/v1/localcloud/faults").json()["items"]] == ["RequestLimitExceeded"]
+    bad = admin.post("/v1/localcloud/faults", {**fault, "action": "Explode"})
+    assert bad.status_code == 422 and "action" in bad.json()["error"]["fields"]
+
+    assert operator.put("/v1/localcloud/regions/local-1/quota", {"vcpus": 8}).status_code == 403
+    quota = admin.put("/v1/localcloud/regions/local-1/quota", {"vcpus": 8})
+    assert quota.status_code == 200 and quota.json() == {"name": "local-1", "vcpuQuota": 8, "vcpusUsed": 0}
+    assert admin.put("/v1/localcloud/regions/mars/quota", {"vcpus": 8}).status_code == 404
+    regions = {r["name"]: r["vcpuQuota"] for r in clients["viewer"].get("/v1/localcloud/regions").json()["items"]}
+    assert regions == {"local-1": 8, "local-2": 64}
+
+
+def test_strata_localcloud_verbs(clients, strata_env):
+    admin = clients["admin"]
+    env = {**strata_env, "STRATA_API_URL": admin.base, "STRATA_TOKEN": admin.session.headers["Authorization"][7:]}
+
+    def strata(*args: str) -> str:
+        result = subprocess.run([*STRATA, "localcloud", *args], env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    strata("fault", "CreateNetwork", "RequestLimitExceeded", "--count", "3")
+    assert strata("faults").splitlines()[1].split()[1:] == ["CreateNetwork", "RequestLimitExceeded", "3"]
+    strata("quota", "local-2", "16")
+    assert strata("regions").splitlines()[2].split() == ["local-2", "16", "0"]

@@ -1,0 +1,105 @@
+"""The local cloud behaves like a cloud: idempotency tokens, async states, quotas, faults, ownership."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from strata_common.clouds.catalog import REGIONS
+from strata_common.clouds.driver import CloudError
+from strata_common.clouds.local import LatencyModel, LocalCloud, add_fault, list_regions, set_quota
+from strata_common.db.pool import open_pool
+
+OWNER = {"strata:cluster": "c-1"}
+
+
+@pytest.fixture
+def cloud(database_url):
+    pool = open_pool(database_url, max_size=8)
+    yield LocalCloud(pool)
+    pool.close()
+
+
+def admin(database_url, fn, *args):
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        return fn(conn, *args)
+
+
+def test_regions_are_the_catalogs(database_url):
+    assert {r["name"] for r in admin(database_url, list_regions)} == set(REGIONS["local"])
+
+
+def test_a_token_answers_the_instance_it_first_created_even_under_concurrency(cloud):
+    def launch(_):
+        return cloud.run_instance("local-1", "local-1a", "medium", "ami-1", "#cloud-config", OWNER, "step-7/cp-0")
+
+    with ThreadPoolExecutor(8) as pool:
+        instances = list(pool.map(launch, range(16)))
+    assert len({i.id for i in instances}) == 1
+    assert [r.id for r in cloud.list_owned(OWNER)] == [instances[0].id]
+    other = cloud.run_instance("local-1", "local-1b", "medium", "ami-1", "", OWNER, "step-7/cp-1")
+    assert other.id != instances[0].id
+
+
+def test_instances_are_pending_until_their_boot_latency_passes(database_url):
+    pool = open_pool(database_url)
+    cloud = LocalCloud(pool, LatencyModel(time_scale=0.02))  # 45 s x 0.02 = 0.9 s
+    launched = cloud.run_instance("local-1", "local-1a", "small", "ami-1", "", OWNER, "t-1")
+    assert launched.state == "pending"
+    deadline = time.monotonic() + 10
+    while cloud.describe([launched.id])[0].state == "pending":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert cloud.describe([launched.id])[0].state == "running"
+    cloud.delete(launched.id)
+    cloud.delete(launched.id)  # deleting twice is fine
+    assert cloud.describe([launched.id])[0].state == "terminated"
+    pool.close()
+
+
+def test_vcpu_quota_is_enforced_like_ec2_and_raising_it_unblocks(cloud, database_url):
+    admin(database_url, set_quota, "local-2", 4)
+    cloud.run_instance("local-2", "local-2a", "medium", "ami-1", "", OWNER, "q-1")  # 2 vCPU
+    cloud.run_instance("local-2", "local-2a", "medium", "ami-1", "", OWNER, "q-2")  # 4 of 4
+    with pytest.raises(CloudError) as err:
+        cloud.run_instance("local-2", "local-2b", "small", "ami-1", "", OWNER, "q-3")
+    assert err.value.code == "VcpuLimitExceeded" and err.value.error_class == "user-fixable"
+    assert "current vCPU limit of 4" in err.value.message
+    admin(database_url, set_quota, "local-2", 8)
+    assert cloud.run_instance("local-2", "local-2b", "small", "ami-1", "", OWNER, "q-3").state == "running"
+    used = {r["name"]: r["vcpus_used"] for r in admin(database_url, list_regions)}
+    assert used["local-2"] == 5
+
+
+def test_injected_faults_fail_the_next_n_calls_of_that_action(cloud, database_url):
+    admin(database_url, add_fault, "RunInstances", "RequestLimitExceeded", "Request limit exceeded.", 2)
+    for _ in range(2):
+        with pytest.raises(CloudError) as err:
+            cloud.run_instance("local-1", "local-1a", "small", "ami-1", "", OWNER, "f-1")
+        assert err.value.code == "RequestLimitExceeded" and err.value.error_class == "transient"
+    cloud.ensure_network("local-1", "10.0.0.0/16", ["local-1a"], OWNER, "net")  # other actions are unaffected
+    assert cloud.run_instance("local-1", "local-1a", "small", "ami-1", "", OWNER, "f-1").state == "running"
+
+
+def test_networks_groups_balancers_and_images_are_owned_and_swept(cloud):
+    network = cloud.ensure_network("local-1", "10.0.0.0/16", ["local-1a", "local-1b", "local-1c"], OWNER, "net")
+    again = cloud.ensure_network("local-1", "10.0.0.0/16", ["local-1a", "local-1b", "local-1c"], OWNER, "net")
+    assert again.id == network.id and len(network.spec["subnets"]) == 3
+    rules = [{"protocol": "tcp", "port": 6443, "from": "workers"}]
+    group = cloud.ensure_security_group("local-1", network.id, "cp", rules, OWNER, "sg-cp")
+    balancer = cloud.ensure_load_balancer("local-1", network.id, 6443, OWNER, "lb")
+    instance = cloud.run_instance("local-1", "local-1a", "small", "ami-1", "", OWNER, "i-1")
+    image = cloud.create_image(instance.id, {**OWNER, "strata:signature": "abc"}, "img")
+    assert [i.id for i in cloud.find_images("local-1", {"strata:signature": "abc"})] == [image.id]
+    copy = cloud.copy_image(image.id, "local-2", {"strata:copy": "1"}, "copy")
+    assert copy.region == "local-2" and copy.spec["copiedFrom"] == image.id
+    owned = {r.id for r in cloud.list_owned(OWNER)}
+    assert {network.id, group.id, balancer.id, instance.id, image.id, copy.id, *network.spec["subnets"]} == owned
+    for resource_id in owned:
+        cloud.delete(resource_id)
+    assert cloud.list_owned(OWNER) == []
+    assert cloud.list_owned({"strata:cluster": "someone-else"}) == []
