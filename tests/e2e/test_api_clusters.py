@@ -33,7 +33,12 @@ def test_cluster_life_cycle(clients, world, processes, strata_env, database_url)
     cluster = created.json()
     assert (cluster["phase"], cluster["generation"]) == ("Provisioning", 1)
     assert cluster["profile"] == {"id": world["profile"]["id"], "revision": 1}
-    assert {c["type"] for c in cluster["conditions"]} == {"Ready"}
+    assert [(c["type"], c["status"], c["reason"]) for c in cluster["conditions"]] == [
+        ("InfrastructureReady", "Unknown", "Pending"),
+        ("ControlPlaneReady", "Unknown", "Pending"),
+        ("WorkersReady", "Unknown", "Pending"),
+        ("Ready", "Unknown", "Reconciling"),
+    ]
 
     got = op.get(f"/v1/clusters/{cluster['id']}")
     assert got.status_code == 200 and got.json()["name"] == "demo"

@@ -1,6 +1,10 @@
 """The planner: a pure function from a cluster's desired spec to the steps that make it so.
 
-Steps exist for what Strata can do today; the image, infrastructure and add-on issues add theirs.
+Create: network, then security groups and load balancer (InfrastructureReady); control-plane nodes
+one after another (ControlPlaneReady); worker nodes in parallel (WorkersReady); then the cluster
+is marked Running. Delete: nodes, then infrastructure, then a sweep by ownership tag that must
+find nothing, then the cluster is gone. Image building, Kubernetes bootstrap and add-ons join
+this plan with their issues.
 """
 
 from __future__ import annotations
@@ -9,9 +13,46 @@ from typing import Any
 
 from strata_common.engine.model import StepSpec
 
+Q = "provisioner"
+INFRASTRUCTURE = ("ensure_network", "ensure_security_groups", "ensure_load_balancer")
+
+
+def node_steps(spec: dict[str, Any]) -> tuple[list[StepSpec], list[StepSpec]]:
+    """(control-plane steps, chained; worker steps, each after the last control-plane node)."""
+    control, workers = [], []
+    for pool in spec["pools"]:
+        for i in range(pool["count"]):
+            node = {
+                "pool": pool["name"],
+                "role": pool["role"],
+                "index": i,
+                "zone": pool["zones"][i % len(pool["zones"])],  # spread evenly over the pool's zones
+                "instanceType": pool["instanceType"],
+            }
+            if pool["role"] == "controlPlane":
+                after = (control[-1].name,) if control else INFRASTRUCTURE[1:]
+                control.append(StepSpec(f"ensure_node/{pool['name']}-{i}", Q, "ControlPlaneReady", after, node))
+            else:
+                workers.append(node)
+    last = (control[-1].name,) if control else INFRASTRUCTURE[1:]
+    return control, [StepSpec(f"ensure_node/{n['pool']}-{n['index']}", Q, "WorkersReady", last, n) for n in workers]
+
 
 def plan_cluster(spec: dict[str, Any]) -> list[StepSpec]:
     """Steps that bring a cluster to its spec."""
     if spec.get("deleting"):
-        return [StepSpec("finalize_delete", "provisioner", "Ready")]
-    return []
+        return [
+            StepSpec("delete_nodes", Q, "Ready"),
+            StepSpec("delete_infrastructure", Q, "Ready", ("delete_nodes",)),
+            StepSpec("sweep", Q, "Ready", ("delete_infrastructure",)),
+            StepSpec("finalize_delete", Q, "Ready", ("sweep",)),
+        ]
+    infrastructure = [
+        StepSpec("ensure_network", Q, "InfrastructureReady"),
+        StepSpec("ensure_security_groups", Q, "InfrastructureReady", ("ensure_network",)),
+        StepSpec("ensure_load_balancer", Q, "InfrastructureReady", ("ensure_network",)),
+    ]
+    control, workers = node_steps(spec)
+    nodes = control + workers
+    last = tuple(s.name for s in nodes) or INFRASTRUCTURE[1:]
+    return [*infrastructure, *nodes, StepSpec("finalize_create", Q, "Ready", last)]

@@ -1,14 +1,178 @@
-"""Step handlers of the provisioner service."""
+"""Step handlers of the provisioner service: each an idempotent `ensure_*` over the cloud driver.
+
+Every create carries an idempotency token derived from the cluster and the step name (stable
+across attempts and generations) and the cluster's ownership tags, so a step killed after the
+cloud call finds its resource instead of making a second one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from strata_common.clouds.driver import CloudDriver, CloudError
+from strata_common.clouds.factory import driver_for
+from strata_common.engine.errors import Retry, StepError
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
+
+NETWORK_CIDR = "10.0.0.0/16"
+API_PORT = 6443
+# Rules between the roles' groups: only what Kubernetes, etcd and the CNI need.
+CONTROL_PLANE_RULES = [
+    {"protocol": "tcp", "ports": "6443", "from": ["load-balancer", "control-plane", "workers"], "why": "API server"},
+    {"protocol": "tcp", "ports": "2379-2380", "from": ["control-plane"], "why": "etcd client and peer"},
+    {"protocol": "tcp", "ports": "10250", "from": ["control-plane"], "why": "kubelet"},
+    {"protocol": "tcp", "ports": "10257-10259", "from": ["control-plane"], "why": "controller manager, scheduler"},
+    {"protocol": "udp", "ports": "4789", "from": ["control-plane", "workers"], "why": "CNI VXLAN"},
+]
+WORKER_RULES = [
+    {"protocol": "tcp", "ports": "10250", "from": ["control-plane"], "why": "kubelet"},
+    {"protocol": "tcp", "ports": "30000-32767", "from": ["load-balancer"], "why": "NodePort services"},
+    {"protocol": "udp", "ports": "4789", "from": ["control-plane", "workers"], "why": "CNI VXLAN"},
+]
+
+
+def owner(ctx: StepContext) -> dict[str, str]:
+    return {"strata:cluster": str(ctx.step.cluster_id), "strata:managed-by": "strata"}
+
+
+def token(ctx: StepContext, suffix: str = "") -> str:
+    return f"{ctx.step.cluster_id}:{ctx.step.name}{suffix}"
+
+
+@contextmanager
+def cloud(ctx: StepContext) -> Iterator[CloudDriver]:
+    """The cluster's driver; a cloud's refusal becomes a StepError with its code and class."""
+    try:
+        yield driver_for(ctx.cluster["spec"]["cloudType"], ctx.db, ctx.settings)
+    except CloudError as err:
+        raise StepError(err.code, err.message, err.error_class) from None
+
+
+def _region(ctx: StepContext) -> str:
+    return ctx.cluster["spec"]["cloud"]["region"]
+
+
+def _output(ctx: StepContext, step_name: str) -> dict[str, Any]:
+    """The output of an earlier step of this generation (its dependencies have succeeded)."""
+    with ctx.db.connection() as conn:
+        row = conn.execute(
+            "SELECT output FROM steps WHERE cluster_id = %s AND generation = %s AND name = %s",
+            (ctx.step.cluster_id, ctx.step.generation, step_name),
+        ).fetchone()
+    return row["output"] if row and row["output"] else {}
+
+
+def _zones(ctx: StepContext) -> list[str]:
+    return sorted({zone for pool in ctx.cluster["spec"]["pools"] for zone in pool["zones"]})
+
+
+@step_handler("provisioner", "ensure_network")
+def ensure_network(ctx: StepContext) -> dict:
+    with cloud(ctx) as driver:
+        network = driver.ensure_network(_region(ctx), NETWORK_CIDR, _zones(ctx), owner(ctx), token(ctx))
+    subnets = dict(zip(_zones(ctx), network.spec["subnets"], strict=True))
+    return {"network": network.id, "subnets": subnets}
+
+
+@step_handler("provisioner", "ensure_security_groups")
+def ensure_security_groups(ctx: StepContext) -> dict:
+    network = _output(ctx, "ensure_network")["network"]
+    groups = {}
+    with cloud(ctx) as driver:
+        for role, rules in (("control-plane", CONTROL_PLANE_RULES), ("workers", WORKER_RULES)):
+            tags = {**owner(ctx), "strata:role": role}
+            groups[role] = driver.ensure_security_group(
+                _region(ctx), network, role, rules, tags, token(ctx, f"/{role}")
+            ).id
+    return {"groups": groups}
+
+
+@step_handler("provisioner", "ensure_load_balancer")
+def ensure_load_balancer(ctx: StepContext) -> dict:
+    network = _output(ctx, "ensure_network")["network"]
+    with cloud(ctx) as driver:
+        balancer = driver.ensure_load_balancer(_region(ctx), network, API_PORT, owner(ctx), token(ctx))
+    if balancer.state != "available":
+        raise Retry(2, f"load balancer {balancer.id} is {balancer.state}")
+    return {"loadBalancer": balancer.id, "endpoint": f"https://{balancer.spec['dnsName']}:{API_PORT}"}
+
+
+def _os_image(ctx: StepContext) -> str:
+    """The OS pack's local image name (the image builder issue replaces this with resolution, and the
+    other clouds' drivers with their own references)."""
+    os_layer = next(layer for layer in ctx.cluster["spec"]["layers"] if layer["layer"] == "os")
+    with ctx.db.connection() as conn:
+        row = conn.execute("SELECT definition FROM packs WHERE id = %s", (os_layer["packId"],)).fetchone()
+    return row["definition"]["os"]["images"]["local"]["image"]
+
+
+@step_handler("provisioner", "ensure_node")
+def ensure_node(ctx: StepContext) -> dict:
+    node = ctx.step.input
+    role = "control-plane" if node["role"] == "controlPlane" else "workers"
+    tags = {**owner(ctx), "strata:pool": node["pool"], "strata:role": role, "strata:node": ctx.step.name}
+    with cloud(ctx) as driver:
+        instance = driver.run_instance(
+            _region(ctx), node["zone"], node["instanceType"], _os_image(ctx), "", tags, token(ctx)
+        )
+    if instance.state == "pending":
+        raise Retry(2, f"instance {instance.id} is booting")
+    if instance.state != "running":
+        raise StepError("InstanceNotRunning", f"instance {instance.id} is {instance.state}")
+    return {"instance": instance.id, "zone": instance.zone, "pool": node["pool"]}
+
+
+@step_handler("provisioner", "finalize_create")
+def finalize_create(ctx: StepContext) -> dict:
+    with ctx.db.connection() as conn:
+        conn.execute(
+            "UPDATE clusters SET phase = 'Running', updated_at = now() WHERE id = %s AND generation = %s"
+            " AND phase <> 'Deleting'",
+            (ctx.step.cluster_id, ctx.step.generation),
+        )
+    ctx.event("info", "ClusterRunning", f"cluster {ctx.cluster['name']} is running")
+    return {}
+
+
+def _delete_owned(ctx: StepContext, kinds: tuple[str, ...]) -> list[str]:
+    with cloud(ctx) as driver:
+        owned = [r for r in driver.list_owned(owner(ctx)) if r.kind in kinds]
+        for resource in owned:
+            driver.delete(resource.id)
+    return [r.id for r in owned]
+
+
+@step_handler("provisioner", "delete_nodes")
+def delete_nodes(ctx: StepContext) -> dict:
+    return {"deleted": _delete_owned(ctx, ("instance",))}
+
+
+@step_handler("provisioner", "delete_infrastructure")
+def delete_infrastructure(ctx: StepContext) -> dict:
+    deleted = _delete_owned(ctx, ("load_balancer", "security_group"))
+    deleted += _delete_owned(ctx, ("subnet",))
+    deleted += _delete_owned(ctx, ("network",))
+    return {"deleted": deleted}
+
+
+@step_handler("provisioner", "sweep")
+def sweep(ctx: StepContext) -> dict:
+    """The leak sweep: anything still tagged with this cluster is deleted and the sweep looks again."""
+    with cloud(ctx) as driver:
+        left = driver.list_owned(owner(ctx))
+        for resource in left:
+            driver.delete(resource.id)
+    if left:
+        raise Retry(1, f"{len(left)} resources were still tagged with the cluster: {[r.id for r in left]}")
+    return {"left": 0}
 
 
 @step_handler("provisioner", "finalize_delete")
 def finalize_delete(ctx: StepContext) -> dict:
-    """The last step of a delete: runs after every teardown step of the plan, then the cluster is gone."""
+    """The last step of a delete: runs after the sweep found nothing, then the cluster is gone."""
     with ctx.db.connection() as conn:
         conn.execute(
             "UPDATE clusters SET phase = 'Deleted', deleted_at = coalesce(deleted_at, now()), updated_at = now()"

@@ -24,7 +24,7 @@ class Resource:
 
 # Codes a user must fix (quota, credentials, a missing image); everything else is retried as transient.
 USER_FIXABLE_CODES = {"VcpuLimitExceeded", "AuthFailure", "UnauthorizedOperation", "InvalidAMIID.NotFound",
-                      "InvalidParameterValue", "InsufficientInstanceCapacity"}  # fmt: skip
+                      "InvalidParameterValue", "InsufficientInstanceCapacity", "UnsupportedCloud"}  # fmt: skip
 
 
 class CloudError(Exception):
