@@ -3,11 +3,14 @@ Running, survives quotas and throttling, and its delete leaves nothing behind.""
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 
 import psycopg
 import pytest
+import yaml
 from api_support import LOCAL_PROFILE, cluster_request
+from cryptography import x509
 from engine_support import engine_env, start_worker
 from psycopg.rows import dict_row
 
@@ -66,6 +69,32 @@ def test_cluster_reaches_running_with_nodes_spread_and_roles_isolated(clients, f
     assert etcd["from"] == ["control-plane"]  # workers cannot reach etcd
     assert all("workers" not in rule["from"] for rule in groups["workers"] if rule["ports"] == "10250")
     assert {r["kind"] for r in rows} >= {"network", "subnet", "security_group", "load_balancer", "instance"}
+
+    config = yaml.safe_load(op.get(f"/v1/clusters/{cluster['id']}/kubeconfig").json()["kubeconfig"])
+    ca = x509.load_pem_x509_certificate(
+        base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"])
+    )
+    client = x509.load_pem_x509_certificate(base64.b64decode(config["users"][0]["user"]["client-certificate-data"]))
+    client.verify_directly_issued_by(ca)  # the admin certificate chains to the cluster CA
+    assert ca.subject == ca.issuer and ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert config["clusters"][0]["cluster"]["server"].endswith(".lb.local-1.local:6443")
+    assert clients["viewer"].get(f"/v1/clusters/{cluster['id']}/kubeconfig").status_code == 403
+
+    by_node = {r["tags"]["strata:node"]: r["spec"]["userData"] for r in instances}
+    init = list(yaml.safe_load_all(yaml.safe_load(by_node["ensure_node/cp-0"].removeprefix("#cloud-config\n"))
+                                   ["write_files"][0]["content"]))  # fmt: skip
+    assert [d["kind"] for d in init[:2]] == ["InitConfiguration", "ClusterConfiguration"]
+    assert init[1]["controlPlaneEndpoint"] == config["clusters"][0]["cluster"]["server"].removeprefix("https://")
+    assert init[1]["kubernetesVersion"] == "v1.32.1"
+    assert {"name": "anonymous-auth", "value": "false"} in init[1]["apiServer"]["extraArgs"]
+    join = yaml.safe_load(by_node["ensure_node/general-0"].removeprefix("#cloud-config\n"))
+    worker = next(yaml.safe_load_all(join["write_files"][0]["content"]))
+    assert worker["kind"] == "JoinConfiguration" and "controlPlane" not in worker
+    assert worker["discovery"]["bootstrapToken"]["caCertHashes"][0].startswith("sha256:")
+    second = next(yaml.safe_load_all(yaml.safe_load(by_node["ensure_node/cp-1"].removeprefix("#cloud-config\n"))
+                                     ["write_files"][0]["content"]))  # fmt: skip
+    assert second["kind"] == "JoinConfiguration" and len(second["controlPlane"]["certificateKey"]) == 64
+    assert all("PRIVATE KEY" not in data for data in by_node.values())  # CA keys never go into user data
 
 
 def test_quota_story_condition_false_then_running_after_the_quota_is_raised(clients, fleet, database_url):

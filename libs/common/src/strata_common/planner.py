@@ -1,10 +1,11 @@
 """The planner: a pure function from a cluster's desired spec to the steps that make it so.
 
-Create: network, then security groups and load balancer (InfrastructureReady); control-plane nodes
+Create: network, then security groups and load balancer, and the cluster's PKI
+(InfrastructureReady); control-plane nodes, each booting kubeadm from its user data,
 one after another (ControlPlaneReady); worker nodes in parallel (WorkersReady); then the cluster
 is marked Running. Delete: nodes, then infrastructure, then a sweep by ownership tag that must
-find nothing, then the cluster is gone. Image building, Kubernetes bootstrap and add-ons join
-this plan with their issues.
+find nothing, then the cluster is gone. Image building and add-ons join this plan with their
+issues.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 from strata_common.engine.model import StepSpec
 
 Q = "provisioner"
-INFRASTRUCTURE = ("ensure_network", "ensure_security_groups", "ensure_load_balancer")
+# What the first control-plane node waits for.
+NODE_PREREQUISITES = ("ensure_security_groups", "ensure_load_balancer", "ensure_cluster_secrets")
 
 
 def node_steps(spec: dict[str, Any]) -> tuple[list[StepSpec], list[StepSpec]]:
@@ -30,11 +32,11 @@ def node_steps(spec: dict[str, Any]) -> tuple[list[StepSpec], list[StepSpec]]:
                 "instanceType": pool["instanceType"],
             }
             if pool["role"] == "controlPlane":
-                after = (control[-1].name,) if control else INFRASTRUCTURE[1:]
+                after = (control[-1].name,) if control else NODE_PREREQUISITES
                 control.append(StepSpec(f"ensure_node/{pool['name']}-{i}", Q, "ControlPlaneReady", after, node))
             else:
                 workers.append(node)
-    last = (control[-1].name,) if control else INFRASTRUCTURE[1:]
+    last = (control[-1].name,) if control else NODE_PREREQUISITES
     return control, [StepSpec(f"ensure_node/{n['pool']}-{n['index']}", Q, "WorkersReady", last, n) for n in workers]
 
 
@@ -51,8 +53,9 @@ def plan_cluster(spec: dict[str, Any]) -> list[StepSpec]:
         StepSpec("ensure_network", Q, "InfrastructureReady"),
         StepSpec("ensure_security_groups", Q, "InfrastructureReady", ("ensure_network",)),
         StepSpec("ensure_load_balancer", Q, "InfrastructureReady", ("ensure_network",)),
+        StepSpec("ensure_cluster_secrets", Q, "InfrastructureReady"),
     ]
     control, workers = node_steps(spec)
     nodes = control + workers
-    last = tuple(s.name for s in nodes) or INFRASTRUCTURE[1:]
+    last = tuple(s.name for s in nodes) or NODE_PREREQUISITES
     return [*infrastructure, *nodes, StepSpec("finalize_create", Q, "Ready", last)]

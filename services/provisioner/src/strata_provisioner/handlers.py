@@ -11,11 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from strata_common import pki
+from strata_common.bootstrap import kubeadm_documents, user_data
 from strata_common.clouds.driver import CloudDriver, CloudError
 from strata_common.clouds.factory import driver_for
+from strata_common.crypto import SecretBox
 from strata_common.engine.errors import Retry, StepError
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
+from strata_common.packs.profiles import deep_merge, parse_values
 
 NETWORK_CIDR = "10.0.0.0/16"
 API_PORT = 6443
@@ -100,13 +104,58 @@ def ensure_load_balancer(ctx: StepContext) -> dict:
     return {"loadBalancer": balancer.id, "endpoint": f"https://{balancer.spec['dnsName']}:{API_PORT}"}
 
 
+@step_handler("provisioner", "ensure_cluster_secrets")
+def ensure_cluster_secrets(ctx: StepContext) -> dict:
+    """Generate the cluster's PKI once; a re-run (or a racing one) keeps the first."""
+    with ctx.db.connection() as conn:
+        row = conn.execute(
+            "SELECT ca_cert FROM cluster_secrets WHERE cluster_id = %s", (ctx.step.cluster_id,)
+        ).fetchone()
+    if row is None:
+        generated = pki.generate(ctx.cluster["name"])
+        with ctx.db.connection() as conn:
+            conn.execute(
+                "INSERT INTO cluster_secrets (cluster_id, sealed, ca_cert) VALUES (%s, %s, %s)"
+                " ON CONFLICT (cluster_id) DO NOTHING",
+                (ctx.step.cluster_id, SecretBox(ctx.settings.secret_key).seal(generated), generated["caCert"]),
+            )
+            row = conn.execute(
+                "SELECT ca_cert FROM cluster_secrets WHERE cluster_id = %s", (ctx.step.cluster_id,)
+            ).fetchone()
+    return {"caCertHash": pki.ca_cert_hash(row["ca_cert"])}
+
+
+def _secrets(ctx: StepContext) -> dict[str, str]:
+    with ctx.db.connection() as conn:
+        row = conn.execute(
+            "SELECT sealed FROM cluster_secrets WHERE cluster_id = %s", (ctx.step.cluster_id,)
+        ).fetchone()
+    return SecretBox(ctx.settings.secret_key).open(row["sealed"])
+
+
+def _layer(ctx: StepContext, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(pack definition, effective values) of the profile's layer of `kind`."""
+    layer = next(layer for layer in ctx.cluster["spec"]["layers"] if layer["layer"] == kind)
+    with ctx.db.connection() as conn:
+        definition = conn.execute("SELECT definition FROM packs WHERE id = %s", (layer["packId"],)).fetchone()
+    definition = definition["definition"]
+    return definition, deep_merge(parse_values(definition["values"]), parse_values(layer["values"]))
+
+
+def _node_user_data(ctx: StepContext) -> str:
+    node = {**ctx.step.input, "name": ctx.step.name.split("/", 1)[1]}
+    first_control_plane = next(p["name"] for p in ctx.cluster["spec"]["pools"] if p["role"] == "controlPlane")
+    first = node["role"] == "controlPlane" and node["pool"] == first_control_plane and node["index"] == 0
+    endpoint = _output(ctx, "ensure_load_balancer")["endpoint"].removeprefix("https://")
+    kubernetes, values = _layer(ctx, "k8s")
+    documents = kubeadm_documents(node, first, endpoint, kubernetes["kubernetes"], values, _secrets(ctx))
+    return user_data(documents)
+
+
 def _os_image(ctx: StepContext) -> str:
     """The OS pack's local image name (the image builder issue replaces this with resolution, and the
     other clouds' drivers with their own references)."""
-    os_layer = next(layer for layer in ctx.cluster["spec"]["layers"] if layer["layer"] == "os")
-    with ctx.db.connection() as conn:
-        row = conn.execute("SELECT definition FROM packs WHERE id = %s", (os_layer["packId"],)).fetchone()
-    return row["definition"]["os"]["images"]["local"]["image"]
+    return _layer(ctx, "os")[0]["os"]["images"]["local"]["image"]
 
 
 @step_handler("provisioner", "ensure_node")
@@ -116,7 +165,7 @@ def ensure_node(ctx: StepContext) -> dict:
     tags = {**owner(ctx), "strata:pool": node["pool"], "strata:role": role, "strata:node": ctx.step.name}
     with cloud(ctx) as driver:
         instance = driver.run_instance(
-            _region(ctx), node["zone"], node["instanceType"], _os_image(ctx), "", tags, token(ctx)
+            _region(ctx), node["zone"], node["instanceType"], _os_image(ctx), _node_user_data(ctx), tags, token(ctx)
         )
     if instance.state == "pending":
         raise Retry(2, f"instance {instance.id} is booting")

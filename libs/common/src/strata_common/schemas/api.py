@@ -326,6 +326,11 @@ class StepList(Response):
     items = fields.List(fields.Dict(), required=True)
 
 
+class KubeconfigView(Response):
+    endpoint = fields.String(required=True)
+    kubeconfig = fields.String(required=True)
+
+
 class WhoAmI(Response):
     project = fields.String(required=True)
     projectId = fields.UUID(required=True)

@@ -16,7 +16,9 @@ from strata_api.errors import ApiError
 from strata_api.http import api, db, int_arg, load_json, pool, principal, release_db, reply, transaction, uuid_arg
 from strata_api.resources.cloudaccounts import own_account
 from strata_api.resources.profiles import own_profile
+from strata_common import pki
 from strata_common.clouds.catalog import INSTANCE_TYPES, REGIONS
+from strata_common.crypto import SecretBox
 from strata_common.engine.conditions import CONDITION_COLUMNS, condition_views, list_conditions
 from strata_common.engine.events import list_events
 from strata_common.engine.plan import bump_generation, submit_plan
@@ -29,6 +31,7 @@ from strata_common.schemas.api import (
     ClusterView,
     ConditionList,
     EventList,
+    KubeconfigView,
     StepList,
 )
 
@@ -250,6 +253,25 @@ def delete_cluster(cluster_id: str):
         response = reply(202, ClusterView, cluster_view(conn, own_cluster(conn, cluster_id)))
     current_app.extensions["strata_publisher"].publish(ready)
     return response
+
+
+@bp.get("/<cluster_id>/kubeconfig")
+@api("The cluster's admin kubeconfig; its server is the API load balancer", role="operator",
+     responses={200: KubeconfigView, 404: None, 409: None})  # fmt: skip
+def kubeconfig(cluster_id: str):
+    conn = db()
+    ident = own_cluster(conn, cluster_id)["id"]
+    sealed = conn.execute("SELECT sealed FROM cluster_secrets WHERE cluster_id = %s", (ident,)).fetchone()
+    balancer = conn.execute(
+        "SELECT output FROM steps WHERE cluster_id = %s AND name = 'ensure_load_balancer' AND status = 'succeeded'"
+        " ORDER BY generation DESC LIMIT 1",
+        (ident,),
+    ).fetchone()
+    if sealed is None or balancer is None:
+        raise ApiError(409, "not_ready", "the cluster's certificates or API endpoint do not exist yet; retry later")
+    secrets_ = SecretBox(current_app.config["STRATA_SETTINGS"].secret_key).open(sealed["sealed"])
+    endpoint = balancer["output"]["endpoint"]
+    return reply(200, KubeconfigView, {"endpoint": endpoint, "kubeconfig": pki.kubeconfig(secrets_, endpoint)})
 
 
 @bp.get("/<cluster_id>/conditions")

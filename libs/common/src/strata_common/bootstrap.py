@@ -1,0 +1,91 @@
+"""kubeadm configuration for each node, rendered into cloud-init user data (kubeadm API v1beta4).
+
+The first control-plane node runs `kubeadm init` with InitConfiguration + ClusterConfiguration and
+uploads the control-plane certificates (encrypted with the certificate key); the others join with
+JoinConfiguration, control-plane ones with that key, workers with the bootstrap token and the CA's
+public-key hash. CA private keys never go into user data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from strata_common.pki import ca_cert_hash
+
+API = "kubeadm.k8s.io/v1beta4"
+
+
+def _args(settings: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"name": name, "value": str(value)} for name, value in sorted(settings.items())]
+
+
+def kubeadm_documents(
+    node: dict[str, Any], first: bool, endpoint: str, kubernetes: dict[str, Any], values: dict[str, Any],
+    secrets: dict[str, str],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The kubeadm documents of one node. `endpoint` is host:port of the API load balancer."""
+    kubeadm = kubernetes.get("kubeadm", {})
+    registration = {"name": node["name"], "kubeletExtraArgs": _args({"node-labels": f"strata.dev/pool={node['pool']}"})}
+    if node["role"] == "controlPlane" and first:
+        cluster = {
+            "apiVersion": API,
+            "kind": "ClusterConfiguration",
+            "clusterName": secrets["clusterName"],
+            "kubernetesVersion": f"v{kubernetes['version']}",
+            "controlPlaneEndpoint": endpoint,
+            "networking": {
+                "podSubnet": values.get("podCIDR", "192.168.0.0/16"),
+                "serviceSubnet": values.get("serviceCIDR", "10.96.0.0/12"),
+                "dnsDomain": values.get("clusterDomain", "cluster.local"),
+            },
+        }
+        for part in ("apiServer", "controllerManager", "scheduler"):
+            if kubeadm.get(part, {}).get("extraArgs"):
+                cluster[part] = {"extraArgs": _args(kubeadm[part]["extraArgs"])}
+        documents = [
+            {
+                "apiVersion": API,
+                "kind": "InitConfiguration",
+                "bootstrapTokens": [{"token": secrets["bootstrapToken"], "ttl": "24h0m0s",
+                                     "groups": ["system:bootstrappers:kubeadm:default-node-token"]}],
+                "certificateKey": secrets["certificateKey"],
+                "nodeRegistration": registration,
+            },
+            cluster,
+        ]  # fmt: skip
+    else:
+        join: dict[str, Any] = {
+            "apiVersion": API,
+            "kind": "JoinConfiguration",
+            "discovery": {
+                "bootstrapToken": {
+                    "apiServerEndpoint": endpoint,
+                    "token": secrets["bootstrapToken"],
+                    "caCertHashes": [ca_cert_hash(secrets["caCert"])],
+                }
+            },
+            "nodeRegistration": registration,
+        }
+        if node["role"] == "controlPlane":
+            join["controlPlane"] = {"certificateKey": secrets["certificateKey"]}
+        documents = [join]
+    if kubeadm.get("kubelet"):
+        documents.append({"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+                          **kubeadm["kubelet"]})  # fmt: skip
+    return documents
+
+
+def user_data(documents: list[dict[str, Any]]) -> str:
+    """cloud-init that writes the kubeadm configuration and runs kubeadm init or join."""
+    init = any(d["kind"] == "InitConfiguration" for d in documents)
+    command = ["kubeadm", "init", "--upload-certs"] if init else ["kubeadm", "join"]
+    config = {
+        "write_files": [
+            {"path": "/run/kubeadm/kubeadm.yaml", "permissions": "0600", "owner": "root:root",
+             "content": yaml.safe_dump_all(documents, sort_keys=False)},
+        ],
+        "runcmd": [[*command, "--config", "/run/kubeadm/kubeadm.yaml"]],
+    }  # fmt: skip
+    return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False)
