@@ -14,7 +14,7 @@ install: $(UV)
 	$(UV) sync --frozen --all-packages
 
 demo: install
-	.venv/bin/strata up
+	.venv/bin/strata up --demo
 
 up: demo
 
@@ -32,3 +32,4 @@ bench: install
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	.venv/bin/python bench/engine.py
 	.venv/bin/python bench/api.py
+	.venv/bin/python bench/provision.py

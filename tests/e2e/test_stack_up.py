@@ -1,4 +1,5 @@
-"""`strata up` on a bare machine: embedded PostgreSQL and Redis, every component up, Ctrl-C stops all."""
+"""`strata up --demo` (what `make demo` runs) on a bare machine: embedded PostgreSQL and Redis, every
+component up, a demo cluster Running, and Ctrl-C stops every process."""
 
 import json
 import os
@@ -19,8 +20,9 @@ def test_strata_up_runs_the_stack_and_sigint_stops_every_process(tmp_path, proce
         STRATA_STATE_DIR=str(tmp_path / "state"),
         STRATA_API_PORT=str(api_port),
         STRATA_FLOWER_PORT=str(flower_port),
+        STRATA_LOCALCLOUD_TIME_SCALE="0.02",
     )
-    up = processes.start("up", [*STRATA, "up"], env)
+    up = processes.start("up", [*STRATA, "up", "--demo"], env)
     state_file = tmp_path / "state" / "up.json"
     wait_until(state_file.exists, timeout=120, message="up.json")
     state = json.loads(state_file.read_text())
@@ -41,6 +43,13 @@ def test_strata_up_runs_the_stack_and_sigint_stops_every_process(tmp_path, proce
     assert status.returncode == 0, status.stdout + status.stderr
     for component in ("postgres", "redis", "api", "flower", "imagebuilder", "provisioner", "addons", "beat"):
         assert f"{component} " in status.stdout
+
+    wait_until(lambda: "cluster demo is Running" in (tmp_path / "up.log").read_text(), timeout=180, interval=1,
+               message="the demo cluster to be Running")  # fmt: skip
+    kubeconfig = (tmp_path / "state" / "demo-kubeconfig").read_text()
+    assert "certificate-authority-data" in kubeconfig
+    token = (tmp_path / "state" / "token").read_text().strip()
+    assert token not in (tmp_path / "up.log").read_text()  # the demo names the token's file, never the token
 
     tree = psutil.Process(up.pid).children(recursive=True)
     pids = {p.pid for p in tree} | {state["postgres_pid"], up.pid}

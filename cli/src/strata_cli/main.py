@@ -14,7 +14,8 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="strata", description="Strata control plane")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="run the whole stack on this machine (embedded PostgreSQL/Redis if unset)")
+    up = sub.add_parser("up", help="run the whole stack on this machine (embedded PostgreSQL/Redis if unset)")
+    up.add_argument("--demo", action="store_true", help="also create a demo cluster on the local cloud and follow it")
     sub.add_parser("status", help="report each component as up or down")
     serve = sub.add_parser("serve", help="run one component in the foreground")
     serve.add_argument("component", choices=COMPONENTS)
@@ -37,7 +38,7 @@ def run(argv: list[str] | None = None) -> int:
     if args.command == "up":
         from strata_cli.up import run_up
 
-        return run_up()
+        return run_up(demo=args.demo)
     if args.command == "status":
         from strata_cli.status import run_status
 

@@ -14,6 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from strata_cli.database import prepare_database
+from strata_cli.demo import start_demo
 from strata_cli.embedded import EmbeddedPostgres, free_port, redis_command, wait_for_redis
 from strata_cli.serve import COMPONENTS
 from strata_cli.supervisor import Supervisor
@@ -59,7 +60,7 @@ def _ensure_local_token(state_dir: Path, database_url: str) -> None:
         _write_private(path, create_token(conn, "default", "admin", "strata up"))
 
 
-def run_up() -> int:
+def run_up(demo: bool = False) -> int:
     env = dict(os.environ)
     state_dir = state_dir_of(env)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -94,6 +95,10 @@ def run_up() -> int:
         state["components"] = sup.pids()
         _write_private(state_dir / STATE_FILE, json.dumps(state, indent=2))
         sup.say("strata", f"API {state['api_url']}  Flower {state['flower_url']}  (Ctrl-C stops everything)")
+        if demo:
+            start_demo(
+                state["api_url"], state_dir, state["flower_url"], lambda line: sup.say("demo", line), sup.stopping
+            )
         sup.watch()
     finally:
         sup.say("strata", "stopping")

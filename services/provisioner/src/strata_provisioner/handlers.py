@@ -13,7 +13,7 @@ from typing import Any
 
 from strata_common import pki
 from strata_common.bootstrap import kubeadm_documents, user_data
-from strata_common.clouds.driver import CloudDriver, CloudError
+from strata_common.clouds.driver import CloudDriver, CloudError, Resource
 from strata_common.clouds.factory import driver_for
 from strata_common.crypto import SecretBox
 from strata_common.engine.errors import Retry, StepError
@@ -44,6 +44,18 @@ def owner(ctx: StepContext) -> dict[str, str]:
 
 def token(ctx: StepContext, suffix: str = "") -> str:
     return f"{ctx.step.cluster_id}:{ctx.step.name}{suffix}"
+
+
+RECHECK_SECONDS = 1.0  # a pending resource frees the worker and is looked at again after this
+
+
+def wait_ready(resource: Resource, ready: str) -> Resource:
+    """The resource once it is `ready`; while pending the step requeues (it holds no worker meanwhile)."""
+    if resource.state == "pending":
+        raise Retry(RECHECK_SECONDS, f"{resource.kind} {resource.id} is still pending")
+    if resource.state != ready:
+        raise StepError("ResourceFailed", f"{resource.kind} {resource.id} is {resource.state}")
+    return resource
 
 
 @contextmanager
@@ -99,8 +111,7 @@ def ensure_load_balancer(ctx: StepContext) -> dict:
     network = _output(ctx, "ensure_network")["network"]
     with cloud(ctx) as driver:
         balancer = driver.ensure_load_balancer(_region(ctx), network, API_PORT, owner(ctx), token(ctx))
-    if balancer.state != "available":
-        raise Retry(2, f"load balancer {balancer.id} is {balancer.state}")
+        balancer = wait_ready(balancer, "available")
     return {"loadBalancer": balancer.id, "endpoint": f"https://{balancer.spec['dnsName']}:{API_PORT}"}
 
 
@@ -163,14 +174,15 @@ def ensure_node(ctx: StepContext) -> dict:
     node = ctx.step.input
     role = "control-plane" if node["role"] == "controlPlane" else "workers"
     tags = {**owner(ctx), "strata:pool": node["pool"], "strata:role": role, "strata:node": ctx.step.name}
+    launch_token = token(ctx)
+    ctx.note(token=launch_token)  # stored before the cloud is called: a re-run finds what it launched
+    ctx.kill_point("before-cloud-call")
     with cloud(ctx) as driver:
         instance = driver.run_instance(
-            _region(ctx), node["zone"], node["instanceType"], _os_image(ctx), _node_user_data(ctx), tags, token(ctx)
+            _region(ctx), node["zone"], node["instanceType"], _os_image(ctx), _node_user_data(ctx), tags, launch_token
         )
-    if instance.state == "pending":
-        raise Retry(2, f"instance {instance.id} is booting")
-    if instance.state != "running":
-        raise StepError("InstanceNotRunning", f"instance {instance.id} is {instance.state}")
+        ctx.kill_point("after-cloud-call")
+        instance = wait_ready(instance, "running")
     return {"instance": instance.id, "zone": instance.zone, "pool": node["pool"]}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -49,6 +50,24 @@ class StepContext:
         with self.db.connection() as conn:
             if not steps.heartbeat(conn, self.step, self.settings.step_lease_seconds):
                 self.lost.set()
+
+    def note(self, **data: Any) -> None:
+        """Record `data` in the step's output now, in its own transaction (it survives a crash)."""
+        with self.db.connection() as conn:
+            if not steps.note(conn, self.step, data):
+                self.lost.set()
+
+    def kill_point(self, where: str) -> None:
+        """Test-only crash hook: SIGKILL this process once at `where` when STRATA_TEST_KILL_AT names it.
+
+        STRATA_TEST_KILL_AT is "<step name>@<where>@<marker file>"; the marker makes it fire once.
+        """
+        hook = os.environ.get("STRATA_TEST_KILL_AT", "")
+        if hook.count("@") == 2:
+            name, point, marker = hook.split("@")
+            if name == self.step.name and point == where and not os.path.exists(marker):
+                open(marker, "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)
 
     def event(self, level: str, reason: str, message: str, data: dict[str, Any] | None = None) -> None:
         """Append an event to the cluster's stream in a transaction of its own."""

@@ -97,9 +97,20 @@ def heartbeat(conn: Connection, step: Step, lease: float) -> bool:
     return cur.rowcount == 1
 
 
+def note(conn: Connection, step: Step, data: dict[str, Any]) -> bool:
+    """Merge `data` into the output of a step we hold (e.g. an idempotency token, before the cloud call)."""
+    cur = conn.execute(
+        "UPDATE steps SET output = coalesce(output, '{}'::jsonb) || %s WHERE id = %s AND claim_token = %s"
+        " AND status = 'running'",
+        (Jsonb(data), step.id, step.claim_token),
+    )
+    return cur.rowcount == 1
+
+
 def succeed(conn: Connection, step: Step, output: dict[str, Any]) -> bool:
     cur = conn.execute(
-        "UPDATE steps SET status = 'succeeded', output = %s, wake_at = NULL, lease_until = NULL,"
+        "UPDATE steps SET status = 'succeeded', output = coalesce(output, '{}'::jsonb) || %s, wake_at = NULL,"
+        " lease_until = NULL,"
         " finished_at = now(), last_error = NULL, error_reason = NULL, error_class = NULL"
         " WHERE id = %s AND claim_token = %s AND status = 'running'",
         (Jsonb(output), step.id, step.claim_token),

@@ -1,0 +1,157 @@
+"""Provisioning benchmark on the local cloud, through the HTTP API and real provisioner and beat.
+
+(a) BENCH_CLUSTERS clusters (default 200; 1 control plane + 2 workers) at time scale 0: time to all
+    Running, clusters per minute, steps per second.
+(b) one more cluster's time to Running with an empty fleet and with the fleet of (a) present.
+(c) 10 clusters with the latency model at time scale 0.02: measured end-to-end time over the
+    critical path of the model's latencies (network, then load balancer, then the control-plane
+    node, then the workers). Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import requests
+from harness import bench_env
+from psycopg.rows import dict_row
+
+from strata_cli.embedded import free_port
+from strata_common.clouds.local import LatencyModel
+from strata_common.db.tokens import create_token
+
+CLUSTERS = int(os.environ.get("BENCH_CLUSTERS", "200"))
+STRATA = [sys.executable, "-m", "strata_cli.main", "serve"]
+POOLS = [
+    {"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["local-1a"]},
+    {"name": "w", "role": "worker", "count": 2, "instanceType": "medium", "zones": ["local-1a", "local-1b"]},
+]
+PROFILE = {"name": "bench", "layers": [{"pack": "ubuntu-22.04", "version": "1.0.0"},
+                                       {"pack": "kubernetes", "version": "1.32.1"}]}  # fmt: skip
+
+
+class Fleet:
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.procs: list[subprocess.Popen] = []
+        port = free_port()
+        self.api = f"http://127.0.0.1:{port}"
+        self.start(["api"], {"STRATA_API_PORT": str(port)})
+        with psycopg.connect(env["STRATA_DATABASE_URL"], row_factory=dict_row) as conn:
+            conn.execute("UPDATE lc_regions SET vcpu_quota = 1000000")
+            token = create_token(conn, "bench", "admin")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if self.session.get(f"{self.api}/readyz", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("the API did not start")
+            time.sleep(0.2)
+        self.profile = self.session.post(f"{self.api}/v1/profiles", json=PROFILE, timeout=30).json()["id"]
+        self.account = self.session.post(
+            f"{self.api}/v1/cloudaccounts", json={"name": "lab", "cloud": "local"}, timeout=30
+        ).json()["id"]
+        self.workers: list[subprocess.Popen] = []
+
+    def start(self, args: list[str], extra: dict[str, str]) -> subprocess.Popen:
+        proc = subprocess.Popen([*STRATA, *args], env={**self.env, **extra}, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def workers_with(self, scale: float) -> None:
+        """(Re)start the provisioner and beat with this local cloud time scale."""
+        for proc in self.workers:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+        extra = {"STRATA_LOCALCLOUD_TIME_SCALE": str(scale), "STRATA_REDRIVE_INTERVAL": "0.2",
+                 "STRATA_STEP_READY_GRACE": "5", "STRATA_WORKER_CONCURRENCY": "2"}  # fmt: skip
+        self.workers = [self.start(["provisioner"], extra), self.start(["beat"], extra)]
+
+    def create(self, name: str) -> str:
+        body = {"name": name, "profile": {"id": self.profile}, "cloudAccount": self.account,
+                "cloud": {"region": "local-1"}, "pools": POOLS}  # fmt: skip
+        response = self.session.post(f"{self.api}/v1/clusters", json=body, timeout=60)
+        response.raise_for_status()
+        return response.json()["id"]
+
+    def running(self, ids: list[str]) -> int:
+        with psycopg.connect(self.env["STRATA_DATABASE_URL"]) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM clusters WHERE id = ANY(%s::uuid[]) AND phase = 'Running'", (ids,)
+            ).fetchone()[0]
+
+    def until_running(self, ids: list[str], timeout: float = 3600) -> float:
+        start = time.perf_counter()
+        while self.running(ids) < len(ids):
+            if time.perf_counter() - start > timeout:
+                raise TimeoutError("clusters did not reach Running")
+            time.sleep(0.05)
+        return time.perf_counter() - start
+
+    def one(self, name: str) -> float:
+        start = time.perf_counter()
+        cluster = self.create(name)
+        self.until_running([cluster])
+        return time.perf_counter() - start
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait()
+
+
+def steps_succeeded(env: dict[str, str]) -> int:
+    with psycopg.connect(env["STRATA_DATABASE_URL"]) as conn:
+        return conn.execute("SELECT count(*) FROM steps WHERE status = 'succeeded'").fetchone()[0]
+
+
+def main() -> None:
+    with bench_env() as env:
+        fleet = Fleet(env)
+        try:
+            fleet.workers_with(0.0)
+            fleet.one("warm-up")
+            print(f"machine: {os.cpu_count()} cores; 1 provisioner (2 processes), beat, API {fleet.api}")
+            empty = fleet.one("first")
+            steps_before = steps_succeeded(env)
+            start = time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                ids = list(pool.map(fleet.create, [f"c{i}" for i in range(CLUSTERS)]))
+            submitted = time.perf_counter() - start
+            elapsed = submitted + fleet.until_running(ids)
+            steps = steps_succeeded(env) - steps_before
+            print(f"(a) {CLUSTERS} clusters (1+2 nodes), time scale 0: all Running in {elapsed:.1f} s "
+                  f"(API accepted them in {submitted:.1f} s); {CLUSTERS / elapsed * 60:.0f} clusters/min; "
+                  f"{steps / elapsed:.0f} steps/s")  # fmt: skip
+            full = fleet.one("last")
+            print(f"(b) one more cluster: {empty:.2f} s with an empty fleet, {full:.2f} s with {CLUSTERS + 2} "
+                  f"clusters present; ratio {full / empty:.2f}")  # fmt: skip
+            scale = 0.02
+            model = LatencyModel(scale)
+            critical = model.seconds("network") + model.seconds("load_balancer") + 2 * model.seconds("instance")
+            fleet.workers_with(scale)
+            start = time.perf_counter()
+            ids = [fleet.create(f"real{i}") for i in range(10)]
+            fleet.until_running(ids)
+            measured = time.perf_counter() - start
+            print(f"(c) 10 clusters at time scale {scale}: {measured:.2f} s end to end; critical path of the "
+                  f"model {critical:.2f} s; ratio {measured / critical:.2f} (target <= 1.10)")  # fmt: skip
+        finally:
+            fleet.stop()
+
+
+if __name__ == "__main__":
+    main()
