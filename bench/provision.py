@@ -3,9 +3,10 @@
 (a) BENCH_CLUSTERS clusters (default 200; 1 control plane + 2 workers) at time scale 0: time to all
     Running, clusters per minute, steps per second.
 (b) one more cluster's time to Running with an empty fleet and with the fleet of (a) present.
-(c) 10 clusters with the latency model at time scale 0.02: measured end-to-end time over the
-    critical path of the model's latencies (network, then load balancer, then the control-plane
-    node, then the workers). Prints figures; asserts nothing.
+(c) 10 clusters submitted at once with the latency model at time scale 0.02: the time from the
+    first request to the last cluster Running, and the mean time from a cluster's creation to
+    Running, each over the critical path of the model's latencies (network, then load balancer,
+    then the control-plane node, then the workers). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from strata_common.clouds.local import LatencyModel
 from strata_common.db.tokens import create_token
 
 CLUSTERS = int(os.environ.get("BENCH_CLUSTERS", "200"))
+CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "2")
 STRATA = [sys.executable, "-m", "strata_cli.main", "serve"]
 POOLS = [
     {"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["local-1a"]},
@@ -75,8 +77,7 @@ class Fleet:
         for proc in self.workers:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait()
-        extra = {"STRATA_LOCALCLOUD_TIME_SCALE": str(scale), "STRATA_REDRIVE_INTERVAL": "0.2",
-                 "STRATA_STEP_READY_GRACE": "5", "STRATA_WORKER_CONCURRENCY": "2"}  # fmt: skip
+        extra = {"STRATA_LOCALCLOUD_TIME_SCALE": str(scale), "STRATA_WORKER_CONCURRENCY": CONCURRENCY}
         self.workers = [self.start(["provisioner"], extra), self.start(["beat"], extra)]
 
     def create(self, name: str) -> str:
@@ -90,6 +91,16 @@ class Fleet:
         with psycopg.connect(self.env["STRATA_DATABASE_URL"]) as conn:
             return conn.execute(
                 "SELECT count(*) FROM clusters WHERE id = ANY(%s::uuid[]) AND phase = 'Running'", (ids,)
+            ).fetchone()[0]
+
+    def mean_time_to_running(self, ids: list[str]) -> float:
+        """Mean seconds from a cluster's creation to the end of its last step."""
+        with psycopg.connect(self.env["STRATA_DATABASE_URL"]) as conn:
+            return conn.execute(
+                "SELECT avg(extract(epoch FROM done - c.created_at))::float FROM clusters c JOIN LATERAL"
+                " (SELECT max(finished_at) AS done FROM steps WHERE cluster_id = c.id) s ON true"
+                " WHERE c.id = ANY(%s::uuid[])",
+                (ids,),
             ).fetchone()[0]
 
     def until_running(self, ids: list[str], timeout: float = 3600) -> float:
@@ -124,7 +135,7 @@ def main() -> None:
         try:
             fleet.workers_with(0.0)
             fleet.one("warm-up")
-            print(f"machine: {os.cpu_count()} cores; 1 provisioner (2 processes), beat, API {fleet.api}")
+            print(f"machine: {os.cpu_count()} cores; 1 provisioner ({CONCURRENCY} processes), beat, API {fleet.api}")
             empty = fleet.one("first")
             steps_before = steps_succeeded(env)
             start = time.perf_counter()
@@ -143,12 +154,16 @@ def main() -> None:
             model = LatencyModel(scale)
             critical = model.seconds("network") + model.seconds("load_balancer") + 2 * model.seconds("instance")
             fleet.workers_with(scale)
+            fleet.one("warm-up-scaled")  # the restarted workers are up
             start = time.perf_counter()
-            ids = [fleet.create(f"real{i}") for i in range(10)]
+            with ThreadPoolExecutor(10) as pool:
+                ids = list(pool.map(fleet.create, [f"real{i}" for i in range(10)]))
             fleet.until_running(ids)
             measured = time.perf_counter() - start
-            print(f"(c) 10 clusters at time scale {scale}: {measured:.2f} s end to end; critical path of the "
-                  f"model {critical:.2f} s; ratio {measured / critical:.2f} (target <= 1.10)")  # fmt: skip
+            each = fleet.mean_time_to_running(ids)
+            print(f"(c) 10 clusters at time scale {scale}: critical path of the model {critical:.2f} s; first request "
+                  f"to last Running {measured:.2f} s, ratio {measured / critical:.2f}; mean cluster creation to "
+                  f"Running {each:.2f} s, ratio {each / critical:.2f} (target <= 1.10)")  # fmt: skip
         finally:
             fleet.stop()
 

@@ -1,4 +1,4 @@
-"""Local cloud administration over HTTP and `strata localcloud`: faults and quotas, admins only."""
+"""Local cloud administration over HTTP and `strata localcloud`: faults, throttling and quotas, admins only."""
 
 import subprocess
 
@@ -22,6 +22,15 @@ def test_faults_and_quotas(clients):
     regions = {r["name"]: r["vcpuQuota"] for r in clients["viewer"].get("/v1/localcloud/regions").json()["items"]}
     assert regions == {"local-1": 8, "local-2": 64}
 
+    limit = {"rate": 5, "burst": 10}
+    assert operator.put("/v1/localcloud/throttling/RunInstances", limit).status_code == 403
+    assert admin.put("/v1/localcloud/throttling/RunInstances", limit).json() == {"action": "RunInstances", **limit}
+    assert admin.put("/v1/localcloud/throttling/Explode", limit).status_code == 404
+    bad = admin.put("/v1/localcloud/throttling/RunInstances", {"rate": -1, "burst": 0})
+    assert bad.status_code == 422 and set(bad.json()["error"]["fields"]) == {"rate", "burst"}
+    buckets = {r["action"]: r for r in clients["viewer"].get("/v1/localcloud/throttling").json()["items"]}
+    assert buckets["RunInstances"]["rate"] == 5 and buckets["DescribeImages"]["rate"] == 100
+
 
 def test_strata_localcloud_verbs(clients, strata_env):
     admin = clients["admin"]
@@ -36,3 +45,5 @@ def test_strata_localcloud_verbs(clients, strata_env):
     assert strata("faults").splitlines()[1].split()[1:] == ["CreateNetwork", "RequestLimitExceeded", "3"]
     strata("quota", "local-2", "16")
     assert strata("regions").splitlines()[2].split() == ["local-2", "16", "0"]
+    strata("throttle", "CreateImage", "3")
+    assert "CreateImage 3.0 6.0" in " ".join(strata("throttling").split())

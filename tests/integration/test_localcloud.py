@@ -1,4 +1,4 @@
-"""The local cloud behaves like a cloud: idempotency tokens, async states, quotas, faults, ownership."""
+"""The local cloud behaves like a cloud: idempotency tokens, async states, quotas, throttling, faults, ownership."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from psycopg.rows import dict_row
 
 from strata_common.clouds.catalog import REGIONS
 from strata_common.clouds.driver import CloudError
-from strata_common.clouds.local import LatencyModel, LocalCloud, add_fault, list_regions, set_quota
+from strata_common.clouds.local import (
+    LatencyModel,
+    LocalCloud,
+    add_fault,
+    list_regions,
+    list_throttling,
+    set_quota,
+    set_throttling,
+)  # fmt: skip
 from strata_common.db.pool import open_pool
 
 OWNER = {"strata:cluster": "c-1"}
@@ -83,6 +91,29 @@ def test_injected_faults_fail_the_next_n_calls_of_that_action(cloud, database_ur
         assert err.value.code == "RequestLimitExceeded" and err.value.error_class == "transient"
     cloud.ensure_network("local-1", "10.0.0.0/16", ["local-1a"], OWNER, "net")  # other actions are unaffected
     assert cloud.run_instance("local-1", "local-1a", "small", "ami-1", "", OWNER, "f-1").state == "running"
+
+
+def test_every_action_is_throttled_by_a_token_bucket_that_refills(cloud, database_url):
+    assert {r["action"]: r["rate"] for r in admin(database_url, list_throttling)}["DescribeInstances"] == 100
+    admin(database_url, set_throttling, "DescribeInstances", 0.5, 3)
+    for _ in range(3):  # the burst
+        cloud.describe([])
+    with pytest.raises(CloudError) as err:
+        cloud.describe([])
+    assert (err.value.code, err.value.message) == ("RequestLimitExceeded", "Request limit exceeded.")
+    assert err.value.error_class == "transient"
+    cloud.list_owned(OWNER)  # buckets are per action
+    deadline = time.monotonic() + 30
+    while True:  # a refused call takes no token; one token comes back every 2 s
+        try:
+            cloud.describe([])
+            break
+        except CloudError:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    admin(database_url, set_throttling, "DescribeInstances", 0, 1)  # rate 0: off
+    for _ in range(20):
+        cloud.describe([])
 
 
 def test_networks_groups_balancers_and_images_are_owned_and_swept(cloud):

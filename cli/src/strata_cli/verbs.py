@@ -35,7 +35,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             verbs.add_parser(verb, help=f"{verb} a {resource}").add_argument("id")
         for each in verbs.choices.values():
             each.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
-    localcloud = sub.add_parser("localcloud", help="the built-in local cloud: faults and quotas (admin token)")
+    localcloud = sub.add_parser(
+        "localcloud", help="the built-in local cloud: faults, throttling and quotas (admin token)"
+    )
     lc_verbs = localcloud.add_subparsers(dest="verb", required=True)
     fault = lc_verbs.add_parser("fault", help="make the next COUNT calls of ACTION fail with CODE")
     fault.add_argument("action")
@@ -47,6 +49,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     quota = lc_verbs.add_parser("quota", help="set a region's vCPU quota")
     quota.add_argument("region")
     quota.add_argument("vcpus", type=int)
+    lc_verbs.add_parser("throttling", help="every action's request rate and burst")
+    throttle = lc_verbs.add_parser("throttle", help="set an action's request rate (0 = off) and burst")
+    throttle.add_argument("action")
+    throttle.add_argument("rate", type=float)
+    throttle.add_argument("--burst", type=float, help="calls at once (default: twice the rate, at least 1)")
     for each in lc_verbs.choices.values():
         each.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
     token = sub.add_parser("token", help="API tokens (talks to the database directly)")
@@ -76,6 +83,7 @@ def run_resource(args: argparse.Namespace) -> int:
 
 FAULT_COLUMNS = [("ID", "id"), ("ACTION", "action"), ("CODE", "code"), ("REMAINING", "remaining")]
 REGION_COLUMNS = [("REGION", "name"), ("VCPU QUOTA", "vcpuQuota"), ("VCPUS USED", "vcpusUsed")]
+THROTTLING_COLUMNS = [("ACTION", "action"), ("RATE", "rate"), ("BURST", "burst")]
 
 
 def run_localcloud(args: argparse.Namespace) -> int:
@@ -86,6 +94,11 @@ def run_localcloud(args: argparse.Namespace) -> int:
         show(call("GET", "/v1/localcloud/faults"), args.output, FAULT_COLUMNS)
     elif args.verb == "regions":
         show(call("GET", "/v1/localcloud/regions"), args.output, REGION_COLUMNS)
+    elif args.verb == "throttling":
+        show(call("GET", "/v1/localcloud/throttling"), args.output, THROTTLING_COLUMNS)
+    elif args.verb == "throttle":
+        body = {"rate": args.rate, "burst": args.burst or max(1.0, 2 * args.rate)}
+        show(call("PUT", f"/v1/localcloud/throttling/{args.action}", body), args.output, THROTTLING_COLUMNS)
     else:
         show(
             call("PUT", f"/v1/localcloud/regions/{args.region}/quota", {"vcpus": args.vcpus}),

@@ -35,6 +35,7 @@ def kubeadm_documents(
             "clusterName": secrets["clusterName"],
             "kubernetesVersion": f"v{kubernetes['version']}",
             "controlPlaneEndpoint": endpoint,
+            "encryptionAlgorithm": "ECDSA-P256",  # what the PKI Strata generates uses
             "networking": {
                 "podSubnet": values.get("podCIDR", "192.168.0.0/16"),
                 "serviceSubnet": values.get("serviceCIDR", "10.96.0.0/12"),

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 CA_YEARS = 10
@@ -91,7 +91,7 @@ def generate(cluster_name: str) -> dict[str, str]:
     front_key, front_cert = _ca("front-proxy-ca")
     etcd_key, etcd_cert = _ca("etcd-ca")
     admin_key, admin_cert = _client(ca_key, ca_cert, "kubernetes-admin", "system:masters")
-    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    sa_key = ec.generate_private_key(ec.SECP256R1())  # ES256 service-account tokens
     return {
         "clusterName": cluster_name,
         "caCert": _pem_cert(ca_cert),

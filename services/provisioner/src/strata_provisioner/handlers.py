@@ -46,13 +46,11 @@ def token(ctx: StepContext, suffix: str = "") -> str:
     return f"{ctx.step.cluster_id}:{ctx.step.name}{suffix}"
 
 
-RECHECK_SECONDS = 1.0  # a pending resource frees the worker and is looked at again after this
-
-
-def wait_ready(resource: Resource, ready: str) -> Resource:
-    """The resource once it is `ready`; while pending the step requeues (it holds no worker meanwhile)."""
+def wait_ready(driver: CloudDriver, resource: Resource, ready: str) -> Resource:
+    """The resource once it is `ready`; while pending the step requeues (it holds no worker meanwhile)
+    and is looked at again when the driver expects it to be ready."""
     if resource.state == "pending":
-        raise Retry(RECHECK_SECONDS, f"{resource.kind} {resource.id} is still pending")
+        raise Retry(driver.poll_delay(resource), f"{resource.kind} {resource.id} is still pending")
     if resource.state != ready:
         raise StepError("ResourceFailed", f"{resource.kind} {resource.id} is {resource.state}")
     return resource
@@ -111,7 +109,7 @@ def ensure_load_balancer(ctx: StepContext) -> dict:
     network = _output(ctx, "ensure_network")["network"]
     with cloud(ctx) as driver:
         balancer = driver.ensure_load_balancer(_region(ctx), network, API_PORT, owner(ctx), token(ctx))
-        balancer = wait_ready(balancer, "available")
+        balancer = wait_ready(driver, balancer, "available")
     return {"loadBalancer": balancer.id, "endpoint": f"https://{balancer.spec['dnsName']}:{API_PORT}"}
 
 
@@ -182,7 +180,7 @@ def ensure_node(ctx: StepContext) -> dict:
             _region(ctx), node["zone"], node["instanceType"], _os_image(ctx), _node_user_data(ctx), tags, launch_token
         )
         ctx.kill_point("after-cloud-call")
-        instance = wait_ready(instance, "running")
+        instance = wait_ready(driver, instance, "running")
     return {"instance": instance.id, "zone": instance.zone, "pool": node["pool"]}
 
 

@@ -4,6 +4,7 @@ instances, and listing what a cluster owns (for leak sweeps)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from strata_common.engine.errors import TRANSIENT, USER_FIXABLE
@@ -20,6 +21,7 @@ class Resource:
     state: str
     spec: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
 
 
 # Codes a user must fix (quota, credentials, a missing image); everything else is retried as transient.
@@ -77,3 +79,7 @@ class CloudDriver(Protocol):
 
     def list_owned(self, tags: dict[str, str]) -> list[Resource]:
         """Every live resource whose tags include `tags` (e.g. {"strata:cluster": id})."""
+
+    def poll_delay(self, resource: Resource) -> float:
+        """Seconds until a pending resource is worth looking at again, from the cloud's typical latency
+        for its kind and the resource's age."""

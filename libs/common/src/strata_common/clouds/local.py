@@ -2,14 +2,16 @@
 
 It behaves like a cloud: resources are pending until a latency passes (scaled by
 STRATA_LOCALCLOUD_TIME_SCALE; 0 = instant), launches count against a vCPU quota per region and
-fail with EC2's VcpuLimitExceeded past it, an idempotency token answers the resource it first
-created (as EC2's ClientToken), and injected faults make the next N calls of an action fail.
+fail with EC2's VcpuLimitExceeded past it, every action is throttled by a token bucket (EC2's
+RequestLimitExceeded), an idempotency token answers the resource it first created (as EC2's
+ClientToken), and injected faults make the next N calls of an action fail.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import Connection
@@ -25,6 +27,17 @@ ACTIONS = (
 )  # fmt: skip
 PREFIX = {"network": "vpc", "subnet": "subnet", "security_group": "sg", "load_balancer": "lb", "instance": "i",
           "image": "ami"}  # fmt: skip
+THROTTLE = """
+WITH bucket AS (
+    SELECT action, least(burst, tokens + rate * extract(epoch FROM clock_timestamp() - refilled_at)) AS available
+    FROM lc_throttle WHERE action = %s AND rate > 0 FOR UPDATE
+)
+UPDATE lc_throttle t
+SET tokens = CASE WHEN bucket.available >= 1 THEN bucket.available - 1 ELSE bucket.available END,
+    refilled_at = clock_timestamp()
+FROM bucket WHERE t.action = bucket.action
+RETURNING bucket.available >= 1 AS allowed
+"""
 QUOTA_MESSAGE = (
     "You have requested more vCPU capacity than your current vCPU limit of {quota} allows for the instance "
     "bucket that the specified instance type belongs to. Please visit the local cloud's quota API "
@@ -57,7 +70,9 @@ def _state(row: dict[str, Any]) -> str:
 
 
 def _resource(row: dict[str, Any]) -> Resource:
-    return Resource(row["id"], row["kind"], row["region"], row["zone"], _state(row), row["spec"], row["tags"])
+    return Resource(
+        row["id"], row["kind"], row["region"], row["zone"], _state(row), row["spec"], row["tags"], row["created_at"]
+    )
 
 
 SELECT = "SELECT *, ready_at <= now() AS ready FROM lc_resources"
@@ -73,7 +88,8 @@ class LocalCloud:
     # -- plumbing ------------------------------------------------------------------------------
 
     def _call(self, conn: Connection, action: str) -> None:
-        """Raise the next injected fault for `action`, if any (it is consumed)."""
+        """Admit one call of `action`: raise the next injected fault for it (consumed), or a throttling
+        refusal when its token bucket is empty. Commits, so the bucket's row lock is held only here."""
         fault = conn.execute(
             "UPDATE lc_faults SET remaining = remaining - 1 WHERE id = (SELECT id FROM lc_faults"
             " WHERE action = %s AND remaining > 0 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
@@ -83,6 +99,10 @@ class LocalCloud:
         if fault:
             conn.commit()  # the fault is used up even though the call fails
             raise CloudError(fault["code"], fault["message"])
+        bucket = conn.execute(THROTTLE, (action,)).fetchone()
+        conn.commit()
+        if bucket is not None and not bucket["allowed"]:
+            raise CloudError("RequestLimitExceeded", "Request limit exceeded.")
 
     def _region(self, conn: Connection, region: str, lock: bool = False) -> dict[str, Any]:
         row = conn.execute(
@@ -140,7 +160,8 @@ class LocalCloud:
                          {"network": network.id, "cidr": _subnet_cidr(cidr, i)}, tags, f"{token}/{zone}").id
             for i, zone in enumerate(zones)
         ]  # fmt: skip
-        return Resource(network.id, "network", region, None, network.state, {**network.spec, "subnets": subnets}, tags)
+        spec = {**network.spec, "subnets": subnets}
+        return Resource(network.id, "network", region, None, network.state, spec, tags, network.created_at)
 
     def ensure_security_group(
         self, region: str, network_id: str, name: str, rules: list[dict[str, Any]], tags: dict[str, str], token: str
@@ -234,6 +255,12 @@ class LocalCloud:
             ).fetchall()
         return [_resource(r) for r in rows]
 
+    def poll_delay(self, resource: Resource) -> float:
+        """When the latency model says the resource is ready, then every twentieth of its latency."""
+        latency = self.latency.seconds(resource.kind)
+        age = (datetime.now(UTC) - resource.created_at).total_seconds() if resource.created_at else 0.0
+        return max(latency - age, latency / 20, 0.01)
+
     def _live(self, resource_id: str, kind: str) -> Resource:
         found = [r for r in self.describe([resource_id]) if r.kind == kind and r.state not in ("terminated", "deleted")]
         if not found:
@@ -270,6 +297,19 @@ def list_regions(conn: Connection) -> list[dict[str, Any]]:
         " FROM lc_regions r LEFT JOIN lc_resources i ON i.region = r.name AND i.kind = 'instance'"
         " AND i.deleted_at IS NULL GROUP BY r.name, r.vcpu_quota ORDER BY r.name"
     ).fetchall()
+
+
+def list_throttling(conn: Connection) -> list[dict[str, Any]]:
+    return conn.execute("SELECT action, rate, burst FROM lc_throttle ORDER BY action").fetchall()
+
+
+def set_throttling(conn: Connection, action: str, rate: float, burst: float) -> dict[str, Any] | None:
+    """Set an action's bucket (full again at once); rate 0 turns its throttling off."""
+    return conn.execute(
+        "UPDATE lc_throttle SET rate = %s, burst = %s, tokens = %s, refilled_at = clock_timestamp()"
+        " WHERE action = %s RETURNING action, rate, burst",
+        (rate, burst, burst, action),
+    ).fetchone()
 
 
 def set_quota(conn: Connection, region: str, vcpus: int) -> dict[str, Any] | None:

@@ -1,4 +1,8 @@
-"""Publishing "look at step N" messages; only ever after the transaction that made N due commits."""
+"""Publishing "look at step N" messages; only ever after the transaction that made N due commits.
+
+A step that waits (Retry) or backs off is also published with a countdown, so it runs when its wait
+is over rather than at beat's next re-drive pass; beat remains the safety net for lost messages.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,11 @@ from typing import Any
 from celery import Celery
 
 from strata_common.celery_app import run_step_task
+from strata_common.engine.model import Step
+
+# Longer waits are left to beat: a Redis broker redelivers countdown messages held past its
+# visibility timeout, and a worker holds them in memory meanwhile.
+MAX_COUNTDOWN = 60.0
 
 
 class Publisher:
@@ -20,3 +29,7 @@ class Publisher:
             self.app.send_task(run_step_task(step["queue"]), args=[step["id"]])
             count += 1
         return count
+
+    def publish_later(self, step: Step, after: float) -> None:
+        if after <= MAX_COUNTDOWN:
+            self.app.send_task(run_step_task(step.queue), args=[step.id], countdown=after)

@@ -137,14 +137,16 @@ def run_step(
             output = handler(ctx) or {}
     except Retry as wait:
         with pool.connection() as conn:
-            steps.requeue(conn, step, wait.after)
+            requeued = steps.requeue(conn, step, wait.after)
+        if requeued:
+            publisher.publish_later(step, wait.after)
         return "requeued"
     except StepError as err:
-        return _record_failure(pool, settings, service, step, err.reason, err.message, err.error_class)
+        return _record_failure(pool, publisher, settings, service, step, err.reason, err.message, err.error_class)
     except Exception as err:
         log.exception("step %s (%s) raised", step.id, step.name)
         message = str(err) or repr(err)
-        return _record_failure(pool, settings, service, step, type(err).__name__, message, TRANSIENT)
+        return _record_failure(pool, publisher, settings, service, step, type(err).__name__, message, TRANSIENT)
     elapsed = time.monotonic() - started
     with pool.connection() as conn:
         ready = _record_success(conn, settings, service, step, output, elapsed)
@@ -186,8 +188,9 @@ def _record_success(
 
 
 def _record_failure(
-    pool: ConnectionPool, settings: Settings, service: str, step: Step, reason: str, message: str, error_class: str
-) -> str:
+    pool: ConnectionPool, publisher: Publisher, settings: Settings, service: str, step: Step, reason: str,
+    message: str, error_class: str,
+) -> str:  # fmt: skip
     delay = backoff_delay(step.attempts, settings.step_backoff_base, settings.step_backoff_cap)
     shown = f"{message} (step {step.name}, attempt {step.attempts}; {error_class}; next try in {delay:.0f}s)"
     with pool.connection() as conn:
@@ -206,4 +209,5 @@ def _record_failure(
             return "lost"
         for type_ in dict.fromkeys(filter(None, (step.condition, "Ready"))):
             set_condition(conn, step.cluster_id, type_, FALSE, reason, shown, step.generation, error_class)
+    publisher.publish_later(step, delay)
     return "failed"

@@ -1,4 +1,4 @@
-"""Administration of the built-in local cloud: injected faults and per-region vCPU quotas (admins only)."""
+"""Administration of the built-in local cloud: injected faults, request throttling and per-region vCPU quotas."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from marshmallow import fields, validate
 
 from strata_api.errors import ApiError
 from strata_api.http import api, db, load_json, reply, transaction
-from strata_common.clouds.local import ACTIONS, add_fault, list_faults, list_regions, set_quota
+from strata_common.clouds.local import (
+    ACTIONS,
+    add_fault,
+    list_faults,
+    list_regions,
+    list_throttling,
+    set_quota,
+    set_throttling,
+)  # fmt: skip
 from strata_common.schemas.api import Request, Response
 
 bp = Blueprint("localcloud", __name__, url_prefix="/v1/localcloud")
@@ -46,6 +54,26 @@ class RegionList(Response):
     items = fields.List(fields.Nested(RegionView), required=True)
 
 
+class ThrottlingUpdate(Request):
+    rate = fields.Float(
+        required=True,
+        validate=validate.Range(min=0, max=1_000_000),
+        metadata={"description": "calls per second refilled; 0 turns throttling off"},
+    )
+    burst = fields.Float(required=True, validate=validate.Range(min=1, max=1_000_000),
+                         metadata={"description": "calls that may be made at once"})  # fmt: skip
+
+
+class ThrottlingView(Response):
+    action = fields.String(required=True)
+    rate = fields.Float(required=True)
+    burst = fields.Float(required=True)
+
+
+class ThrottlingList(Response):
+    items = fields.List(fields.Nested(ThrottlingView), required=True)
+
+
 def _region_view(row) -> dict:
     return {"name": row["name"], "vcpuQuota": row["vcpu_quota"], "vcpusUsed": row["vcpus_used"]}
 
@@ -79,3 +107,21 @@ def put_quota(region: str):
         if set_quota(conn, region, data["vcpus"]) is None:
             raise ApiError(404, "not_found", f"local cloud region {region!r} not found")
     return reply(200, RegionView, next(_region_view(r) for r in list_regions(db()) if r["name"] == region))
+
+
+@bp.get("/throttling")
+@api("The token bucket of every local cloud action", responses={200: ThrottlingList})
+def get_throttling():
+    return reply(200, ThrottlingList, {"items": list_throttling(db())})
+
+
+@bp.put("/throttling/<action>")
+@api("Set an action's request rate and burst (RequestLimitExceeded past them)", role="admin",
+     request_schema=ThrottlingUpdate, responses={200: ThrottlingView, 404: None})  # fmt: skip
+def put_throttling(action: str):
+    data = load_json(ThrottlingUpdate())
+    with transaction() as conn:
+        row = set_throttling(conn, action, data["rate"], data["burst"])
+    if row is None:
+        raise ApiError(404, "not_found", f"local cloud action {action!r} not found; one of {', '.join(ACTIONS)}")
+    return reply(200, ThrottlingView, row)
