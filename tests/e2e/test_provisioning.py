@@ -19,9 +19,10 @@ from helpers import STRATA, wait_until
 
 @pytest.fixture
 def fleet(clients, processes, strata_env, database_url):
-    """Provisioner and beat with fast retries on an instant local cloud; a profile and an account."""
+    """Image builder, provisioner and beat with fast retries on an instant local cloud; a profile and an account."""
     env = engine_env(strata_env, STRATA_LOCALCLOUD_TIME_SCALE="0")
     start_worker(processes, env)
+    start_worker(processes, env, "imagebuilder")
     processes.start("beat", [*STRATA, "serve", "beat"], env)
     op = clients["operator"]
     profile = op.post("/v1/profiles", LOCAL_PROFILE).json()
@@ -54,7 +55,7 @@ def test_cluster_reaches_running_with_nodes_spread_and_roles_isolated(clients, f
     ]
     cluster = op.post("/v1/clusters", cluster_request(fleet["profile"], fleet["account"], pools=pools)).json()
     running = wait_phase(op, cluster["id"], "Running")
-    milestones = ("InfrastructureReady", "ControlPlaneReady", "WorkersReady", "Ready")
+    milestones = ("ImageReady", "InfrastructureReady", "ControlPlaneReady", "WorkersReady", "Ready")
     assert {c["type"]: c["status"] for c in running["conditions"]} == dict.fromkeys(milestones, "True")
 
     rows = cloud_rows(database_url, cluster["id"])
@@ -99,8 +100,9 @@ def test_cluster_reaches_running_with_nodes_spread_and_roles_isolated(clients, f
 
 def test_quota_story_condition_false_then_running_after_the_quota_is_raised(clients, fleet, database_url):
     admin, op = clients["admin"], clients["operator"]
-    assert admin.put("/v1/localcloud/regions/local-1/quota", {"vcpus": 1}).status_code == 200
-    pools = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["local-1a"]},
+    # room for the image builder (2 vCPU, gone once the image is built), not for the control plane (4)
+    assert admin.put("/v1/localcloud/regions/local-1/quota", {"vcpus": 2}).status_code == 200
+    pools = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "large", "zones": ["local-1a"]},
              {"name": "w", "role": "worker", "count": 2, "instanceType": "medium", "zones": ["local-1a"]}]  # fmt: skip
     cluster = op.post("/v1/clusters", cluster_request(fleet["profile"], fleet["account"], pools=pools)).json()
 
@@ -112,7 +114,7 @@ def test_quota_story_condition_false_then_running_after_the_quota_is_raised(clie
     body, condition = wait_until(control_plane_failing, timeout=60, message="ControlPlaneReady False")
     assert condition["title"] == "Adding Control Plane Node"
     assert condition["reason"] == "VcpuLimitExceeded" and condition["errorClass"] == "user-fixable"
-    assert "current vCPU limit of 1" in condition["message"]
+    assert "current vCPU limit of 2" in condition["message"]
     assert body["phase"] == "Provisioning"  # not an error state: it keeps trying
 
     def failed_attempts():
@@ -165,6 +167,7 @@ def test_a_worker_killed_at_a_dangerous_point_launches_no_duplicate(
         strata_env, STRATA_LOCALCLOUD_TIME_SCALE="0", STRATA_TEST_KILL_AT=f"ensure_node/w-1@{point}@{marker}"
     )
     start_worker(processes, env)
+    start_worker(processes, env, "imagebuilder")
     processes.start("beat", [*STRATA, "serve", "beat"], env)
     op = clients["operator"]
     profile = op.post("/v1/profiles", LOCAL_PROFILE).json()

@@ -1,11 +1,11 @@
 """The planner: a pure function from a cluster's desired spec to the steps that make it so.
 
-Create: network, then security groups and load balancer, and the cluster's PKI
-(InfrastructureReady); control-plane nodes, each booting kubeadm from its user data,
+Create: the cluster's VM image, found, copied or built by the image builder (ImageReady), beside
+network, then security groups and load balancer, and the cluster's PKI (InfrastructureReady);
+control-plane nodes, each booting kubeadm from its user data,
 one after another (ControlPlaneReady); worker nodes in parallel (WorkersReady); then the cluster
 is marked Running. Delete: nodes, then infrastructure, then a sweep by ownership tag that must
-find nothing, then the cluster is gone. Image building and add-ons join this plan with their
-issues.
+find nothing, then the cluster is gone. Add-ons join this plan with their issue.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from strata_common.engine.model import StepSpec
 
 Q = "provisioner"
 # What the first control-plane node waits for.
-NODE_PREREQUISITES = ("ensure_security_groups", "ensure_load_balancer", "ensure_cluster_secrets")
+NODE_PREREQUISITES = ("ensure_image", "ensure_security_groups", "ensure_load_balancer", "ensure_cluster_secrets")
 
 
 def node_steps(spec: dict[str, Any]) -> tuple[list[StepSpec], list[StepSpec]]:
@@ -50,6 +50,7 @@ def plan_cluster(spec: dict[str, Any]) -> list[StepSpec]:
             StepSpec("finalize_delete", Q, "Ready", ("sweep",)),
         ]
     infrastructure = [
+        StepSpec("ensure_image", "imagebuilder", "ImageReady"),
         StepSpec("ensure_network", Q, "InfrastructureReady"),
         StepSpec("ensure_security_groups", Q, "InfrastructureReady", ("ensure_network",)),
         StepSpec("ensure_load_balancer", Q, "InfrastructureReady", ("ensure_network",)),

@@ -7,19 +7,13 @@ cloud call finds its resource instead of making a second one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 from strata_common import pki
 from strata_common.bootstrap import kubeadm_documents, user_data
-from strata_common.clouds.driver import CloudDriver, CloudError, Resource
-from strata_common.clouds.factory import driver_for
+from strata_common.cloud_steps import cloud, layer, owner, region, step_output, token, wait_ready
 from strata_common.crypto import SecretBox
-from strata_common.engine.errors import Retry, StepError
+from strata_common.engine.errors import Retry
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
-from strata_common.packs.profiles import deep_merge, parse_values
 
 NETWORK_CIDR = "10.0.0.0/16"
 API_PORT = 6443
@@ -38,47 +32,6 @@ WORKER_RULES = [
 ]
 
 
-def owner(ctx: StepContext) -> dict[str, str]:
-    return {"strata:cluster": str(ctx.step.cluster_id), "strata:managed-by": "strata"}
-
-
-def token(ctx: StepContext, suffix: str = "") -> str:
-    return f"{ctx.step.cluster_id}:{ctx.step.name}{suffix}"
-
-
-def wait_ready(driver: CloudDriver, resource: Resource, ready: str) -> Resource:
-    """The resource once it is `ready`; while pending the step requeues (it holds no worker meanwhile)
-    and is looked at again when the driver expects it to be ready."""
-    if resource.state == "pending":
-        raise Retry(driver.poll_delay(resource), f"{resource.kind} {resource.id} is still pending")
-    if resource.state != ready:
-        raise StepError("ResourceFailed", f"{resource.kind} {resource.id} is {resource.state}")
-    return resource
-
-
-@contextmanager
-def cloud(ctx: StepContext) -> Iterator[CloudDriver]:
-    """The cluster's driver; a cloud's refusal becomes a StepError with its code and class."""
-    try:
-        yield driver_for(ctx.cluster["spec"]["cloudType"], ctx.db, ctx.settings)
-    except CloudError as err:
-        raise StepError(err.code, err.message, err.error_class) from None
-
-
-def _region(ctx: StepContext) -> str:
-    return ctx.cluster["spec"]["cloud"]["region"]
-
-
-def _output(ctx: StepContext, step_name: str) -> dict[str, Any]:
-    """The output of an earlier step of this generation (its dependencies have succeeded)."""
-    with ctx.db.connection() as conn:
-        row = conn.execute(
-            "SELECT output FROM steps WHERE cluster_id = %s AND generation = %s AND name = %s",
-            (ctx.step.cluster_id, ctx.step.generation, step_name),
-        ).fetchone()
-    return row["output"] if row and row["output"] else {}
-
-
 def _zones(ctx: StepContext) -> list[str]:
     return sorted({zone for pool in ctx.cluster["spec"]["pools"] for zone in pool["zones"]})
 
@@ -86,29 +39,29 @@ def _zones(ctx: StepContext) -> list[str]:
 @step_handler("provisioner", "ensure_network")
 def ensure_network(ctx: StepContext) -> dict:
     with cloud(ctx) as driver:
-        network = driver.ensure_network(_region(ctx), NETWORK_CIDR, _zones(ctx), owner(ctx), token(ctx))
+        network = driver.ensure_network(region(ctx), NETWORK_CIDR, _zones(ctx), owner(ctx), token(ctx))
     subnets = dict(zip(_zones(ctx), network.spec["subnets"], strict=True))
     return {"network": network.id, "subnets": subnets}
 
 
 @step_handler("provisioner", "ensure_security_groups")
 def ensure_security_groups(ctx: StepContext) -> dict:
-    network = _output(ctx, "ensure_network")["network"]
+    network = step_output(ctx, "ensure_network")["network"]
     groups = {}
     with cloud(ctx) as driver:
         for role, rules in (("control-plane", CONTROL_PLANE_RULES), ("workers", WORKER_RULES)):
             tags = {**owner(ctx), "strata:role": role}
             groups[role] = driver.ensure_security_group(
-                _region(ctx), network, role, rules, tags, token(ctx, f"/{role}")
+                region(ctx), network, role, rules, tags, token(ctx, f"/{role}")
             ).id
     return {"groups": groups}
 
 
 @step_handler("provisioner", "ensure_load_balancer")
 def ensure_load_balancer(ctx: StepContext) -> dict:
-    network = _output(ctx, "ensure_network")["network"]
+    network = step_output(ctx, "ensure_network")["network"]
     with cloud(ctx) as driver:
-        balancer = driver.ensure_load_balancer(_region(ctx), network, API_PORT, owner(ctx), token(ctx))
+        balancer = driver.ensure_load_balancer(region(ctx), network, API_PORT, owner(ctx), token(ctx))
         balancer = wait_ready(driver, balancer, "available")
     return {"loadBalancer": balancer.id, "endpoint": f"https://{balancer.spec['dnsName']}:{API_PORT}"}
 
@@ -142,29 +95,14 @@ def _secrets(ctx: StepContext) -> dict[str, str]:
     return SecretBox(ctx.settings.secret_key).open(row["sealed"])
 
 
-def _layer(ctx: StepContext, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(pack definition, effective values) of the profile's layer of `kind`."""
-    layer = next(layer for layer in ctx.cluster["spec"]["layers"] if layer["layer"] == kind)
-    with ctx.db.connection() as conn:
-        definition = conn.execute("SELECT definition FROM packs WHERE id = %s", (layer["packId"],)).fetchone()
-    definition = definition["definition"]
-    return definition, deep_merge(parse_values(definition["values"]), parse_values(layer["values"]))
-
-
 def _node_user_data(ctx: StepContext) -> str:
     node = {**ctx.step.input, "name": ctx.step.name.split("/", 1)[1]}
     first_control_plane = next(p["name"] for p in ctx.cluster["spec"]["pools"] if p["role"] == "controlPlane")
     first = node["role"] == "controlPlane" and node["pool"] == first_control_plane and node["index"] == 0
-    endpoint = _output(ctx, "ensure_load_balancer")["endpoint"].removeprefix("https://")
-    kubernetes, values = _layer(ctx, "k8s")
+    endpoint = step_output(ctx, "ensure_load_balancer")["endpoint"].removeprefix("https://")
+    kubernetes, values = layer(ctx, "k8s")
     documents = kubeadm_documents(node, first, endpoint, kubernetes["kubernetes"], values, _secrets(ctx))
     return user_data(documents)
-
-
-def _os_image(ctx: StepContext) -> str:
-    """The OS pack's local image name (the image builder issue replaces this with resolution, and the
-    other clouds' drivers with their own references)."""
-    return _layer(ctx, "os")[0]["os"]["images"]["local"]["image"]
 
 
 @step_handler("provisioner", "ensure_node")
@@ -177,7 +115,13 @@ def ensure_node(ctx: StepContext) -> dict:
     ctx.kill_point("before-cloud-call")
     with cloud(ctx) as driver:
         instance = driver.run_instance(
-            _region(ctx), node["zone"], node["instanceType"], _os_image(ctx), _node_user_data(ctx), tags, launch_token
+            region(ctx),
+            node["zone"],
+            node["instanceType"],
+            step_output(ctx, "ensure_image")["image"],
+            _node_user_data(ctx),
+            tags,
+            launch_token,
         )
         ctx.kill_point("after-cloud-call")
         instance = wait_ready(driver, instance, "running")

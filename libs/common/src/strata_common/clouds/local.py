@@ -12,12 +12,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from strata_common.clouds import local_disks
 from strata_common.clouds.catalog import INSTANCE_TYPES
 from strata_common.clouds.driver import CloudError, Resource
 
@@ -188,12 +190,37 @@ class LocalCloud:
     def copy_image(self, image_id: str, region: str, tags: dict[str, str], token: str) -> Resource:
         source = self._live(image_id, "image")
         spec = {**source.spec, "copiedFrom": image_id}
-        return self._ensure("CopyImage", "image", region, None, spec, {**source.tags, **tags}, token)
+        with self.pool.connection() as conn:
+            self._call(conn, "CopyImage")
+            self._region(conn, region)
+            copy = self._by_token(conn, "image", region, token)
+            if copy is None:
+                copy = self._insert(conn, "image", region, None, spec, {**source.tags, **tags}, token)
+                conn.execute(
+                    "INSERT INTO lc_image_disks (image_id, archive) SELECT %s, archive FROM lc_image_disks"
+                    " WHERE image_id = %s ON CONFLICT DO NOTHING",
+                    (copy.id, image_id),
+                )
+        return copy
 
     def create_image(self, instance_id: str, tags: dict[str, str], token: str) -> Resource:
+        """An image of the instance's root: its folder on this machine if it was customized here,
+        else the root of the image it was launched from."""
         instance = self._live(instance_id, "instance")
         spec = {"fromInstance": instance_id, "baseImage": instance.spec.get("image")}
-        return self._ensure("CreateImage", "image", instance.region, None, spec, tags, token)
+        with self.pool.connection() as conn:
+            self._call(conn, "CreateImage")
+            image = self._by_token(conn, "image", instance.region, token)
+            if image is None:
+                root = local_disks.ROOTS / instance_id
+                if not root.is_dir():
+                    root = local_disks.instance_root(conn, instance_id, instance.spec["image"])
+                image = self._insert(conn, "image", instance.region, None, spec, tags, token)
+                conn.execute(
+                    "INSERT INTO lc_image_disks (image_id, archive) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    (image.id, local_disks.archive(root)),
+                )
+        return image
 
     def run_instance(
         self, region: str, zone: str, instance_type: str, image_id: str, user_data: str,
@@ -246,6 +273,18 @@ class LocalCloud:
             conn.execute(
                 "UPDATE lc_resources SET deleted_at = now() WHERE id = %s AND deleted_at IS NULL", (resource_id,)
             )
+        local_disks.discard_root(resource_id)
+
+    # -- the local cloud's own: what stands for a builder's disk and SSH ------------------------
+
+    def instance_root(self, instance: Resource) -> Path:
+        """The folder that is the instance's root filesystem (ansible's `image_root` on a builder)."""
+        with self.pool.connection() as conn:
+            return local_disks.instance_root(conn, instance.id, instance.spec["image"])
+
+    def image_files(self, image_id: str) -> dict[str, bytes]:
+        with self.pool.connection() as conn:
+            return local_disks.image_files(conn, image_id)
 
     def list_owned(self, tags: dict[str, str]) -> list[Resource]:
         with self.pool.connection() as conn:

@@ -1,0 +1,143 @@
+"""The image step (ImageReady): find the cluster's image by signature in its region, else copy it
+from another region, else build it once per signature by running the OS pack's roles (and Strata's
+Kubernetes-install role) with ansible-runner on a builder instance; or use the pack's image as it
+is when there is nothing to run on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strata_common.cloud_steps import cloud, layer, owner, region, wait_ready
+from strata_common.clouds.catalog import REGIONS
+from strata_common.clouds.driver import CloudDriver, Resource
+from strata_common.clouds.local import LocalCloud
+from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
+from strata_common.engine.registry import step_handler
+from strata_common.engine.runner import StepContext
+from strata_common.images.signature import ImagePlan, plan_image
+from strata_imagebuilder import builds
+from strata_imagebuilder.playbooks import PlaybookFailed, TaskResult, run_roles
+
+BUILDER_TYPE = "medium"
+WAIT_FOR_BUILD = 1.0  # seconds between looks at another cluster's build of the same signature
+
+
+def base_image(os_pack: dict[str, Any], cloud_type: str, where: str) -> str:
+    references = os_pack["os"]["images"].get(cloud_type) or {}
+    reference = references.get("image") if cloud_type == "local" else (references.get(where) or {}).get("imageId")
+    if not reference:
+        raise StepError("ImageReferenceMissing",
+                        f"pack {os_pack['name']}@{os_pack['version']} has no {cloud_type} image for {where}",
+                        USER_FIXABLE)  # fmt: skip
+    return reference
+
+
+def _usable(images: list[Resource]) -> Resource | None:
+    """An available image, else a pending one (worth waiting for), else none."""
+    ranked = sorted(images, key=lambda image: image.state != "available")
+    return next((image for image in ranked if image.state in ("available", "pending")), None)
+
+
+def _result(ctx: StepContext, driver: CloudDriver, image: Resource, plan: ImagePlan, source: str) -> dict:
+    image = wait_ready(driver, image, "available")
+    _record(ctx, image.id, plan, source, image.state)
+    return {"image": image.id, "source": source, "signature": plan.signature}
+
+
+def _record(ctx: StepContext, image_id: str, plan: ImagePlan, source: str, state: str) -> None:
+    os_pack, _ = layer(ctx, "os")
+    labels = {"pack": os_pack["name"], "packVersion": os_pack["version"],
+              "kubernetesVersion": plan.variables.get("kubernetes_version")}  # fmt: skip
+    with ctx.db.connection() as conn:
+        builds.record_image(conn, ctx.cluster["spec"]["cloudAccount"], region(ctx), image_id, plan.signature, source,
+                            state, labels)  # fmt: skip
+
+
+@step_handler("imagebuilder", "ensure_image")
+def ensure_image(ctx: StepContext) -> dict:
+    os_pack, values = layer(ctx, "os")
+    kubernetes, _ = layer(ctx, "k8s")
+    plan = plan_image(os_pack, values, kubernetes["kubernetes"]["version"])
+    cloud_type, where = ctx.cluster["spec"]["cloudType"], region(ctx)
+    base = base_image(os_pack, cloud_type, where)
+    if not plan.build:
+        ctx.event("info", "ImageAsIs", f"{plan.reason}: {base}")
+        _record(ctx, base, plan, "catalog", "available")
+        return {"image": base, "source": "catalog", "signature": plan.signature}
+    signed = {"strata:signature": plan.signature}
+    with cloud(ctx) as driver:
+        found = _usable(driver.find_images(where, signed))
+        if found:
+            return _result(ctx, driver, found, plan, found.tags.get("strata:source", "built"))
+        for other in sorted(set(REGIONS.get(cloud_type, {})) - {where}):
+            source = next((i for i in driver.find_images(other, signed) if i.state == "available"), None)
+            if source:
+                ctx.event("info", "ImageCopy", f"copying image {source.id} ({plan.signature[:12]}) from {other}")
+                copy = driver.copy_image(source.id, where, {**signed, "strata:source": "copied"},
+                                         f"copy:{plan.signature}:{where}")  # fmt: skip
+                return _result(ctx, driver, copy, plan, "copied")
+        return _build(ctx, driver, plan, base)
+
+
+def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) -> dict:
+    account, where = ctx.cluster["spec"]["cloudAccount"], region(ctx)
+    with ctx.db.connection() as conn:
+        claim = builds.claim(conn, account, plan.signature, ctx.step.id, ctx.step.cluster_id)
+    if not claim.mine:
+        raise Retry(WAIT_FOR_BUILD, f"waiting for cluster {claim.holder_cluster}'s build of {plan.signature[:12]}")
+    attempt_token = f"build:{plan.signature}:{claim.attempt}"
+    build_tags = {"strata:build": plan.signature[:63]}
+    builder_tags = {**owner(ctx), **build_tags, "strata:build-attempt": str(claim.attempt),
+                    "strata:role": "image-builder"}  # fmt: skip
+    for stale in driver.list_owned(build_tags):  # builders of attempts that died midway
+        if stale.kind == "instance" and stale.tags.get("strata:build-attempt") != str(claim.attempt):
+            driver.delete(stale.id)
+    if not ctx.step.output or ctx.step.output.get("buildToken") != attempt_token:
+        ctx.event("info", "ImageBuild", f"building image {plan.signature[:12]} (attempt {claim.attempt}): "
+                                        f"{plan.reason}")  # fmt: skip
+        ctx.note(buildToken=attempt_token)
+    zone = REGIONS.get(ctx.cluster["spec"]["cloudType"], {}).get(where, [None])[0]
+    builder = driver.run_instance(where, zone, BUILDER_TYPE, base, "", builder_tags, attempt_token)
+    builder = wait_ready(driver, builder, "running")
+    image_tags = {"strata:signature": plan.signature, "strata:source": "built", "strata:managed-by": "strata",
+                  "strata:build-token": attempt_token, "strata:pack": _pack_label(ctx),
+                  "strata:kubernetes": plan.variables.get("kubernetes_version") or "none"}  # fmt: skip
+    image = next(iter(driver.find_images(where, {"strata:build-token": attempt_token})), None)
+    if image is None:
+        _customize(ctx, driver, builder, plan, account)
+        image = driver.create_image(builder.id, image_tags, f"{attempt_token}/image")
+        _record(ctx, image.id, plan, "built", image.state)
+    image = wait_ready(driver, image, "available")
+    driver.delete(builder.id)
+    with ctx.db.connection() as conn:
+        builds.finish(conn, account, plan.signature, ctx.step.id, image.id, None)
+    _record(ctx, image.id, plan, "built", image.state)
+    ctx.event("info", "ImageBuilt", f"image {image.id} built for {plan.signature[:12]}; builder {builder.id} removed")
+    return {"image": image.id, "source": "built", "signature": plan.signature}
+
+
+def _pack_label(ctx: StepContext) -> str:
+    os_pack, _ = layer(ctx, "os")
+    return f"{os_pack['name']}@{os_pack['version']}"
+
+
+def _customize(ctx: StepContext, driver: CloudDriver, builder: Resource, plan: ImagePlan, account: str) -> None:
+    """Run the roles on the builder; on failure the builder is terminated and the step fails."""
+    if not isinstance(driver, LocalCloud):
+        raise StepError("UnsupportedCloud", "image builds run on the local cloud only in this version", USER_FIXABLE)
+    root = driver.instance_root(builder)
+
+    def on_task(result: TaskResult) -> None:
+        failed = result.status in ("failed", "unreachable")
+        message = f"{result.task} on {result.host}: {result.status}" + (f": {result.message}" if failed else "")
+        level = "warning" if failed else "info"
+        ctx.event(level, "AnsibleTask", message, {"task": result.task, "host": result.host, "status": result.status})
+
+    try:
+        run_roles(builder.id, {"ansible_connection": "local"}, plan.roles, plan.role_files,
+                  {**plan.variables, "image_root": str(root)}, on_task)  # fmt: skip
+    except PlaybookFailed as failed:
+        driver.delete(builder.id)
+        with ctx.db.connection() as conn:
+            builds.finish(conn, account, plan.signature, ctx.step.id, None, str(failed))
+        raise StepError("ImageCustomizationFailed", str(failed), USER_FIXABLE) from None

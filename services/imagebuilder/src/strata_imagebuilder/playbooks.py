@@ -1,0 +1,90 @@
+"""Running an image's roles with ansible-runner: a private data dir per build with the roles, a
+generated playbook, inventory and extra vars; each task's result is handed to a callback."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+import yaml
+
+RESULTS = {"runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_skipped": "skipped",
+           "runner_on_unreachable": "unreachable"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task: str
+    host: str
+    status: str  # ok, changed, skipped, failed, unreachable
+    message: str
+
+
+class PlaybookFailed(Exception):
+    def __init__(self, failed: TaskResult | None, status: str):
+        where = f"task {failed.task!r} on {failed.host} failed: {failed.message}" if failed else f"ansible {status}"
+        super().__init__(where)
+        self.failed = failed
+
+
+def _result(event: dict[str, Any]) -> TaskResult | None:
+    status = RESULTS.get(event.get("event", ""))
+    if status is None:
+        return None
+    data = event.get("event_data", {})
+    res = data.get("res", {}) or {}
+    if status == "ok" and res.get("changed"):
+        status = "changed"
+    message = str(res.get("msg") or res.get("stderr") or "").strip()
+    if status == "failed" and data.get("ignore_errors"):
+        status = "ok"
+    return TaskResult(data.get("task", "?"), data.get("host", "?"), status, message[:2000])
+
+
+def _ansible_on_path() -> None:
+    """ansible-runner starts `ansible-playbook` from PATH: the one installed beside this Python."""
+    here = str(Path(sys.executable).parent)
+    if here not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join(filter(None, (here, os.environ.get("PATH"))))
+
+
+def run_roles(
+    host: str, connection: dict[str, Any], roles: list[str], role_files: dict[str, str], variables: dict[str, Any],
+    on_task: Callable[[TaskResult], None],
+) -> list[TaskResult]:  # fmt: skip
+    """Run `roles` (files by path "roles/<role>/...") against one host; raise PlaybookFailed on failure."""
+    results: list[TaskResult] = []
+
+    def handle(event: dict[str, Any]) -> bool:
+        result = _result(event)
+        if result is not None:
+            results.append(result)
+            on_task(result)
+        return True
+
+    _ansible_on_path()
+    with tempfile.TemporaryDirectory(prefix="strata-build-") as work:
+        project = Path(work) / "project"
+        for path, text in role_files.items():
+            target = project / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        play = [{"name": "Customize the image", "hosts": "builder", "gather_facts": False, "roles": roles}]
+        (project / "image.yml").write_text(yaml.safe_dump(play, sort_keys=False))
+        inventory = {"all": {"children": {"builder": {"hosts": {host: {
+            "ansible_python_interpreter": sys.executable, **connection}}}}}}  # fmt: skip
+        runner = ansible_runner.run(
+            private_data_dir=work, playbook="image.yml", inventory=inventory, extravars=variables,
+            event_handler=handle, quiet=True,
+            envvars={"ANSIBLE_ROLES_PATH": str(project / "roles"), "ANSIBLE_NOCOLOR": "1"},
+        )  # fmt: skip
+        if runner.status != "successful" or runner.rc != 0:
+            raise PlaybookFailed(next((r for r in results if r.status in ("failed", "unreachable")), None),
+                                 f"{runner.status} (rc {runner.rc})")  # fmt: skip
+    return results
