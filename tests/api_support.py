@@ -37,6 +37,9 @@ class Client:
     def put(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
         return self.call("PUT", path, json, **kwargs)
 
+    def patch(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
+        return self.call("PATCH", path, json, **kwargs)
+
     def delete(self, path: str, **kwargs: Any) -> requests.Response:
         return self.call("DELETE", path, **kwargs)
 

@@ -43,20 +43,20 @@ def test_regions_are_the_catalogs(database_url):
 
 def test_a_token_answers_the_instance_it_first_created_even_under_concurrency(cloud):
     def launch(_):
-        return cloud.run_instance("local-1", "local-1a", "medium", "ami-1", "#cloud-config", OWNER, "step-7/cp-0")
+        return cloud.run_instance("local-1", "local-1a", "medium", "ubuntu-22.04", "", OWNER, "step-7/cp-0")
 
     with ThreadPoolExecutor(8) as pool:
         instances = list(pool.map(launch, range(16)))
     assert len({i.id for i in instances}) == 1
     assert [r.id for r in cloud.list_owned(OWNER)] == [instances[0].id]
-    other = cloud.run_instance("local-1", "local-1b", "medium", "ami-1", "", OWNER, "step-7/cp-1")
+    other = cloud.run_instance("local-1", "local-1b", "medium", "ubuntu-22.04", "", OWNER, "step-7/cp-1")
     assert other.id != instances[0].id
 
 
 def test_instances_are_pending_until_their_boot_latency_passes(database_url):
     pool = open_pool(database_url)
     cloud = LocalCloud(pool, LatencyModel(time_scale=0.02))  # 45 s x 0.02 = 0.9 s
-    launched = cloud.run_instance("local-1", "local-1a", "small", "ami-1", "", OWNER, "t-1")
+    launched = cloud.run_instance("local-1", "local-1a", "small", "ubuntu-22.04", "", OWNER, "t-1")
     assert launched.state == "pending"
     deadline = time.monotonic() + 10
     while cloud.describe([launched.id])[0].state == "pending":
@@ -71,14 +71,14 @@ def test_instances_are_pending_until_their_boot_latency_passes(database_url):
 
 def test_vcpu_quota_is_enforced_like_ec2_and_raising_it_unblocks(cloud, database_url):
     admin(database_url, set_quota, "local-2", 4)
-    cloud.run_instance("local-2", "local-2a", "medium", "ami-1", "", OWNER, "q-1")  # 2 vCPU
-    cloud.run_instance("local-2", "local-2a", "medium", "ami-1", "", OWNER, "q-2")  # 4 of 4
+    cloud.run_instance("local-2", "local-2a", "medium", "ubuntu-22.04", "", OWNER, "q-1")  # 2 vCPU
+    cloud.run_instance("local-2", "local-2a", "medium", "ubuntu-22.04", "", OWNER, "q-2")  # 4 of 4
     with pytest.raises(CloudError) as err:
-        cloud.run_instance("local-2", "local-2b", "small", "ami-1", "", OWNER, "q-3")
+        cloud.run_instance("local-2", "local-2b", "small", "ubuntu-22.04", "", OWNER, "q-3")
     assert err.value.code == "VcpuLimitExceeded" and err.value.error_class == "user-fixable"
     assert "current vCPU limit of 4" in err.value.message
     admin(database_url, set_quota, "local-2", 8)
-    assert cloud.run_instance("local-2", "local-2b", "small", "ami-1", "", OWNER, "q-3").state == "running"
+    assert cloud.run_instance("local-2", "local-2b", "small", "ubuntu-22.04", "", OWNER, "q-3").state == "running"
     used = {r["name"]: r["vcpus_used"] for r in admin(database_url, list_regions)}
     assert used["local-2"] == 5
 
@@ -87,10 +87,10 @@ def test_injected_faults_fail_the_next_n_calls_of_that_action(cloud, database_ur
     admin(database_url, add_fault, "RunInstances", "RequestLimitExceeded", "Request limit exceeded.", 2)
     for _ in range(2):
         with pytest.raises(CloudError) as err:
-            cloud.run_instance("local-1", "local-1a", "small", "ami-1", "", OWNER, "f-1")
+            cloud.run_instance("local-1", "local-1a", "small", "ubuntu-22.04", "", OWNER, "f-1")
         assert err.value.code == "RequestLimitExceeded" and err.value.error_class == "transient"
     cloud.ensure_network("local-1", "10.0.0.0/16", ["local-1a"], OWNER, "net")  # other actions are unaffected
-    assert cloud.run_instance("local-1", "local-1a", "small", "ami-1", "", OWNER, "f-1").state == "running"
+    assert cloud.run_instance("local-1", "local-1a", "small", "ubuntu-22.04", "", OWNER, "f-1").state == "running"
 
 
 def test_every_action_is_throttled_by_a_token_bucket_that_refills(cloud, database_url):
@@ -123,7 +123,7 @@ def test_networks_groups_balancers_and_images_are_owned_and_swept(cloud):
     rules = [{"protocol": "tcp", "port": 6443, "from": "workers"}]
     group = cloud.ensure_security_group("local-1", network.id, "cp", rules, OWNER, "sg-cp")
     balancer = cloud.ensure_load_balancer("local-1", network.id, 6443, OWNER, "lb")
-    instance = cloud.run_instance("local-1", "local-1a", "small", "ami-1", "", OWNER, "i-1")
+    instance = cloud.run_instance("local-1", "local-1a", "small", "ubuntu-22.04", "", OWNER, "i-1")
     image = cloud.create_image(instance.id, {**OWNER, "strata:signature": "abc"}, "img")
     assert [i.id for i in cloud.find_images("local-1", {"strata:signature": "abc"})] == [image.id]
     copy = cloud.copy_image(image.id, "local-2", {"strata:copy": "1"}, "copy")

@@ -10,7 +10,7 @@ from strata_api.health import bp as health_bp
 from strata_api.http import register_request_guards, release_db
 from strata_api.notifier import EventNotifier
 from strata_api.openapi import bp as openapi_bp
-from strata_api.resources import cloudaccounts, clusters, localcloud, packs, profiles, whoami
+from strata_api.resources import cloudaccounts, clusters, images, localcloud, packs, profiles, whoami
 from strata_common.celery_app import CONTROL, create_celery
 from strata_common.config import Settings, load_settings
 from strata_common.engine.publish import Publisher
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         profiles.bp,
         cloudaccounts.bp,
         clusters.bp,
+        images.bp,
         localcloud.bp,
     ):
         app.register_blueprint(blueprint)

@@ -263,6 +263,10 @@ class ClusterCreate(Request):
             raise ValidationError(errors)
 
 
+
+class ClusterUpdate(Request):
+    profile = fields.Nested(ProfileRef, required=True)
+
 class ConditionView(Response):
     type = fields.String(required=True)
     title = fields.String(required=True)

@@ -1,4 +1,5 @@
-"""Clusters: create (validated against profile, account and cloud), list, get, delete; engine views."""
+"""Clusters: create (validated against profile, account and cloud), list, get, move to another profile
+revision, delete; engine views."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from strata_common.planner import plan_cluster
 from strata_common.schemas.api import (
     ClusterCreate,
     ClusterList,
+    ClusterUpdate,
     ClusterView,
     ConditionList,
     EventList,
@@ -131,6 +133,24 @@ def _profile_problems(
     return problems
 
 
+def _profile_revision(conn: Connection, ref: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, Any]]:
+    """(profile, revision number, revision row) of a {id, revision?} reference; the latest by default."""
+    profile = own_profile(conn, str(ref["id"]))
+    revision = ref.get("revision") or profile["latest_revision"]
+    row = conn.execute(
+        "SELECT layers FROM profile_revisions WHERE profile_id = %s AND revision = %s", (profile["id"], revision)
+    ).fetchone()
+    if row is None:
+        raise ApiError(422, "invalid", f"profile has no revision {revision}", {"profile.revision": "does not exist"})
+    return profile, revision, row
+
+
+def _raise_problems(problems: dict[str, str]) -> None:
+    if problems:
+        first = next(iter(problems.items()))
+        raise ApiError(422, "invalid", f"{first[0]}: {first[1]}", problems)
+
+
 @bp.post("")
 @api("Create a cluster: answers 202 and hands the plan to the engine", role="operator",
      request_schema=ClusterCreate, responses={202: ClusterView, 404: None, 409: None, 422: None},
@@ -139,15 +159,7 @@ def create_cluster():
     data = load_json(ClusterCreate())
     settings = current_app.config["STRATA_SETTINGS"]
     with transaction() as conn:
-        profile = own_profile(conn, str(data["profile"]["id"]))
-        revision = data["profile"].get("revision") or profile["latest_revision"]
-        revision_row = conn.execute(
-            "SELECT layers FROM profile_revisions WHERE profile_id = %s AND revision = %s", (profile["id"], revision)
-        ).fetchone()
-        if revision_row is None:
-            raise ApiError(
-                422, "invalid", f"profile has no revision {revision}", {"profile.revision": "does not exist"}
-            )
+        profile, revision, revision_row = _profile_revision(conn, data["profile"])
         try:
             account = own_account(conn, data["cloudAccount"])
         except ApiError:
@@ -156,9 +168,7 @@ def create_cluster():
             ) from None
         problems = _placement_problems(account, data)
         problems.update(_profile_problems(revision_row["layers"], account["cloud"], data, conn))
-        if problems:
-            first = next(iter(problems.items()))
-            raise ApiError(422, "invalid", f"{first[0]}: {first[1]}", problems)
+        _raise_problems(problems)
         spec = {
             "name": data["name"],
             "profile": {"id": str(profile["id"]), "revision": revision},
@@ -234,6 +244,34 @@ def list_clusters():
 def get_cluster(cluster_id: str):
     conn = db()
     return reply(200, ClusterView, cluster_view(conn, own_cluster(conn, cluster_id, conditions=True)))
+
+
+@bp.patch("/<cluster_id>")
+@api("Move a cluster to another profile revision: a new generation is planned at once (202)", role="operator",
+     request_schema=ClusterUpdate, responses={202: ClusterView, 404: None, 409: None, 422: None})  # fmt: skip
+def update_cluster(cluster_id: str):
+    data = load_json(ClusterUpdate())
+    settings = current_app.config["STRATA_SETTINGS"]
+    ready: list[dict[str, Any]] = []
+    with transaction() as conn:
+        row = own_cluster(conn, cluster_id, lock=True)
+        if row["phase"] == "Deleting":
+            raise ApiError(409, "conflict", "the cluster is being deleted", {"phase": "Deleting"})
+        profile, revision, revision_row = _profile_revision(conn, data["profile"])
+        current = row["spec"]
+        _raise_problems(_profile_problems(revision_row["layers"], current["cloudType"], current, conn))
+        if (str(profile["id"]), revision) != (current["profile"]["id"], current["profile"]["revision"]):
+            spec = {**current, "profile": {"id": str(profile["id"]), "revision": revision},
+                    "layers": revision_row["layers"]}  # fmt: skip
+            generation = bump_generation(conn, row["id"], spec)
+            conn.execute(
+                "UPDATE clusters SET profile_id = %s, profile_revision = %s WHERE id = %s",
+                (profile["id"], revision, row["id"]),
+            )
+            ready = submit_plan(conn, row["id"], generation, plan_cluster(spec), settings.step_ready_grace)
+        response = reply(202, ClusterView, cluster_view(conn, own_cluster(conn, cluster_id)), conn)
+    current_app.extensions["strata_publisher"].publish(ready)
+    return response
 
 
 @bp.delete("/<cluster_id>")

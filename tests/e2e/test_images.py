@@ -1,0 +1,197 @@
+"""Images through the API and real image builder, provisioner and beat processes, with real
+ansible-runner builds: one build per signature, reuse, copy to another region, failure and fix."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+from api_support import cluster_request
+from engine_support import engine_env, start_worker
+from psycopg.rows import dict_row
+from test_provisioning import wait_phase
+
+from helpers import STRATA, wait_until
+from strata_common.clouds.local import LocalCloud
+from strata_common.db.pool import open_pool
+
+GOLDEN_ROLE = """---
+- name: Golden | Company folder
+  ansible.builtin.file:
+    path: "{{ image_root }}/etc/golden"
+    state: directory
+    mode: "0755"
+- name: Golden | Message of the day
+  ansible.builtin.copy:
+    dest: "{{ image_root }}/etc/golden/motd"
+    content: "{{ motd }}\\n"
+    mode: "0644"
+"""
+FAILING_ROLE = """---
+- name: Flaky | Register with the license server
+  ansible.builtin.fail:
+    msg: license server license.acme.example is unreachable
+"""
+FIXED_ROLE = """---
+- name: Flaky | Register with the license server
+  ansible.builtin.copy:
+    dest: "{{ image_root }}/etc/license"
+    content: "registered\\n"
+    mode: "0600"
+"""
+ONE_NODE = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["local-1a"]}]
+
+
+def write_pack(registry: Path, name: str, version: str, role: str, values: str = "motd: hello\n") -> None:
+    folder = registry / name / version
+    (folder / "roles/custom/tasks").mkdir(parents=True)
+    (folder / "roles/custom/tasks/main.yml").write_text(role)
+    (folder / "values.yaml").write_text(values)
+    manifest = {"name": name, "version": version, "layer": "os", "cloudTypes": ["local"],
+                "os": {"family": "ubuntu", "version": "24.04", "roles": ["custom"],
+                       "images": {"local": {"image": "ubuntu-24.04"}}}}  # fmt: skip
+    (folder / "pack.json").write_text(json.dumps(manifest))
+    index = registry / "index.json"
+    entries = json.loads(index.read_text())["packs"] if index.exists() else []
+    index.write_text(json.dumps({"name": "golden", "packs": [*entries, f"{name}/{version}"]}))
+
+
+@pytest.fixture
+def lab(clients, processes, strata_env, database_url, tmp_path):
+    """Workers of every service on an instant local cloud, and a private registry of custom OS packs."""
+    env = engine_env(strata_env, STRATA_LOCALCLOUD_TIME_SCALE="0")
+    start_worker(processes, env, "imagebuilder")
+    start_worker(processes, env)
+    processes.start("beat", [*STRATA, "serve", "beat"], env)
+    admin, op = clients["admin"], clients["operator"]
+    registry = tmp_path / "registry"
+    write_pack(registry, "golden-os", "1.0.0", GOLDEN_ROLE)
+    write_pack(registry, "flaky-os", "1.0.0", FAILING_ROLE)
+    created = admin.post("/v1/registries", {"name": "golden", "source": str(registry)}).json()
+    assert admin.post(f"/v1/registries/{created['id']}/sync").json()["failed"] == []
+    account = op.post("/v1/cloudaccounts", {"name": "lab", "cloud": "local"}).json()
+    pool = open_pool(database_url)
+    yield {"registry": registry, "registryId": created["id"], "account": account["id"], "cloud": LocalCloud(pool)}
+    pool.close()
+
+
+def profile(op, name: str, os_pack: str, os_version: str = "1.0.0", values: str | None = None) -> dict:
+    os_layer = {"pack": os_pack, "version": os_version, **({"values": values} if values else {})}
+    body = {"name": name, "layers": [os_layer, {"pack": "kubernetes", "version": "1.32.1"}]}
+    created = op.post("/v1/profiles", body)
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def create(op, lab, profile_id: str, name: str, region: str = "local-1") -> str:
+    pools = [{**ONE_NODE[0], "zones": [f"{region}a"]}]
+    body = cluster_request(profile_id, lab["account"], name=name, cloud={"region": region}, pools=pools)
+    response = op.post("/v1/clusters", body)
+    assert response.status_code == 202, response.text
+    return response.json()["id"]
+
+
+def events(op, cluster_id: str, reason: str) -> list[dict]:
+    items = op.get(f"/v1/clusters/{cluster_id}/events", params={"limit": 1000}).json()["items"]
+    return [e for e in items if e["reason"] == reason]
+
+
+def node_image(op, cluster_id: str) -> str:
+    steps = op.get(f"/v1/clusters/{cluster_id}/steps").json()["items"]
+    return next(s for s in steps if s["name"] == "ensure_image" and s["status"] == "succeeded")["output"]["image"]
+
+
+def builders(database_url: str) -> list[dict]:
+    """Every builder instance ever launched, with whether it is still alive."""
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        return conn.execute(
+            "SELECT id, deleted_at IS NULL AS alive FROM lc_resources"
+            " WHERE kind = 'instance' AND tags->>'strata:role' = 'image-builder'"
+        ).fetchall()
+
+
+def test_first_cluster_builds_the_second_reuses_another_region_copies(clients, lab, database_url):
+    op = clients["operator"]
+    golden = profile(op, "golden", "golden-os")
+    first = create(op, lab, golden["id"], "first")
+    wait_phase(op, first, "Running")
+    image = node_image(op, first)
+    files = lab["cloud"].image_files(image)
+    assert files["etc/golden/motd"] == b"hello\n"  # written by the pack's role
+    assert files["etc/strata/kubernetes-version"] == b"1.32.1\n"  # Strata's Kubernetes-install role
+    assert files["etc/os-release"].startswith(b"ID=ubuntu")  # from the base image
+    assert "roles custom must run" in events(op, first, "ImageBuild")[0]["message"]
+    tasks = events(op, first, "AnsibleTask")
+    assert {"task": "Golden | Message of the day", "host": tasks[0]["data"]["host"], "status": "changed"} in [
+        e["data"] for e in tasks
+    ]
+    assert [b["alive"] for b in builders(database_url)] == [False]  # one builder, terminated
+    instances = [r for r in lab["cloud"].list_owned({"strata:cluster": first}) if r.kind == "instance"]
+    assert [i.spec["image"] for i in instances] == [image]  # the node boots the built image
+
+    second = create(op, lab, golden["id"], "second")
+    wait_phase(op, second, "Running")
+    assert node_image(op, second) == image and events(op, second, "ImageBuild") == []
+
+    third = create(op, lab, golden["id"], "third", region="local-2")
+    wait_phase(op, third, "Running")
+    copied = node_image(op, third)
+    assert copied != image and events(op, third, "ImageBuild") == [] and len(events(op, third, "ImageCopy")) == 1
+    assert lab["cloud"].image_files(copied) == files
+    assert len(builders(database_url)) == 1
+
+    listed = {(i["region"], i["source"]): i for i in op.get("/v1/images").json()["items"]}
+    assert set(listed) == {("local-1", "built"), ("local-2", "copied")}
+    assert listed[("local-1", "built")]["clusters"] == ["first", "second"]
+    assert listed[("local-2", "copied")]["clusters"] == ["third"]
+    assert listed[("local-1", "built")]["signature"] == listed[("local-2", "copied")]["signature"]
+    assert listed[("local-1", "built")]["kubernetesVersion"] == "1.32.1"
+    assert {i["state"] for i in listed.values()} == {"available"}
+    assert clients["other"].get("/v1/images").json()["items"] == []  # another project sees none
+
+
+def test_ten_clusters_needing_the_same_new_image_cause_one_build(clients, lab, database_url):
+    op = clients["operator"]
+    shared = profile(op, "shared", "golden-os", values="motd: ten at once\n")  # a signature nobody built
+    with ThreadPoolExecutor(10) as pool:
+        ids = list(pool.map(lambda i: create(op, lab, shared["id"], f"c{i}"), range(10)))
+    for cluster_id in ids:
+        wait_phase(op, cluster_id, "Running", timeout=240)
+    assert len(builders(database_url)) == 1
+    assert sum(len(events(op, c, "ImageBuild")) for c in ids) == 1
+    assert len({node_image(op, c) for c in ids}) == 1
+    assert lab["cloud"].image_files(node_image(op, ids[0]))["etc/golden/motd"] == b"ten at once\n"
+
+
+def test_a_failing_role_fails_the_condition_and_a_fixed_pack_version_recovers(clients, lab, database_url):
+    op, admin = clients["operator"], clients["admin"]
+    flaky = profile(op, "flaky", "flaky-os")
+    cluster = create(op, lab, flaky["id"], "flaky")
+
+    def image_failing():
+        body = op.get(f"/v1/clusters/{cluster}").json()
+        condition = next((c for c in body["conditions"] if c["type"] == "ImageReady"), None)
+        return condition if condition and condition["status"] == "False" else None
+
+    condition = wait_until(image_failing, timeout=120, message="ImageReady False")
+    assert condition["title"] == "Customizing Image" and condition["reason"] == "ImageCustomizationFailed"
+    assert "task 'Flaky | Register with the license server' on i-" in condition["message"]
+    assert "license server license.acme.example is unreachable" in condition["message"]
+    failed = [e for e in events(op, cluster, "AnsibleTask") if e["data"]["status"] == "failed"]
+    assert failed and "unreachable" in failed[0]["message"]
+    wait_until(lambda: builders(database_url) and not any(b["alive"] for b in builders(database_url)),
+               timeout=30, message="the builder terminated")  # fmt: skip
+
+    write_pack(lab["registry"], "flaky-os", "1.0.1", FIXED_ROLE)
+    assert admin.post(f"/v1/registries/{lab['registryId']}/sync").json()["loaded"] == ["flaky-os@1.0.1"]
+    layers = [{"pack": "flaky-os", "version": "1.0.1"}, {"pack": "kubernetes", "version": "1.32.1"}]
+    revised = op.put(f"/v1/profiles/{flaky['id']}", {"layers": layers})
+    assert revised.status_code == 200, revised.text
+    moved = op.patch(f"/v1/clusters/{cluster}", {"profile": {"id": flaky["id"], "revision": 2}})
+    assert moved.status_code == 202 and moved.json()["generation"] == 2
+    wait_phase(op, cluster, "Running")
+    assert lab["cloud"].image_files(node_image(op, cluster))["etc/license"] == b"registered\n"
+    assert not any(b["alive"] for b in builders(database_url))
