@@ -33,3 +33,4 @@ bench: install
 	.venv/bin/python bench/engine.py
 	.venv/bin/python bench/api.py
 	.venv/bin/python bench/provision.py
+	.venv/bin/python bench/images.py

@@ -73,16 +73,17 @@ class Fleet:
         return proc
 
     def workers_with(self, scale: float) -> None:
-        """(Re)start the provisioner and beat with this local cloud time scale."""
+        """(Re)start the image builder, the provisioner and beat with this local cloud time scale."""
         for proc in self.workers:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait()
         extra = {"STRATA_LOCALCLOUD_TIME_SCALE": str(scale), "STRATA_WORKER_CONCURRENCY": CONCURRENCY}
-        self.workers = [self.start(["provisioner"], extra), self.start(["beat"], extra)]
+        self.workers = [self.start([service], extra) for service in ("imagebuilder", "provisioner", "beat")]
 
-    def create(self, name: str) -> str:
-        body = {"name": name, "profile": {"id": self.profile}, "cloudAccount": self.account,
-                "cloud": {"region": "local-1"}, "pools": POOLS}  # fmt: skip
+    def create(self, name: str, profile: str | None = None, region: str = "local-1") -> str:
+        pools = [{**pool, "zones": [f"{region}{zone[-1]}" for zone in pool["zones"]]} for pool in POOLS]
+        body = {"name": name, "profile": {"id": profile or self.profile}, "cloudAccount": self.account,
+                "cloud": {"region": region}, "pools": pools}  # fmt: skip
         response = self.session.post(f"{self.api}/v1/clusters", json=body, timeout=60)
         response.raise_for_status()
         return response.json()["id"]
@@ -135,7 +136,8 @@ def main() -> None:
         try:
             fleet.workers_with(0.0)
             fleet.one("warm-up")
-            print(f"machine: {os.cpu_count()} cores; 1 provisioner ({CONCURRENCY} processes), beat, API {fleet.api}")
+            print(f"machine: {os.cpu_count()} cores; image builder and provisioner ({CONCURRENCY} processes each), "
+                  f"beat, API {fleet.api}; the warm-up cluster built the image the others reuse")  # fmt: skip
             empty = fleet.one("first")
             steps_before = steps_succeeded(env)
             start = time.perf_counter()

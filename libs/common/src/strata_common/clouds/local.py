@@ -234,10 +234,13 @@ class LocalCloud:
             existing = self._by_token(conn, "instance", region, token)
             if existing:
                 return existing
-            if image_id not in local_disks.CATALOG and not conn.execute(
-                "SELECT 1 FROM lc_resources WHERE id = %s AND kind = 'image' AND region = %s AND deleted_at IS NULL",
-                (image_id, region),
-            ).fetchone():
+            if (
+                image_id not in local_disks.CATALOG
+                and not conn.execute(
+                    "SELECT 1 FROM lc_resources WHERE id = %s AND kind = 'image' AND region = %s AND deleted_at IS NULL",
+                    (image_id, region),
+                ).fetchone()
+            ):
                 raise CloudError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist in {region}")
             quota = self._region(conn, region, lock=True)["vcpu_quota"]  # launches in a region serialize here
             used = conn.execute(

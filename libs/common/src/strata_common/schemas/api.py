@@ -263,9 +263,9 @@ class ClusterCreate(Request):
             raise ValidationError(errors)
 
 
-
 class ClusterUpdate(Request):
     profile = fields.Nested(ProfileRef, required=True)
+
 
 class ConditionView(Response):
     type = fields.String(required=True)
