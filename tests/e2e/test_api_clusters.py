@@ -34,6 +34,7 @@ def test_cluster_life_cycle(clients, world, processes, strata_env, database_url)
     assert (cluster["phase"], cluster["generation"]) == ("Provisioning", 1)
     assert cluster["profile"] == {"id": world["profile"]["id"], "revision": 1}
     assert [(c["type"], c["status"], c["reason"]) for c in cluster["conditions"]] == [
+        ("ImageReady", "Unknown", "Pending"),
         ("InfrastructureReady", "Unknown", "Pending"),
         ("ControlPlaneReady", "Unknown", "Pending"),
         ("WorkersReady", "Unknown", "Pending"),

@@ -45,9 +45,8 @@ def _result(ctx: StepContext, driver: CloudDriver, image: Resource, plan: ImageP
 
 
 def _record(ctx: StepContext, image_id: str, plan: ImagePlan, source: str, state: str) -> None:
-    os_pack, _ = layer(ctx, "os")
-    labels = {"pack": os_pack["name"], "packVersion": os_pack["version"],
-              "kubernetesVersion": plan.variables.get("kubernetes_version")}  # fmt: skip
+    name, version = plan.pack.split("@")
+    labels = {"pack": name, "packVersion": version, "kubernetesVersion": plan.variables.get("kubernetes_version")}
     with ctx.db.connection() as conn:
         builds.record_image(conn, ctx.cluster["spec"]["cloudAccount"], region(ctx), image_id, plan.signature, source,
                             state, labels)  # fmt: skip
@@ -100,7 +99,7 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) ->
     builder = driver.run_instance(where, zone, BUILDER_TYPE, base, "", builder_tags, attempt_token)
     builder = wait_ready(driver, builder, "running")
     image_tags = {"strata:signature": plan.signature, "strata:source": "built", "strata:managed-by": "strata",
-                  "strata:build-token": attempt_token, "strata:pack": _pack_label(ctx),
+                  "strata:build-token": attempt_token, "strata:pack": plan.pack,
                   "strata:kubernetes": plan.variables.get("kubernetes_version") or "none"}  # fmt: skip
     image = next(iter(driver.find_images(where, {"strata:build-token": attempt_token})), None)
     if image is None:
@@ -114,11 +113,6 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) ->
     _record(ctx, image.id, plan, "built", image.state)
     ctx.event("info", "ImageBuilt", f"image {image.id} built for {plan.signature[:12]}; builder {builder.id} removed")
     return {"image": image.id, "source": "built", "signature": plan.signature}
-
-
-def _pack_label(ctx: StepContext) -> str:
-    os_pack, _ = layer(ctx, "os")
-    return f"{os_pack['name']}@{os_pack['version']}"
 
 
 def _customize(ctx: StepContext, driver: CloudDriver, builder: Resource, plan: ImagePlan, account: str) -> None:

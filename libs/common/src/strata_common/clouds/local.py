@@ -237,7 +237,8 @@ class LocalCloud:
             if (
                 image_id not in local_disks.CATALOG
                 and not conn.execute(
-                    "SELECT 1 FROM lc_resources WHERE id = %s AND kind = 'image' AND region = %s AND deleted_at IS NULL",
+                    "SELECT 1 FROM lc_resources WHERE id = %s AND kind = 'image' AND region = %s"
+                    " AND deleted_at IS NULL",
                     (image_id, region),
                 ).fetchone()
             ):

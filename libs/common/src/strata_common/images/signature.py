@@ -28,6 +28,7 @@ class ImagePlan:
     """`build` False: the pack's image is used as it is. Else `roles` run on a builder, in order."""
 
     build: bool
+    pack: str  # name@version of the OS pack
     reason: str
     signature: str
     roles: list[str]
@@ -60,10 +61,10 @@ def plan_image(os_pack: dict[str, Any], values: dict[str, Any], kubernetes_versi
     pack = f"{os_pack['name']}@{os_pack['version']}"
     if not roles:
         reason = f"{pack} has skipK8sInstall and no roles: its image is used as it is"
-        return ImagePlan(False, reason, signature, [], {}, variables)
+        return ImagePlan(False, pack, reason, signature, [], {}, variables)
     why = []
     if os_.get("roles"):
         why.append(f"roles {', '.join(os_['roles'])} must run")
     if install:
         why.append(f"Kubernetes {kubernetes_version} must be installed (skipK8sInstall is false)")
-    return ImagePlan(True, f"{pack}: {' and '.join(why)}", signature, roles, files, variables)
+    return ImagePlan(True, pack, f"{pack}: {' and '.join(why)}", signature, roles, files, variables)
