@@ -19,7 +19,6 @@ class Claim:
     mine: bool
     attempt: int
     holder_cluster: UUID
-    image_id: str | None  # set when the build already succeeded
 
 
 def claim(conn: Connection, account: str, signature: str, step_id: int, cluster_id: UUID) -> Claim:
@@ -44,8 +43,7 @@ def claim(conn: Connection, account: str, signature: str, step_id: int, cluster_
         row = conn.execute(
             "SELECT * FROM image_builds WHERE cloud_account_id = %s AND signature = %s", (account, signature)
         ).fetchone()
-    return Claim(row["step_id"] == step_id and row["status"] != "succeeded", row["attempt"], row["cluster_id"],
-                 row["image_id"] if row["status"] == "succeeded" else None)  # fmt: skip
+    return Claim(row["step_id"] == step_id and row["status"] != "succeeded", row["attempt"], row["cluster_id"])
 
 
 def finish(conn: Connection, account: str, signature: str, step_id: int, image_id: str | None, error: str | None):

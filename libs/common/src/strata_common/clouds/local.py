@@ -212,9 +212,7 @@ class LocalCloud:
             self._call(conn, "CreateImage")
             image = self._by_token(conn, "image", instance.region, token)
             if image is None:
-                root = local_disks.ROOTS / instance_id
-                if not root.is_dir():
-                    root = local_disks.instance_root(conn, instance_id, instance.spec["image"])
+                root = local_disks.instance_root(conn, instance_id, instance.spec["image"])
                 image = self._insert(conn, "image", instance.region, None, spec, tags, token)
                 conn.execute(
                     "INSERT INTO lc_image_disks (image_id, archive) VALUES (%s, %s) ON CONFLICT DO NOTHING",
