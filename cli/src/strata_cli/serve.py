@@ -9,7 +9,7 @@ from pathlib import Path
 from strata_common.celery_app import SERVICES
 from strata_common.config import Settings
 
-COMPONENTS = ("api", *SERVICES, "beat", "flower")
+COMPONENTS = ("api", "kubeapi", *SERVICES, "beat", "flower")
 
 
 def command_for(component: str, settings: Settings) -> tuple[list[str], dict[str, str]]:
@@ -39,6 +39,8 @@ def command_for(component: str, settings: Settings) -> tuple[list[str], dict[str
             "--access-logfile",
             "-",
         ], {}
+    if component == "kubeapi":
+        return [python, "-m", "strata_kubeapi.server"], {}
     if component in SERVICES:
         return [
             python,

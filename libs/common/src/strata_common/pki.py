@@ -1,16 +1,14 @@
 """A cluster's PKI, as kubeadm lays it out: cluster CA, front-proxy CA, etcd CA, service-account key
-pair, an admin client certificate, a bootstrap token and a certificate key; and its kubeconfig."""
+pair, an admin client certificate, a bootstrap token and a certificate key."""
 
 from __future__ import annotations
 
-import base64
 import datetime
 import hashlib
 import secrets
 import string
 from typing import Any
 
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -116,26 +114,3 @@ def ca_cert_hash(ca_cert_pem: str) -> str:
     cert = x509.load_pem_x509_certificate(ca_cert_pem.encode())
     spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return "sha256:" + hashlib.sha256(spki).hexdigest()
-
-
-def kubeconfig(secrets_: dict[str, str], endpoint: str) -> str:
-    """An admin kubeconfig for the cluster's API endpoint (its load balancer)."""
-
-    def b64(text: str) -> str:
-        return base64.b64encode(text.encode()).decode()
-
-    name, user = secrets_["clusterName"], f"{secrets_['clusterName']}-admin"
-    cluster = {"server": endpoint, "certificate-authority-data": b64(secrets_["caCert"])}
-    return yaml.safe_dump(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": name, "cluster": cluster}],
-            "users": [{"name": user, "user": {"client-certificate-data": b64(secrets_["adminCert"]),
-                                              "client-key-data": b64(secrets_["adminKey"])}}],
-            "contexts": [{"name": f"{user}@{name}", "context": {"cluster": name, "user": user}}],
-            "current-context": f"{user}@{name}",
-            "preferences": {},
-        },
-        sort_keys=False,
-    )  # fmt: skip

@@ -8,13 +8,14 @@ from strata_api.auth import register_auth
 from strata_api.errors import register_error_handlers
 from strata_api.health import bp as health_bp
 from strata_api.http import register_request_guards, release_db
-from strata_api.notifier import EventNotifier
 from strata_api.openapi import bp as openapi_bp
 from strata_api.resources import cloudaccounts, clusters, images, localcloud, packs, profiles, whoami
 from strata_common.celery_app import CONTROL, create_celery
 from strata_common.config import Settings, load_settings
+from strata_common.engine.events import CHANNEL
 from strata_common.engine.publish import Publisher
 from strata_common.logs import setup_logging
+from strata_common.notify import Notifier
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -25,7 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["STRATA_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["strata_notifier"] = EventNotifier(settings.database_url)
+    app.extensions["strata_notifier"] = Notifier(settings.database_url, CHANNEL)
     app.extensions["strata_publisher"] = Publisher(create_celery(CONTROL, settings.redis_url))
     register_error_handlers(app)
     register_request_guards(app)

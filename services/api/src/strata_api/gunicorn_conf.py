@@ -2,7 +2,7 @@
 
 import signal
 
-from strata_api.notifier import close_all
+from strata_common.notify import close_all
 
 
 def post_worker_init(worker) -> None:

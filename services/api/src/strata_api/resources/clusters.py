@@ -17,13 +17,13 @@ from strata_api.errors import ApiError
 from strata_api.http import api, db, int_arg, load_json, pool, principal, release_db, reply, transaction, uuid_arg
 from strata_api.resources.cloudaccounts import own_account
 from strata_api.resources.profiles import own_profile
-from strata_common import pki
 from strata_common.clouds.catalog import INSTANCE_TYPES, REGIONS
-from strata_common.crypto import SecretBox
 from strata_common.engine.conditions import CONDITION_COLUMNS, condition_views, list_conditions
 from strata_common.engine.events import list_events
 from strata_common.engine.plan import bump_generation, submit_plan
 from strata_common.engine.steps import list_steps
+from strata_common.kube import access as kube_access
+from strata_common.kube.access import NotReachable, cluster_access
 from strata_common.packs.profiles import node_minimums
 from strata_common.planner import plan_cluster
 from strata_common.schemas.api import (
@@ -299,17 +299,11 @@ def delete_cluster(cluster_id: str):
 def kubeconfig(cluster_id: str):
     conn = db()
     ident = own_cluster(conn, cluster_id)["id"]
-    sealed = conn.execute("SELECT sealed FROM cluster_secrets WHERE cluster_id = %s", (ident,)).fetchone()
-    balancer = conn.execute(
-        "SELECT output FROM steps WHERE cluster_id = %s AND name = 'ensure_load_balancer' AND status = 'succeeded'"
-        " ORDER BY generation DESC LIMIT 1",
-        (ident,),
-    ).fetchone()
-    if sealed is None or balancer is None:
-        raise ApiError(409, "not_ready", "the cluster's certificates or API endpoint do not exist yet; retry later")
-    secrets_ = SecretBox(current_app.config["STRATA_SETTINGS"].secret_key).open(sealed["sealed"])
-    endpoint = balancer["output"]["endpoint"]
-    return reply(200, KubeconfigView, {"endpoint": endpoint, "kubeconfig": pki.kubeconfig(secrets_, endpoint)})
+    try:
+        access = cluster_access(conn, ident, current_app.config["STRATA_SETTINGS"])
+    except NotReachable as err:
+        raise ApiError(409, "not_ready", f"{err}; retry later") from None
+    return reply(200, KubeconfigView, {"endpoint": access.server, "kubeconfig": kube_access.kubeconfig(access)})
 
 
 @bp.get("/<cluster_id>/conditions")

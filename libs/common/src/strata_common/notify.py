@@ -1,4 +1,5 @@
-"""Wakes event streams when a cluster gets new events: one LISTEN connection per API process."""
+"""Wakes waiters when a cluster has news on a NOTIFY channel (new events, Kubernetes object changes):
+one LISTEN connection per process and channel."""
 
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ from collections import defaultdict
 
 import psycopg
 
-from strata_common.engine.events import CHANNEL
-
 log = logging.getLogger(__name__)
 
-_notifiers: weakref.WeakSet[EventNotifier] = weakref.WeakSet()
+_notifiers: weakref.WeakSet[Notifier] = weakref.WeakSet()
 
 
 def close_all() -> None:
@@ -23,11 +22,12 @@ def close_all() -> None:
         notifier.close()
 
 
-class EventNotifier:
+class Notifier:
     """Counts NOTIFYs per cluster; streams wait for the count to move instead of polling."""
 
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str, channel: str):
         self.database_url = database_url
+        self.channel = channel
         self._cond = threading.Condition()
         self._versions: defaultdict[str, int] = defaultdict(int)
         self._epoch = 0  # bumped on reconnect: notifications may have been missed, everyone re-reads
@@ -55,14 +55,15 @@ class EventNotifier:
     def _ensure_started(self) -> None:
         with self._cond:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._listen_forever, name="event-notifier", daemon=True)
+                name = f"notifier-{self.channel}"
+                self._thread = threading.Thread(target=self._listen_forever, name=name, daemon=True)
                 self._thread.start()
 
     def _listen_forever(self) -> None:
         while True:
             try:
                 with psycopg.connect(self.database_url, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {self.channel}")
                     with self._cond:
                         self._epoch += 1
                         self._cond.notify_all()
@@ -71,5 +72,5 @@ class EventNotifier:
                             self._versions[note.payload] += 1
                             self._cond.notify_all()
             except Exception as err:
-                log.warning("event listener lost its connection (%s); reconnecting", err)
+                log.warning("%s listener lost its connection (%s); reconnecting", self.channel, err)
                 time.sleep(1)

@@ -1,0 +1,166 @@
+"""Which local cluster a connection speaks to: the TLS server name is the cluster's load balancer
+DNS name; the server certificate and the client CA are the cluster's own. A cluster's API answers
+once one of its control-plane instances runs, with the version its kubeadm configuration names."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import ssl
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from strata_common.crypto import SecretBox
+from strata_kubeapi.errors import ApiError
+
+CACHE_SECONDS = 2.0
+_VERSION = re.compile(r"kubernetesVersion: (v[0-9][0-9A-Za-z.+-]*)")
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    id: str
+    version: str
+    server_name: str
+
+    def version_info(self) -> dict[str, Any]:
+        major, minor = self.version.lstrip("v").split(".")[:2]
+        return {"major": major, "minor": minor, "gitVersion": self.version, "gitCommit": "strata-kubeapi",
+                "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
+                "compiler": "gc", "platform": "linux/amd64"}  # fmt: skip
+
+
+class ClusterDirectory:
+    """Looks clusters up in the local cloud (cached for a moment) and makes their TLS contexts."""
+
+    def __init__(self, pool: ConnectionPool, secret_key: str, require_client_cert: bool = True):
+        self.pool = pool
+        self.box = SecretBox(secret_key)
+        self.require_client_cert = require_client_cert
+        self._lock = threading.Lock()
+        self._infos: dict[str, tuple[float, ClusterInfo | None, str]] = {}
+        self._names: dict[str, str] = {}
+        self._contexts: dict[str, ssl.SSLContext] = {}
+
+    def info(self, cluster_id: str) -> ClusterInfo:
+        cached = self._infos.get(cluster_id)
+        if cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
+            cached = (time.monotonic(), *self._load(cluster_id))
+            self._infos[cluster_id] = cached
+        if cached[1] is None:
+            raise ApiError(503, "ServiceUnavailable", cached[2])
+        return cached[1]
+
+    def _load(self, cluster_id: str) -> tuple[ClusterInfo | None, str]:
+        owner = {"strata:cluster": cluster_id}
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                """
+                SELECT lb.spec ->> 'dnsName' AS server_name,
+                       (SELECT i.spec ->> 'userData' FROM lc_resources i
+                         WHERE i.kind = 'instance' AND i.deleted_at IS NULL AND i.ready_at <= now()
+                           AND i.tags @> %s AND i.spec ->> 'userData' LIKE '%%kubernetesVersion:%%'
+                         ORDER BY i.created_at LIMIT 1) AS user_data
+                FROM lc_resources lb
+                WHERE lb.kind = 'load_balancer' AND lb.deleted_at IS NULL AND lb.tags @> %s
+                """,
+                (Jsonb({**owner, "strata:role": "control-plane"}), Jsonb(owner)),
+            ).fetchone()
+        if row is None:
+            return None, f"cluster {cluster_id} has no API load balancer in the local cloud"
+        version = _VERSION.search(row["user_data"] or "")
+        if version is None:
+            return None, f"the API server of cluster {cluster_id} is not running yet (no control-plane node runs)"
+        return ClusterInfo(cluster_id, version[1], row["server_name"]), ""
+
+    def authorize(self, cluster_id: str, environ: dict[str, Any]) -> ClusterInfo:
+        """The cluster a request's path names, if the connection's certificate was verified for it."""
+        verified = getattr(environ.get("werkzeug.socket"), "strata_cluster", None)
+        if self.require_client_cert and verified != cluster_id:
+            raise ApiError(403, "Forbidden", "the client certificate was not issued by this cluster's CA")
+        return self.info(cluster_id)
+
+    def cluster_of(self, server_name: str) -> str | None:
+        if server_name not in self._names:
+            with self.pool.connection() as conn:
+                row = conn.execute(
+                    "SELECT tags ->> 'strata:cluster' AS cluster FROM lc_resources WHERE kind = 'load_balancer'"
+                    " AND deleted_at IS NULL AND spec ->> 'dnsName' = %s",
+                    (server_name,),
+                ).fetchone()
+            if row is None or row["cluster"] is None:
+                return None
+            self._names[server_name] = row["cluster"]
+        return self._names[server_name]
+
+    def sni_callback(self, sock: ssl.SSLSocket, server_name: str | None, _ctx: ssl.SSLContext) -> int | None:
+        """Pick the cluster's certificate and client CA by the name the client asked for."""
+        cluster_id = self.cluster_of(server_name) if server_name else None
+        if cluster_id is None:
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+        try:
+            sock.context = self.context(cluster_id, server_name or "")
+        except LookupError:
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+        sock.strata_cluster = cluster_id  # type: ignore[attr-defined]
+        return None
+
+    def context(self, cluster_id: str, server_name: str) -> ssl.SSLContext:
+        with self._lock:
+            if cluster_id not in self._contexts:
+                self._contexts[cluster_id] = self._make_context(cluster_id, server_name)
+            return self._contexts[cluster_id]
+
+    def _make_context(self, cluster_id: str, server_name: str) -> ssl.SSLContext:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT sealed FROM cluster_secrets WHERE cluster_id = %s", (cluster_id,)).fetchone()
+        if row is None:
+            raise LookupError(cluster_id)
+        secrets = self.box.open(row["sealed"])
+        cert, key = serving_certificate(secrets["caCert"], secrets["caKey"], server_name)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        with tempfile.TemporaryDirectory() as folder:  # the ssl module loads a key pair only from files
+            cert_file, key_file = Path(folder, "tls.crt"), Path(folder, "tls.key")
+            cert_file.write_text(cert)
+            key_file.touch(mode=0o600)
+            key_file.write_text(key)
+            context.load_cert_chain(cert_file, key_file)
+        context.load_verify_locations(cadata=secrets["caCert"])
+        context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+
+def serving_certificate(ca_cert_pem: str, ca_key_pem: str, server_name: str) -> tuple[str, str]:
+    """(certificate, key) of kube-apiserver for the cluster's endpoint, signed by the cluster CA."""
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_pem.encode())
+    ca_key = serialization.load_pem_private_key(ca_key_pem.encode(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    names = [server_name, "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+             "kubernetes.default.svc.cluster.local", "localhost"]  # fmt: skip
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names if n]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()  # fmt: skip
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem

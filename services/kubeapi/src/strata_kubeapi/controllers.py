@@ -1,0 +1,708 @@
+"""The simulated kubelet, scheduler and controllers of the emulated clusters.
+
+Nodes mirror the cluster's running instances (control-plane nodes tainted). Deployments make
+ReplicaSets, ReplicaSets, StatefulSets, DaemonSets and Jobs make Pods; the scheduler places Pods on
+Ready nodes whose taints they tolerate and whose claims are bound; a Pod's containers start after
+the pod-start latency unless an image cannot be pulled (registry hosts under `.invalid` do not
+resolve: ErrImagePull, then ImagePullBackOff). Workload status follows the Pods, as the real
+controllers report it. A cluster is reconciled after each write to it and every few seconds while
+it is active; all of it is level-triggered, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import random
+import string
+import threading
+import time
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from strata_kubeapi import store
+from strata_kubeapi.clusters import ClusterDirectory
+from strata_kubeapi.errors import ApiError
+from strata_kubeapi.selectors import matches_label_selector
+
+log = logging.getLogger(__name__)
+POD_START_SECONDS = 5.0  # x the local cloud's time scale
+RESYNC_SECONDS = 3.0
+ACTIVE_SECONDS = 600.0
+COMPACT_EVERY = 60.0
+KEEP_CHANGES_SECONDS = 900.0
+_SUFFIX = string.ascii_lowercase + string.digits
+CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+
+
+def template_hash(template: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()
+    return "".join(_SUFFIX[int(digest[i : i + 2], 16) % len(_SUFFIX)] for i in range(0, 20, 2))
+
+
+def _owner(obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _owned_by(obj: dict[str, Any], owner: dict[str, Any]) -> bool:
+    return any(r.get("uid") == owner["metadata"]["uid"] for r in obj["metadata"].get("ownerReferences") or [])
+
+
+def _tolerates(pod_spec: dict[str, Any], taints: list[dict[str, Any]]) -> bool:
+    tolerations = pod_spec.get("tolerations") or []
+
+    def tolerated(taint: dict[str, Any]) -> bool:
+        for tol in tolerations:
+            if tol.get("operator") == "Exists" and not tol.get("key"):
+                return True
+            same = tol.get("key") == taint["key"] and tol.get("effect") in (None, "", taint["effect"])
+            if same and (tol.get("operator") == "Exists" or tol.get("value") == taint.get("value")):
+                return True
+        return False
+
+    return all(tolerated(t) for t in taints if t["effect"] in ("NoSchedule", "NoExecute"))
+
+
+def _pull_error(image: str) -> str | None:
+    """Why an image cannot be pulled in the local cloud (registry hosts under .invalid do not resolve)."""
+    first = image.split("/", 1)[0]
+    host = first.split(":", 1)[0] if "/" in image and ("." in first or ":" in first) else "docker.io"
+    if host.endswith(".invalid"):
+        return (
+            f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": '
+            f"dial tcp: lookup {host}: no such host"
+        )
+    return None
+
+
+class Controllers:
+    """One thread reconciling clusters when they are due."""
+
+    def __init__(self, pool: ConnectionPool, directory: ClusterDirectory, time_scale: float):
+        self.pool = pool
+        self.directory = directory
+        self.pod_start = POD_START_SECONDS * time_scale
+        self._cond = threading.Condition()
+        self._due: dict[str, float] = {}
+        self._active: dict[str, float] = {}
+        self._scheduled_at: dict[str, float] = {}  # pod uid -> when it was bound to a node
+        self._stopped = False
+
+    def poke(self, cluster_id: str, after: float = 0.0) -> None:
+        with self._cond:
+            due = time.monotonic() + after
+            if due < self._due.get(cluster_id, float("inf")):
+                self._due[cluster_id] = due
+                self._cond.notify()
+            self._active[cluster_id] = time.monotonic()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def run(self) -> None:
+        with self.pool.connection() as conn:
+            for row in conn.execute("SELECT DISTINCT cluster_id FROM kube_objects").fetchall():
+                self.poke(str(row["cluster_id"]))
+        last_resync = last_compact = time.monotonic()
+        while True:
+            with self._cond:
+                if self._stopped:
+                    return
+                now = time.monotonic()
+                due = [c for c, at in self._due.items() if at <= now]
+                if not due:
+                    wait = min([*self._due.values(), now + 1.0]) - now
+                    self._cond.wait(max(0.005, wait))
+                    continue
+                for cluster_id in due:
+                    del self._due[cluster_id]
+            for cluster_id in due:
+                try:
+                    again = self.reconcile(cluster_id)
+                except Exception:
+                    log.exception("reconciling cluster %s failed", cluster_id)
+                    again = 1.0
+                if again is not None:
+                    self.poke(cluster_id, again)
+            now = time.monotonic()
+            if now - last_resync > RESYNC_SECONDS:
+                last_resync = now
+                for cluster_id, seen in list(self._active.items()):
+                    if now - seen > ACTIVE_SECONDS:
+                        self._active.pop(cluster_id, None)
+                    elif cluster_id not in self._due:
+                        with self._cond:
+                            self._due[cluster_id] = now
+            if now - last_compact > COMPACT_EVERY:
+                last_compact = now
+                self.collect_garbage()
+
+    def collect_garbage(self) -> None:
+        """Compact the change log; forget the objects of clusters whose API load balancer is gone."""
+        with self.pool.connection() as conn:
+            store.compact(conn, KEEP_CHANGES_SECONDS)
+            conn.execute(
+                "DELETE FROM kube_objects o WHERE NOT EXISTS (SELECT 1 FROM lc_resources lb"
+                " WHERE lb.kind = 'load_balancer' AND lb.deleted_at IS NULL"
+                " AND lb.tags ->> 'strata:cluster' = o.cluster_id::text)"
+            )
+
+    # ---- one pass over a cluster --------------------------------------------------------------------
+
+    def reconcile(self, cluster_id: str) -> float | None:
+        """Bring the cluster's objects one step further; the delay until it should look again, or None."""
+        try:
+            version = self.directory.info(cluster_id).version
+        except ApiError:
+            return None
+        with self.pool.connection() as conn:
+            instances = conn.execute(
+                "SELECT id, zone, region, spec, tags, ready_at <= now() AS running FROM lc_resources"
+                " WHERE kind = 'instance' AND deleted_at IS NULL AND tags @> %s",
+                (Jsonb({"strata:cluster": cluster_id}),),
+            ).fetchall()
+        with store.transaction(self.pool, cluster_id) as tx:
+            pass_ = _Pass(tx, self, version)
+            pass_.nodes(instances)
+            pass_.workloads()
+            wait = pass_.pods()
+        return 0.0 if tx.changed else wait  # statuses follow the pods changed in this pass
+
+
+class _Pass:
+    """One reconciliation of one cluster inside its write transaction."""
+
+    def __init__(self, tx: store.Tx, controllers: Controllers, version: str):
+        self.tx = tx
+        self.c = controllers
+        self.version = version
+        self.now = time.monotonic()
+
+    def save(self, key: str, new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+        if old is not None and new == old:
+            return old
+        return self.tx.put(key, new, old)
+
+    def nodes(self, instances: list[dict[str, Any]]) -> None:
+        existing = {n["metadata"]["name"]: n for n in self.tx.list("/nodes")}
+        wanted = set()
+        for inst in instances:
+            if not inst["running"]:
+                continue
+            name = inst["tags"].get("strata:node", inst["id"]).split("/")[-1]
+            wanted.add(name)
+            control = inst["tags"].get("strata:role") == "control-plane"
+            labels = {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "node.kubernetes.io/instance-type": inst["spec"]["instanceType"],
+                "topology.kubernetes.io/region": inst["region"],
+                "topology.kubernetes.io/zone": inst["zone"],
+                "strata.dev/pool": inst["tags"].get("strata:pool", ""),
+            }
+            if control:
+                labels["node-role.kubernetes.io/control-plane"] = ""
+            old = existing.get(name)
+            node = copy.deepcopy(old) if old else {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}
+            node["metadata"]["labels"] = {**(node["metadata"].get("labels") or {}), **labels}
+            node["spec"] = {**(node.get("spec") or {}), "providerID": f"local:///{inst['zone']}/{inst['id']}"}
+            if control:
+                node["spec"]["taints"] = [CONTROL_PLANE_TAINT]
+            memory = f"{inst['spec']['memoryMiB']}Mi"
+            machine = hashlib.md5(inst["id"].encode(), usedforsecurity=False).hexdigest()
+            node["status"] = {
+                "capacity": {"cpu": str(inst["spec"]["vcpus"]), "memory": memory, "pods": "110"},
+                "allocatable": {"cpu": str(inst["spec"]["vcpus"]), "memory": memory, "pods": "110"},
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True",
+                        "reason": "KubeletReady",
+                        "message": "kubelet is posting ready status",
+                    }
+                ],
+                "nodeInfo": {
+                    "kubeletVersion": self.version,
+                    "kubeProxyVersion": self.version,
+                    "containerRuntimeVersion": "containerd://1.7.22",
+                    "operatingSystem": "linux",
+                    "architecture": "amd64",
+                    "kernelVersion": "6.8.0-1019-local",
+                    "osImage": "Linux",
+                    "machineID": machine,
+                    "systemUUID": machine,
+                    "bootID": machine,
+                },
+                "addresses": [{"type": "Hostname", "address": name}],
+            }
+            self.save("/nodes", node, old)
+        for name in existing.keys() - wanted:
+            self.tx.delete("/nodes", "", name)
+        self.ready_nodes = [n for n in self.tx.list("/nodes")]
+
+    # ---- workload controllers ----------------------------------------------------------------------
+
+    def workloads(self) -> None:
+        for deployment in self.tx.list("apps/deployments"):
+            self.deployment(deployment)
+        for rs in self.tx.list("apps/replicasets"):
+            self.replicas(
+                rs,
+                "apps/replicasets",
+                rs["spec"].get("replicas", 1),
+                rs["metadata"]["labels"].get("pod-template-hash", ""),
+            )
+        for sts in self.tx.list("apps/statefulsets"):
+            self.statefulset(sts)
+        for ds in self.tx.list("apps/daemonsets"):
+            self.daemonset(ds)
+        for job in self.tx.list("batch/jobs"):
+            self.job(job)
+        self.claims()
+
+    def _pods(self, owner: dict[str, Any]) -> list[dict[str, Any]]:
+        namespace = owner["metadata"]["namespace"]
+        return [p for p in self.tx.list("/pods", namespace) if _owned_by(p, owner)]
+
+    def _new_pod(self, owner: dict[str, Any], name: str, revision: str, **spec: Any) -> None:
+        template = owner["spec"].get("template") or {}
+        labels = {**((template.get("metadata") or {}).get("labels") or {}), "controller-revision-hash": revision}
+        if owner["kind"] == "ReplicaSet":
+            labels = {**labels, "pod-template-hash": revision}
+            labels.pop("controller-revision-hash")
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": owner["metadata"]["namespace"],
+                "labels": labels,
+                "ownerReferences": [_owner(owner)],
+            },
+            "spec": {**copy.deepcopy(template.get("spec") or {}), **spec},
+            "status": {"phase": "Pending"},
+        }
+        self.tx.put("/pods", pod, None)
+
+    def _random_name(self, base: str) -> str:
+        return f"{base}-{''.join(random.choices(_SUFFIX, k=5))}"
+
+    def deployment(self, deployment: dict[str, Any]) -> None:
+        namespace = deployment["metadata"]["namespace"]
+        revision = template_hash(deployment["spec"].get("template") or {})
+        replicas = deployment["spec"].get("replicas", 1)
+        sets = [rs for rs in self.tx.list("apps/replicasets", namespace) if _owned_by(rs, deployment)]
+        current = next((rs for rs in sets if rs["metadata"]["labels"].get("pod-template-hash") == revision), None)
+        for rs in sets:
+            if rs is not current and rs["spec"].get("replicas"):
+                self.save("apps/replicasets", {**rs, "spec": {**rs["spec"], "replicas": 0}}, rs)
+        name = f"{deployment['metadata']['name']}-{revision}"
+        spec = {
+            "replicas": replicas,
+            "selector": deployment["spec"].get("selector") or {},
+            "template": deployment["spec"].get("template") or {},
+        }
+        labels = {**((spec["template"].get("metadata") or {}).get("labels") or {}), "pod-template-hash": revision}
+        wanted = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                **(copy.deepcopy(current["metadata"]) if current else {}),
+                "name": name,
+                "namespace": namespace,
+                "labels": labels,
+                "ownerReferences": [_owner(deployment)],
+            },
+            "spec": spec,
+            "status": (current or {}).get("status", {}),
+        }
+        current = self.save("apps/replicasets", wanted, current)
+        ready = self._count(self._pods(current), ready=True)
+        available = ready
+        old_pods = sum(len(self._pods(rs)) for rs in sets if rs["metadata"]["name"] != name)
+        self._status(
+            "apps/deployments",
+            deployment,
+            {
+                "observedGeneration": deployment["metadata"]["generation"],
+                "replicas": len(self._pods(current)) + old_pods,
+                "updatedReplicas": len(self._pods(current)),
+                "readyReplicas": ready,
+                "availableReplicas": available,
+                "unavailableReplicas": max(0, replicas - available),
+                "conditions": [
+                    self._condition(
+                        "Available",
+                        available >= replicas,
+                        "MinimumReplicasAvailable" if available >= replicas else "MinimumReplicasUnavailable",
+                        f"Deployment has {'minimum' if available >= replicas else 'not minimum'} availability.",
+                    ),
+                    self._condition(
+                        "Progressing",
+                        True,
+                        "NewReplicaSetAvailable" if available >= replicas else "ReplicaSetUpdated",
+                        f'ReplicaSet "{name}" is progressing.',
+                    ),
+                ],
+            },
+        )
+
+    def _condition(self, type_: str, ok: bool, reason: str, message: str) -> dict[str, Any]:
+        return {"type": type_, "status": "True" if ok else "False", "reason": reason, "message": message}
+
+    def _count(self, pods: list[dict[str, Any]], ready: bool = False) -> int:
+        def is_ready(pod: dict[str, Any]) -> bool:
+            return any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (pod.get("status") or {}).get("conditions") or []
+            )
+
+        return sum(1 for p in pods if is_ready(p)) if ready else len(pods)
+
+    def _status(self, key: str, obj: dict[str, Any], status: dict[str, Any]) -> None:
+        if (obj.get("status") or {}) != status:
+            self.save(key, {**obj, "status": status}, obj)
+
+    def replicas(self, rs: dict[str, Any], key: str, replicas: int, revision: str) -> None:
+        pods = self._pods(rs)
+        for pod in pods[replicas:] if len(pods) > replicas else []:
+            self.tx.delete("/pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+        for _ in range(replicas - len(pods)):
+            self._new_pod(rs, self._random_name(rs["metadata"]["name"]), revision)
+        pods = self._pods(rs)
+        ready = self._count(pods, ready=True)
+        self._status(
+            key,
+            rs,
+            {
+                "replicas": len(pods),
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "fullyLabeledReplicas": len(pods),
+                "observedGeneration": rs["metadata"]["generation"],
+            },
+        )
+
+    def statefulset(self, sts: dict[str, Any]) -> None:
+        name, namespace = sts["metadata"]["name"], sts["metadata"]["namespace"]
+        revision = f"{name}-{template_hash(sts['spec'].get('template') or {})}"
+        replicas = sts["spec"].get("replicas", 1)
+        pods = {p["metadata"]["name"]: p for p in self._pods(sts)}
+        for pod_name, pod in pods.items():
+            index = int(pod_name.rsplit("-", 1)[1])
+            if index >= replicas or pod["metadata"]["labels"].get("controller-revision-hash") != revision:
+                self.tx.delete("/pods", namespace, pod_name)
+        templates = sts["spec"].get("volumeClaimTemplates") or []
+        for index in range(replicas):
+            pod_name = f"{name}-{index}"
+            volumes = []
+            for claim in templates:
+                claim_name = f"{claim['metadata']['name']}-{pod_name}"
+                if self.tx.get("/persistentvolumeclaims", namespace, claim_name) is None:
+                    labels = ((sts["spec"].get("selector") or {}).get("matchLabels")) or {}
+                    self.tx.put(
+                        "/persistentvolumeclaims",
+                        {
+                            "apiVersion": "v1",
+                            "kind": "PersistentVolumeClaim",
+                            "metadata": {"name": claim_name, "namespace": namespace, "labels": labels},
+                            "spec": copy.deepcopy(claim.get("spec") or {}),
+                            "status": {"phase": "Pending"},
+                        },
+                        None,
+                    )
+                volumes.append({"name": claim["metadata"]["name"], "persistentVolumeClaim": {"claimName": claim_name}})
+            if self.tx.get("/pods", namespace, pod_name) is None:
+                template_volumes = (sts["spec"].get("template") or {}).get("spec", {}).get("volumes") or []
+                self._new_pod(
+                    sts,
+                    pod_name,
+                    revision,
+                    hostname=pod_name,
+                    subdomain=sts["spec"].get("serviceName"),
+                    volumes=[*template_volumes, *volumes],
+                )
+        pods_now = self._pods(sts)
+        ready = self._count(pods_now, ready=True)
+        self._status(
+            "apps/statefulsets",
+            sts,
+            {
+                "observedGeneration": sts["metadata"]["generation"],
+                "replicas": len(pods_now),
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "currentReplicas": len(pods_now),
+                "updatedReplicas": len(pods_now),
+                "currentRevision": revision,
+                "updateRevision": revision,
+            },
+        )
+
+    def daemonset(self, ds: dict[str, Any]) -> None:
+        namespace = ds["metadata"]["namespace"]
+        template = ds["spec"].get("template") or {}
+        revision = template_hash(template)
+        selector = (template.get("spec") or {}).get("nodeSelector") or {}
+        eligible = [
+            n
+            for n in self.ready_nodes
+            if _tolerates(template.get("spec") or {}, n["spec"].get("taints") or [])
+            and all(n["metadata"]["labels"].get(k) == v for k, v in selector.items())
+        ]
+        names = {n["metadata"]["name"] for n in eligible}
+        placed: set[str] = set()
+        for pod in self._pods(ds):
+            node = pod["spec"].get("nodeName")
+            stale = pod["metadata"]["labels"].get("controller-revision-hash") != revision
+            if node not in names or node in placed or stale:
+                self.tx.delete("/pods", namespace, pod["metadata"]["name"])
+            else:
+                placed.add(node)
+        for node in sorted(names - placed):
+            self._new_pod(ds, self._random_name(ds["metadata"]["name"]), revision, nodeName=node)
+        pods = self._pods(ds)
+        ready = self._count(pods, ready=True)
+        self._status(
+            "apps/daemonsets",
+            ds,
+            {
+                "observedGeneration": ds["metadata"]["generation"],
+                "desiredNumberScheduled": len(names),
+                "currentNumberScheduled": len(pods),
+                "updatedNumberScheduled": len(pods),
+                "numberReady": ready,
+                "numberAvailable": ready,
+                "numberUnavailable": len(names) - ready,
+                "numberMisscheduled": 0,
+            },
+        )
+
+    def job(self, job: dict[str, Any]) -> None:
+        pods = self._pods(job)
+        succeeded = sum(1 for p in pods if p["status"].get("phase") == "Succeeded")
+        completions = job["spec"].get("completions", 1)
+        if not pods and succeeded < completions:
+            revision = template_hash(job["spec"].get("template") or {})
+            self._new_pod(job, self._random_name(job["metadata"]["name"]), revision)
+            pods = self._pods(job)
+        status: dict[str, Any] = {
+            "active": sum(1 for p in pods if p["status"].get("phase") in ("Pending", "Running")),
+            "succeeded": succeeded,
+            "startTime": job["metadata"]["creationTimestamp"],
+        }
+        if succeeded >= completions:
+            previous = job.get("status") or {}
+            status["completionTime"] = previous.get("completionTime") or store.now_iso()
+            status["conditions"] = [{"type": "Complete", "status": "True"}]
+            status["active"] = 0
+        self._status("batch/jobs", job, status)
+
+    def claims(self) -> None:
+        classes = self.tx.list("storage.k8s.io/storageclasses")
+        default = next(
+            (
+                c
+                for c in classes
+                if (c["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"
+            ),
+            None,
+        )
+        for claim in self.tx.list("/persistentvolumeclaims"):
+            if (claim.get("status") or {}).get("phase") == "Bound":
+                continue
+            class_name = claim["spec"].get("storageClassName") or (default or {}).get("metadata", {}).get("name")
+            if not class_name or not any(c["metadata"]["name"] == class_name for c in classes):
+                continue
+            volume = f"pvc-{claim['metadata']['uid']}"
+            size = ((claim["spec"].get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
+            self.tx.put(
+                "/persistentvolumes",
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolume",
+                    "metadata": {"name": volume},
+                    "spec": {
+                        "capacity": {"storage": size},
+                        "accessModes": claim["spec"].get("accessModes", []),
+                        "storageClassName": class_name,
+                        "claimRef": {
+                            "namespace": claim["metadata"]["namespace"],
+                            "name": claim["metadata"]["name"],
+                            "uid": claim["metadata"]["uid"],
+                        },
+                    },
+                    "status": {"phase": "Bound"},
+                },
+                None,
+            )
+            spec = {**claim["spec"], "volumeName": volume, "storageClassName": class_name}
+            self.save(
+                "/persistentvolumeclaims",
+                {**claim, "spec": spec, "status": {"phase": "Bound", "capacity": {"storage": size}}},
+                claim,
+            )
+
+    # ---- scheduler and kubelet ---------------------------------------------------------------------
+
+    def pods(self) -> float | None:
+        """Schedule and start pods; the delay until a pod's next transition, or None if none is due."""
+        nodes = {n["metadata"]["name"]: n for n in self.ready_nodes}
+        next_due: float | None = None
+        for pod in self.tx.list("/pods"):
+            wait = self.pod(pod, nodes)
+            if wait is not None:
+                next_due = wait if next_due is None else min(next_due, wait)
+        return next_due
+
+    def pod(self, pod: dict[str, Any], nodes: dict[str, dict[str, Any]]) -> float | None:
+        status = pod.get("status") or {}
+        if status.get("phase") in ("Succeeded", "Failed"):
+            return None
+        node = pod["spec"].get("nodeName")
+        if node and node not in nodes:
+            self.tx.delete("/pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+            return 0.0
+        if not node:
+            node, reason = self.schedule(pod, nodes)
+            if node is None:
+                self._pod_status(
+                    pod,
+                    {
+                        "phase": "Pending",
+                        "conditions": [
+                            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": reason}
+                        ],
+                    },
+                )
+                return None
+            pod = self.save("/pods", {**pod, "spec": {**pod["spec"], "nodeName": node}}, pod)
+        uid = pod["metadata"]["uid"]
+        scheduled = self.c._scheduled_at.setdefault(uid, self.now)
+        left = scheduled + self.c.pod_start - self.now
+        if left > 0:
+            return left
+        containers = pod["spec"].get("containers") or []
+        errors = {c["name"]: _pull_error(c.get("image", "")) for c in containers}
+        failing = [name for name, error in errors.items() if error]
+        if any(errors.values()):
+            backoff = self.now - scheduled > 2 * self.c.pod_start
+            statuses = [self._container(c, self._waiting(c, errors[c["name"]], backoff)) for c in containers]
+            self._pod_status(
+                pod,
+                {
+                    "phase": "Pending",
+                    "conditions": [
+                        {"type": "PodScheduled", "status": "True"},
+                        {
+                            "type": "Ready",
+                            "status": "False",
+                            "reason": "ContainersNotReady",
+                            "message": f"containers with unready status: [{' '.join(failing)}]",
+                        },
+                    ],
+                    "containerStatuses": statuses,
+                },
+            )
+            return None if backoff else self.c.pod_start + 0.01
+        self.c._scheduled_at.pop(uid, None)
+        job = any(r.get("kind") == "Job" for r in pod["metadata"].get("ownerReferences") or [])
+        state = {"terminated": {"exitCode": 0, "reason": "Completed"}} if job else {"running": {}}
+        self._pod_status(
+            pod,
+            {
+                "phase": "Succeeded" if job else "Running",
+                "conditions": [
+                    {"type": "PodScheduled", "status": "True"},
+                    {"type": "Ready", "status": "False" if job else "True"},
+                ],
+                "containerStatuses": [self._container(c, state, ready=not job) for c in containers],
+                "hostIP": "10.0.0.1",
+                "podIP": f"192.168.{random.randint(0, 255)}.{random.randint(1, 254)}"
+                if not status.get("podIP")
+                else status["podIP"],
+            },
+        )
+        return None
+
+    def _waiting(self, container: dict[str, Any], error: str | None, backoff: bool) -> dict[str, Any]:
+        if not error:
+            return {"waiting": {"reason": "PodInitializing"}}
+        if backoff:
+            return {
+                "waiting": {
+                    "reason": "ImagePullBackOff",
+                    "message": f'Back-off pulling image "{container.get("image")}"',
+                }
+            }
+        return {"waiting": {"reason": "ErrImagePull", "message": error}}
+
+    def _container(self, container: dict[str, Any], state: dict[str, Any], ready: bool = False) -> dict[str, Any]:
+        image = container.get("image", "")
+        return {
+            "name": container["name"],
+            "image": image,
+            "imageID": f"{image}@sha256:{'0' * 64}" if ready else "",
+            "ready": ready,
+            "restartCount": 0,
+            "started": ready,
+            "state": state,
+        }
+
+    def _pod_status(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
+        if (pod.get("status") or {}) != status:
+            self.save("/pods", {**pod, "status": status}, pod)
+
+    def schedule(self, pod: dict[str, Any], nodes: dict[str, dict[str, Any]]) -> tuple[str | None, str]:
+        namespace = pod["metadata"]["namespace"]
+        for volume in pod["spec"].get("volumes") or []:
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if claim:
+                found = self.tx.get("/persistentvolumeclaims", namespace, claim)
+                if found is None:
+                    return None, f'persistentvolumeclaim "{claim}" not found'
+                if (found.get("status") or {}).get("phase") != "Bound":
+                    return None, "pod has unbound immediate PersistentVolumeClaims (no storage class can bind them)"
+        selector = pod["spec"].get("nodeSelector") or {}
+        affinity = (pod["spec"].get("affinity") or {}).get("nodeAffinity") or {}
+        fits, tainted = [], 0
+        for name, node in sorted(nodes.items()):
+            labels = node["metadata"].get("labels") or {}
+            if any(labels.get(k) != v for k, v in selector.items()):
+                continue
+            terms = (affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get(
+                "nodeSelectorTerms"
+            ) or []
+            if terms and not any(
+                matches_label_selector({"matchExpressions": t.get("matchExpressions") or []}, labels) for t in terms
+            ):
+                continue
+            if not _tolerates(pod["spec"], node["spec"].get("taints") or []):
+                tainted += 1
+                continue
+            fits.append(name)
+        if not fits:
+            return None, (
+                f"0/{len(nodes)} nodes are available: {tainted} node(s) had untolerated taint "
+                "{node-role.kubernetes.io/control-plane: }, "
+                f"{len(nodes) - tainted} node(s) didn't match Pod's node affinity/selector."
+            )
+        load = {n: 0 for n in fits}
+        for other in self.tx.list("/pods"):
+            if other["spec"].get("nodeName") in load:
+                load[other["spec"]["nodeName"]] += 1
+        return min(fits, key=lambda n: (load[n], n)), ""

@@ -1,0 +1,253 @@
+"""The Kubernetes API emulator against what a real API server guarantees, through the official client.
+
+Set STRATA_TEST_KUBECONFIG to a kubeconfig file to run the same tests against a real cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+
+import pytest
+import yaml
+from kube_support import emulated_cluster, start_kubeapi
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes import dynamic, watch
+from kubernetes.client.rest import ApiException
+
+from helpers import wait_until
+
+MANAGER = "strata-test"
+
+
+@pytest.fixture
+def kube(processes, strata_env, database_url) -> k8s.ApiClient:
+    path = os.environ.get("STRATA_TEST_KUBECONFIG")
+    if path:
+        configuration = k8s.Configuration()
+        k8s_config.load_kube_config(path, client_configuration=configuration)
+        return k8s.ApiClient(configuration)
+    env = start_kubeapi(processes, strata_env)
+    return emulated_cluster(database_url, env).api_client()
+
+
+@pytest.fixture
+def namespace(kube) -> str:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    k8s.CoreV1Api(kube).create_namespace({"metadata": {"name": name}})
+    return name
+
+
+def deployment(name: str, image: str = "nginx:1.27", replicas: int = 2) -> dict:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "web", "image": image}]}}}}  # fmt: skip
+
+
+def resource(kube, api_version: str, kind: str):
+    return dynamic.DynamicClient(kube).resources.get(api_version=api_version, kind=kind)
+
+
+def test_discovery_lists_groups_resources_and_version(kube):
+    version = k8s.VersionApi(kube).get_code()
+    assert version.major == "1" and version.git_version.startswith("v1.")
+    groups = {g.name for g in k8s.ApisApi(kube).get_api_versions().groups}
+    assert {"apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io", "storage.k8s.io",
+            "apiextensions.k8s.io"} <= groups  # fmt: skip
+    core = {r.name: r for r in k8s.CoreV1Api(kube).get_api_resources().resources}
+    assert core["pods"].namespaced and not core["namespaces"].namespaced and "pods/status" in core
+    assert "watch" in core["configmaps"].verbs
+    apps = {r.name for r in k8s.AppsV1Api(kube).get_api_resources().resources}
+    assert {"deployments", "statefulsets", "daemonsets"} <= apps
+
+
+def test_server_side_apply_creates_updates_conflicts_and_forces(kube, namespace):
+    deployments = resource(kube, "apps/v1", "Deployment")
+    created = deployments.server_side_apply(deployment("web"), namespace=namespace, field_manager=MANAGER)
+    assert created.metadata.generation == 1 and created.metadata.uid
+    assert [m.manager for m in created.metadata.managedFields] == [MANAGER]
+
+    again = deployments.server_side_apply(deployment("web"), namespace=namespace, field_manager=MANAGER)
+    assert again.metadata.generation == 1  # nothing changed (status may have: controllers write it)
+
+    updated = deployments.server_side_apply(deployment("web", image="nginx:1.28"), namespace=namespace,
+                                            field_manager=MANAGER)  # fmt: skip
+    assert updated.metadata.generation == 2
+    assert int(updated.metadata.resourceVersion) > int(again.metadata.resourceVersion)
+    assert updated.spec.template.spec.containers[0].image == "nginx:1.28"
+
+    # Someone else changes replicas with an update: the next apply of another value conflicts.
+    apps = k8s.AppsV1Api(kube)
+    apps.patch_namespaced_deployment("web", namespace, {"spec": {"replicas": 5}}, field_manager="kubectl-edit")
+    with pytest.raises(ApiException) as conflict:
+        deployments.server_side_apply(deployment("web", image="nginx:1.28", replicas=3), namespace=namespace,
+                                      field_manager=MANAGER)  # fmt: skip
+    assert conflict.value.status == 409
+    body = yaml.safe_load(conflict.value.body)
+    assert body["reason"] == "Conflict"
+    assert body["details"]["causes"][0]["field"] == ".spec.replicas"
+    assert "kubectl-edit" in body["details"]["causes"][0]["message"]
+
+    forced = deployments.server_side_apply(deployment("web", image="nginx:1.28", replicas=3), namespace=namespace,
+                                           field_manager=MANAGER, force_conflicts=True)  # fmt: skip
+    assert forced.spec.replicas == 3
+    owners = {m["manager"]: m["fieldsV1"] for m in forced.to_dict()["metadata"]["managedFields"]}
+    assert "f:replicas" in owners[MANAGER]["f:spec"]
+    assert "f:replicas" not in owners.get("kubectl-edit", {}).get("f:spec", {})
+
+    # A field the manager no longer applies is removed.
+    trimmed = deployment("web", image="nginx:1.28", replicas=3)
+    trimmed["metadata"]["labels"] = {"tier": "front"}
+    result = deployments.server_side_apply(trimmed, namespace=namespace, field_manager=MANAGER)
+    assert result.to_dict()["metadata"]["labels"] == {"tier": "front"}
+
+
+def test_merge_strategic_and_json_patches_and_optimistic_concurrency(kube, namespace):
+    core = k8s.CoreV1Api(kube)
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "cfg"}, "data": {"a": "1", "b": "2"}})
+    merged = core.patch_namespaced_config_map("cfg", namespace, {"data": {"a": None, "c": "3"}})
+    assert merged.data == {"b": "2", "c": "3"}
+
+    apps = k8s.AppsV1Api(kube)
+    body = deployment("api")
+    body["spec"]["template"]["spec"]["containers"].append({"name": "sidecar", "image": "busybox:1.36"})
+    apps.create_namespaced_deployment(namespace, body)
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.29"}]}}}}
+    patched = apps.patch_namespaced_deployment("api", namespace, patch)  # strategic: merged by container name
+    images = {c.name: c.image for c in patched.spec.template.spec.containers}
+    assert images == {"web": "nginx:1.29", "sidecar": "busybox:1.36"}
+
+    stale = core.read_namespaced_config_map("cfg", namespace)
+    core.patch_namespaced_config_map("cfg", namespace, [{"op": "add", "path": "/data/d", "value": "4"}])
+    assert core.read_namespaced_config_map("cfg", namespace).data["d"] == "4"
+    with pytest.raises(ApiException) as conflict:
+        core.replace_namespaced_config_map("cfg", namespace, stale)
+    assert conflict.value.status == 409
+    with pytest.raises(ApiException) as exists:
+        core.create_namespaced_config_map(namespace, {"metadata": {"name": "cfg"}})
+    assert exists.value.status == 409 and yaml.safe_load(exists.value.body)["reason"] == "AlreadyExists"
+    with pytest.raises(ApiException) as missing:
+        core.read_namespaced_config_map("nope", namespace)
+    assert missing.value.status == 404
+
+
+def test_label_and_field_selectors(kube, namespace):
+    core = k8s.CoreV1Api(kube)
+    for name, labels in (("a", {"tier": "web", "env": "prod"}), ("b", {"tier": "db", "env": "prod"}),
+                         ("c", {"tier": "web"})):  # fmt: skip
+        core.create_namespaced_config_map(namespace, {"metadata": {"name": name, "labels": labels}})
+
+    def names(**selectors) -> list[str]:
+        return sorted(i.metadata.name for i in core.list_namespaced_config_map(namespace, **selectors).items)
+
+    assert names(label_selector="tier=web") == ["a", "c"]
+    assert names(label_selector="tier=web,env=prod") == ["a"]
+    assert names(label_selector="env!=prod") == ["c"]
+    assert names(label_selector="tier in (db, cache)") == ["b"]
+    assert names(label_selector="!env") == ["c"]
+    assert names(label_selector="env") == ["a", "b"]
+    assert names(field_selector="metadata.name=b") == ["b"]
+    assert names(field_selector="metadata.name!=b", label_selector="tier=web") == ["a", "c"]
+    with pytest.raises(ApiException) as bad:
+        core.list_namespaced_config_map(namespace, field_selector="data.x=1")
+    assert bad.value.status == 400
+
+    page = core.list_namespaced_config_map(namespace, limit=2)
+    rest = core.list_namespaced_config_map(namespace, limit=2, _continue=page.metadata._continue)
+    assert [i.metadata.name for i in page.items + rest.items] == ["a", "b", "c"]
+
+
+def test_watch_streams_added_modified_deleted(kube, namespace):
+    core = k8s.CoreV1Api(kube)
+    start = core.list_namespaced_config_map(namespace).metadata.resource_version
+    seen: list[tuple[str, str]] = []
+    stream = watch.Watch()
+
+    def follow():
+        for event in stream.stream(core.list_namespaced_config_map, namespace, resource_version=start,
+                                   timeout_seconds=20):  # fmt: skip
+            seen.append((event["type"], event["object"].metadata.name))
+            if event["type"] == "DELETED":
+                stream.stop()
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "w"}, "data": {"x": "1"}})
+    core.patch_namespaced_config_map("w", namespace, {"data": {"x": "2"}})
+    core.delete_namespaced_config_map("w", namespace)
+    follower.join(25)
+    assert seen == [("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
+
+
+def test_deleting_a_namespace_deletes_its_objects(kube, namespace):
+    core = k8s.CoreV1Api(kube)
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "cfg"}})
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "robot"}})
+    core.delete_namespace(namespace)
+
+    def gone() -> bool:
+        try:
+            core.read_namespace(namespace)
+        except ApiException as err:
+            return err.status == 404
+        return False
+
+    wait_until(gone, timeout=60, message="the namespace to be deleted")
+    assert not [c for c in core.list_config_map_for_all_namespaces().items if c.metadata.namespace == namespace]
+    with pytest.raises(ApiException) as missing:
+        core.create_namespaced_config_map(namespace, {"metadata": {"name": "late"}})
+    assert missing.value.status == 404
+
+
+def test_custom_resource_definitions_register_new_resources(kube, namespace):
+    group = f"g{uuid.uuid4().hex[:6]}.strata.test"
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": f"backups.{group}"},
+           "spec": {"group": group, "scope": "Namespaced",
+                    "names": {"plural": "backups", "singular": "backup", "kind": "Backup"},
+                    "versions": [{"name": "v1", "served": True, "storage": True,
+                                  "schema": {"openAPIV3Schema": {"type": "object",
+                                             "x-kubernetes-preserve-unknown-fields": True}}}]}}  # fmt: skip
+    extensions = k8s.ApiextensionsV1Api(kube)
+    extensions.create_custom_resource_definition(crd)
+    wait_until(lambda: any(g.name == group for g in k8s.ApisApi(kube).get_api_versions().groups),
+               timeout=30, message="the CRD's group in discovery")  # fmt: skip
+    custom = k8s.CustomObjectsApi(kube)
+    backup = {"apiVersion": f"{group}/v1", "kind": "Backup", "metadata": {"name": "nightly"},
+              "spec": {"schedule": "0 2 * * *"}}  # fmt: skip
+    custom.create_namespaced_custom_object(group, "v1", namespace, "backups", backup)
+    got = custom.get_namespaced_custom_object(group, "v1", namespace, "backups", "nightly")
+    assert got["spec"]["schedule"] == "0 2 * * *" and got["metadata"]["uid"]
+    listed = resource(kube, f"{group}/v1", "Backup").get(namespace=namespace)
+    assert [i.metadata.name for i in listed.items] == ["nightly"]
+
+    extensions.delete_custom_resource_definition(f"backups.{group}")
+    wait_until(lambda: all(g.name != group for g in k8s.ApisApi(kube).get_api_versions().groups),
+               timeout=30, message="the CRD's group to leave discovery")  # fmt: skip
+
+
+def test_workloads_become_available_and_bad_images_do_not(kube, namespace):
+    apps = k8s.AppsV1Api(kube)
+    apps.create_namespaced_deployment(namespace, deployment("good", replicas=2))
+    apps.create_namespaced_deployment(namespace, deployment("bad", image="registry.invalid/app:1", replicas=1))
+
+    def available(name: str) -> bool:
+        status = apps.read_namespaced_deployment_status(name, namespace).status
+        return (status.available_replicas or 0) == 2
+
+    wait_until(lambda: available("good"), timeout=60, message="deployment good to be available")
+    pods = k8s.CoreV1Api(kube).list_namespaced_pod(namespace, label_selector="app=good").items
+    assert len(pods) == 2 and all(p.status.phase == "Running" and p.spec.node_name for p in pods)
+
+    def pull_failure() -> str | None:
+        pods = k8s.CoreV1Api(kube).list_namespaced_pod(namespace, label_selector="app=bad").items
+        statuses = [s for p in pods for s in (p.status.container_statuses or [])]
+        return next((s.state.waiting.reason for s in statuses if s.state.waiting and s.state.waiting.reason
+                     in ("ErrImagePull", "ImagePullBackOff")), None)  # fmt: skip
+
+    assert wait_until(pull_failure, timeout=60, message="the bad image to fail to pull")
+    assert not apps.read_namespaced_deployment_status("bad", namespace).status.available_replicas

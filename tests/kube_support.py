@@ -1,0 +1,81 @@
+"""An emulated cluster for the Kubernetes API tests: a cluster row with its PKI, a load balancer and
+running instances in the local cloud, the emulator process, and an official-client ApiClient."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import yaml
+from engine_support import new_cluster
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from helpers import STRATA, wait_until
+from strata_cli.embedded import free_port
+from strata_common import pki
+from strata_common.bootstrap import kubeadm_documents, user_data
+from strata_common.clouds.local import LatencyModel, LocalCloud
+from strata_common.crypto import SecretBox
+from strata_common.kube.access import KubeAccess, kubeconfig
+
+KUBERNETES = {"version": "1.32.1"}
+
+
+@dataclass
+class EmulatedCluster:
+    id: str
+    kubeconfig: dict
+    access: KubeAccess
+
+    def api_client(self) -> k8s.ApiClient:
+        configuration = k8s.Configuration()
+        k8s_config.load_kube_config_from_dict(self.kubeconfig, client_configuration=configuration)
+        return k8s.ApiClient(configuration)
+
+
+def start_kubeapi(processes, env: dict[str, str]) -> dict[str, str]:
+    """Start the emulator on a free port; return the environment that points at it."""
+    env = {**env, "STRATA_KUBEAPI_URL": f"https://127.0.0.1:{free_port()}"}
+    processes.start("kubeapi", [*STRATA, "serve", "kubeapi"], env)
+    port = int(env["STRATA_KUBEAPI_URL"].rsplit(":", 1)[1])
+
+    def listening() -> bool:
+        import socket
+
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_until(listening, timeout=30, message="the Kubernetes API emulator to listen")
+    return env
+
+
+def emulated_cluster(database_url: str, env: dict[str, str], workers: int = 2) -> EmulatedCluster:
+    """A cluster as the provisioner leaves it: PKI, API load balancer, one control-plane and `workers` nodes."""
+    cluster_id = new_cluster(database_url)
+    secrets = pki.generate(f"c-{cluster_id.hex[:8]}")
+    with ConnectionPool(database_url, kwargs={"row_factory": dict_row}, min_size=1, max_size=2) as pool:
+        with pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO cluster_secrets (cluster_id, sealed, ca_cert) VALUES (%s, %s, %s)",
+                (cluster_id, SecretBox(env["STRATA_SECRET_KEY"]).seal(secrets), secrets["caCert"]),
+            )
+        cloud = LocalCloud(pool, LatencyModel(0))
+        owner = {"strata:cluster": str(cluster_id), "strata:managed-by": "strata"}
+        network = cloud.ensure_network("local-1", "10.0.0.0/16", ["local-1a"], owner, f"{cluster_id}:net")
+        balancer = cloud.ensure_load_balancer("local-1", network.id, 6443, owner, f"{cluster_id}:lb")
+        endpoint = f"{balancer.spec['dnsName']}:6443"
+        for index in range(1 + workers):
+            role = "controlPlane" if index == 0 else "worker"
+            node = {"name": f"node-{index}", "pool": "cp" if index == 0 else "workers", "role": role}
+            documents = kubeadm_documents(node, index == 0, endpoint, KUBERNETES, {}, secrets)
+            tags = {**owner, "strata:role": "control-plane" if index == 0 else "workers",
+                    "strata:pool": node["pool"], "strata:node": f"ensure_node/{node['name']}"}  # fmt: skip
+            cloud.run_instance("local-1", "local-1a", "large", "ubuntu-22.04", user_data(documents), tags,
+                               f"{cluster_id}:{index}:{uuid.uuid4()}")  # fmt: skip
+    server = f"{env['STRATA_KUBEAPI_URL']}/clusters/{cluster_id}"
+    access = KubeAccess(server, balancer.spec["dnsName"], secrets["caCert"], secrets["adminCert"],
+                        secrets["adminKey"], secrets["clusterName"])  # fmt: skip
+    return EmulatedCluster(str(cluster_id), yaml.safe_load(kubeconfig(access)), access)
