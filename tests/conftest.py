@@ -135,6 +135,7 @@ def strata_env(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, s
         STRATA_SECRET_KEY=secrets.token_urlsafe(48),
         STRATA_STATE_DIR=str(tmp_path / "state"),
         STRATA_LOG_LEVEL="INFO",
+        STRATA_KUBEAPI_URL=f"https://127.0.0.1:{free_port()}",
     )
     return env
 

@@ -3,18 +3,18 @@ running instances in the local cloud, the emulator process, and an official-clie
 
 from __future__ import annotations
 
+import socket
 import uuid
 from dataclasses import dataclass
 
 import yaml
-from engine_support import new_cluster
+from engine_support import new_cluster, start_worker
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from helpers import STRATA, wait_until
-from strata_cli.embedded import free_port
 from strata_common import pki
 from strata_common.bootstrap import kubeadm_documents, user_data
 from strata_common.clouds.local import LatencyModel, LocalCloud
@@ -37,19 +37,22 @@ class EmulatedCluster:
 
 
 def start_kubeapi(processes, env: dict[str, str]) -> dict[str, str]:
-    """Start the emulator on a free port; return the environment that points at it."""
-    env = {**env, "STRATA_KUBEAPI_URL": f"https://127.0.0.1:{free_port()}"}
+    """Start the emulator at the environment's STRATA_KUBEAPI_URL and wait until it listens."""
     processes.start("kubeapi", [*STRATA, "serve", "kubeapi"], env)
     port = int(env["STRATA_KUBEAPI_URL"].rsplit(":", 1)[1])
 
     def listening() -> bool:
-        import socket
-
         with socket.socket() as sock:
             return sock.connect_ex(("127.0.0.1", port)) == 0
 
     wait_until(listening, timeout=30, message="the Kubernetes API emulator to listen")
     return env
+
+
+def start_addons(processes, env: dict[str, str]) -> None:
+    """The emulator and the add-ons worker: what a cluster's packs need after its nodes."""
+    start_kubeapi(processes, env)
+    start_worker(processes, env, "addons")
 
 
 def emulated_cluster(database_url: str, env: dict[str, str], workers: int = 2) -> EmulatedCluster:

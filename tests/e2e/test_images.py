@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from api_support import cluster_request
 from engine_support import engine_env, start_worker
+from kube_support import start_addons
 from psycopg.rows import dict_row
 from test_provisioning import wait_phase
 
@@ -64,6 +65,7 @@ def lab(clients, processes, strata_env, database_url, tmp_path):
     """Workers of every service on an instant local cloud, and a private registry of custom OS packs."""
     env = engine_env(strata_env, STRATA_LOCALCLOUD_TIME_SCALE="0")
     start_worker(processes, env, "imagebuilder")
+    start_addons(processes, env)
     start_worker(processes, env)
     processes.start("beat", [*STRATA, "serve", "beat"], env)
     admin, op = clients["admin"], clients["operator"]

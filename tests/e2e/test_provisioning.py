@@ -12,6 +12,7 @@ import yaml
 from api_support import LOCAL_PROFILE, cluster_request
 from cryptography import x509
 from engine_support import engine_env, start_worker
+from kube_support import start_addons
 from psycopg.rows import dict_row
 
 from helpers import STRATA, wait_until
@@ -23,6 +24,7 @@ def fleet(clients, processes, strata_env, database_url):
     env = engine_env(strata_env, STRATA_LOCALCLOUD_TIME_SCALE="0")
     start_worker(processes, env)
     start_worker(processes, env, "imagebuilder")
+    start_addons(processes, env)
     processes.start("beat", [*STRATA, "serve", "beat"], env)
     op = clients["operator"]
     profile = op.post("/v1/profiles", LOCAL_PROFILE).json()
@@ -55,7 +57,8 @@ def test_cluster_reaches_running_with_nodes_spread_and_roles_isolated(clients, f
     ]
     cluster = op.post("/v1/clusters", cluster_request(fleet["profile"], fleet["account"], pools=pools)).json()
     running = wait_phase(op, cluster["id"], "Running")
-    milestones = ("ImageReady", "InfrastructureReady", "ControlPlaneReady", "WorkersReady", "Ready")
+    milestones = ("ImageReady", "InfrastructureReady", "ControlPlaneReady", "WorkersReady", "NetworkingReady",
+                  "StorageReady", "AddonsReady", "Ready")  # fmt: skip
     assert {c["type"]: c["status"] for c in running["conditions"]} == dict.fromkeys(milestones, "True")
 
     rows = cloud_rows(database_url, cluster["id"])
@@ -168,6 +171,7 @@ def test_a_worker_killed_at_a_dangerous_point_launches_no_duplicate(
     )
     start_worker(processes, env)
     start_worker(processes, env, "imagebuilder")
+    start_addons(processes, env)
     processes.start("beat", [*STRATA, "serve", "beat"], env)
     op = clients["operator"]
     profile = op.post("/v1/profiles", LOCAL_PROFILE).json()

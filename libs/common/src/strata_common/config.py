@@ -131,7 +131,9 @@ VARIABLES: dict[str, Var] = {
         "STRATA_LOCALCLOUD_TIME_SCALE", _positive_float, "0.1", "local cloud latencies x this (0 = instant, 1 = real)"
     ),
     "kubeapi_url": Var(
-        "STRATA_KUBEAPI_URL", _text, "https://127.0.0.1:6443",
+        "STRATA_KUBEAPI_URL",
+        _text,
+        "https://127.0.0.1:6443",
         "where the local cloud's Kubernetes API emulator listens and clients reach it",
     ),
     "redrive_interval": Var("STRATA_REDRIVE_INTERVAL", _positive_float, "2", "seconds between beat re-drive passes"),

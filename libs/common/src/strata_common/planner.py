@@ -3,9 +3,11 @@
 Create: the cluster's VM image, found, copied or built by the image builder (ImageReady), beside
 network, then security groups and load balancer, and the cluster's PKI (InfrastructureReady);
 control-plane nodes, each booting kubeadm from its user data,
-one after another (ControlPlaneReady); worker nodes in parallel (WorkersReady); then the cluster
-is marked Running. Delete: nodes, then infrastructure, then a sweep by ownership tag that must
-find nothing, then the cluster is gone. Add-ons join this plan with their issue.
+one after another (ControlPlaneReady); worker nodes in parallel (WorkersReady); then the CNI
+(NetworkingReady), CSI (StorageReady) and each add-on pack in profile order, and the removal of
+packs the profile no longer has (AddonsReady); then the cluster is marked Running. A values
+override of a running cluster re-applies that one pack. Delete: nodes, then infrastructure, then a
+sweep by ownership tag that must find nothing, then the cluster is gone.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from strata_common.engine.model import StepSpec
 
 Q = "provisioner"
+PACK_CONDITIONS = {"cni": "NetworkingReady", "csi": "StorageReady", "addon": "AddonsReady"}
 # What the first control-plane node waits for.
 NODE_PREREQUISITES = ("ensure_image", "ensure_security_groups", "ensure_load_balancer", "ensure_cluster_secrets")
 
@@ -58,5 +61,25 @@ def plan_cluster(spec: dict[str, Any]) -> list[StepSpec]:
     ]
     control, workers = node_steps(spec)
     nodes = control + workers
-    last = tuple(s.name for s in nodes) or NODE_PREREQUISITES
-    return [*infrastructure, *nodes, StepSpec("finalize_create", Q, "Ready", last)]
+    after = tuple(s.name for s in nodes) or NODE_PREREQUISITES
+    packs = []
+    for entry in spec["layers"]:
+        if entry["layer"] in PACK_CONDITIONS:
+            packs.append(pack_step(entry, after))
+            after = (packs[-1].name,)
+    packs.append(StepSpec("prune_packs", "addons", "AddonsReady", after))
+    return [*infrastructure, *nodes, *packs, StepSpec("finalize_create", Q, "Ready", ("prune_packs",))]
+
+
+def pack_step(entry: dict[str, Any], after: tuple[str, ...] = ()) -> StepSpec:
+    """The step that applies one pack layer and waits for its workloads."""
+    condition = PACK_CONDITIONS[entry["layer"]]
+    return StepSpec(f"ensure_pack/{entry['pack']}", "addons", condition, after, {"pack": entry["pack"]})
+
+
+def plan_override(spec: dict[str, Any], pack: str, running: bool) -> list[StepSpec]:
+    """After a values override: a running cluster re-applies that pack alone; one still being created
+    gets its whole plan again (what exists is found, and the pack is applied with the new values)."""
+    if not running:
+        return plan_cluster(spec)
+    return [pack_step(next(e for e in spec["layers"] if e["pack"] == pack))]

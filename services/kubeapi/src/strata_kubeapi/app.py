@@ -68,6 +68,27 @@ class KubeApi:
         self.notifier = notifier
         self.directory = directory
         self.on_write = on_write
+        self._bootstrapped: set[str] = set()
+
+    def bootstrap(self, cluster_id: str) -> None:
+        """What kubeadm leaves in a new cluster: system namespaces, priority classes, the kubernetes Service."""
+        with store.transaction(self.pool, cluster_id) as tx:
+            for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+                if tx.get("/namespaces", "", name) is None:
+                    tx.put("/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+                        "name": name, "labels": {"kubernetes.io/metadata.name": name}},
+                        "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}, None)  # fmt: skip
+            for name, value in (("system-node-critical", 2000001000), ("system-cluster-critical", 2000000000)):
+                if tx.get("scheduling.k8s.io/priorityclasses", "", name) is None:
+                    tx.put("scheduling.k8s.io/priorityclasses", {"apiVersion": "scheduling.k8s.io/v1",
+                           "kind": "PriorityClass", "metadata": {"name": name}, "value": value}, None)  # fmt: skip
+            if tx.get("/services", "default", "kubernetes") is None:
+                tx.put("/services", {"apiVersion": "v1", "kind": "Service", "metadata": {
+                    "name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver"}},
+                    "spec": {"clusterIP": "10.96.0.1", "type": "ClusterIP",
+                             "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}},
+                    None)  # fmt: skip
+        self._bootstrapped.add(cluster_id)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
         request = Request(environ)
@@ -91,6 +112,8 @@ class KubeApi:
         if len(parts) < 2 or parts[0] != "clusters":
             raise ApiError(404, "NotFound", f"the server could not find the requested resource ({request.path})")
         cluster = self.directory.authorize(parts[1], environ)
+        if cluster.id not in self._bootstrapped:
+            self.bootstrap(cluster.id)
         rest = parts[2:]
         if request.method == "GET":
             if rest == ["version"]:

@@ -9,6 +9,7 @@ ClientToken), and injected faults make the next N calls of an action fail.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -174,7 +175,8 @@ class LocalCloud:
     def ensure_load_balancer(
         self, region: str, network_id: str, port: int, tags: dict[str, str], token: str
     ) -> Resource:
-        spec = {"network": network_id, "port": port, "dnsName": f"{token.replace('/', '-')[:40]}.lb.{region}.local"}
+        name = f"api-{hashlib.sha256(token.encode()).hexdigest()[:16]}.lb.{region}.local"  # a valid DNS name
+        spec = {"network": network_id, "port": port, "dnsName": name}
         return self._ensure("CreateLoadBalancer", "load_balancer", region, None, spec, tags, token)
 
     def find_images(self, region: str, tags: dict[str, str]) -> list[Resource]:

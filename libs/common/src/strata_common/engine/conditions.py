@@ -70,6 +70,18 @@ def mark_in_progress(conn: Connection, cluster_id: UUID, type_: str, step_name: 
     )
 
 
+def mark_waiting(conn: Connection, cluster_id: UUID, type_: str, message: str, generation: int) -> None:
+    """Unknown/Waiting with what the step waits for (a requeue), unless the milestone is failing."""
+    conn.execute(
+        """
+        UPDATE conditions SET reason = 'Waiting', message = %s, updated_at = now()
+        WHERE cluster_id = %s AND type = %s AND observed_generation = %s AND status = 'Unknown'
+          AND (reason, message) IS DISTINCT FROM ('Waiting', %s)
+        """,
+        (message, cluster_id, type_, generation, message),
+    )
+
+
 CONDITION_COLUMNS = "type, status, reason, message, error_class, observed_generation, last_transition_time"
 
 

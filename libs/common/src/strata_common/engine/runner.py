@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from strata_common.config import Settings
 from strata_common.engine import steps
-from strata_common.engine.conditions import FALSE, TRUE, UNKNOWN, mark_in_progress, set_condition
+from strata_common.engine.conditions import FALSE, TRUE, UNKNOWN, mark_in_progress, mark_waiting, set_condition
 from strata_common.engine.errors import TRANSIENT, USER_FIXABLE, Retry, StepError
 from strata_common.engine.events import append_event
 from strata_common.engine.model import Step
@@ -138,6 +138,8 @@ def run_step(
     except Retry as wait:
         with pool.connection() as conn:
             requeued = steps.requeue(conn, step, wait.after)
+            if requeued and step.condition and wait.message:
+                mark_waiting(conn, step.cluster_id, step.condition, wait.message, step.generation)
         if requeued:
             publisher.publish_later(step, wait.after)
         return "requeued"

@@ -339,3 +339,23 @@ class WhoAmI(Response):
     project = fields.String(required=True)
     projectId = fields.UUID(required=True)
     role = fields.String(required=True)
+
+
+class Applying(Response):
+    generation = fields.Integer(required=True)
+    steps = fields.List(fields.String(), required=True)
+
+
+class PackValuesView(Response):
+    pack = fields.String(required=True)
+    version = fields.String(required=True)
+    layer = fields.String(required=True)
+    values = fields.Dict(required=True, metadata={"description": "the effective values"})
+    origins = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "dotted path of each value -> pack, profile or override"},
+    )
+    override = fields.Dict(required=True, metadata={"description": "the cluster's override ({} when none)"})
+    applying = fields.Nested(Applying, allow_none=True, metadata={"description": "the plan that applies it"})

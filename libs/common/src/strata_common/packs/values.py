@@ -1,0 +1,43 @@
+"""A pack's effective values in a cluster: pack defaults, then profile values, then the cluster's
+override, each leaf remembering which of the three set it; and the objects they render to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strata_common.packs.manifests import parse_documents, render
+from strata_common.packs.profiles import deep_merge, parse_values
+
+ORIGINS = ("pack", "profile", "override")
+
+
+def _leaves(values: dict[str, Any], prefix: str = "") -> list[str]:
+    paths = []
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        paths += _leaves(value, f"{path}.") if isinstance(value, dict) and value else [path]
+    return paths
+
+
+def effective_values(
+    definition: dict[str, Any], profile_values: str, override: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(values, origin of each leaf as a dotted path)."""
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    sources = (parse_values(definition["values"]), parse_values(profile_values), override or {})
+    for origin, layer in zip(ORIGINS, sources, strict=True):
+        values = deep_merge(values, layer)
+        for path in _leaves(layer):
+            origins = {p: o for p, o in origins.items() if not p.startswith(f"{path}.")}
+            origins[path] = origin
+    present = set(_leaves(values))
+    return values, {path: origin for path, origin in sorted(origins.items()) if path in present}
+
+
+def render_objects(definition: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pack's Kubernetes objects with `values` (raises ManifestError naming the file and object)."""
+    objects = []
+    for name, text in definition["manifests"].items():
+        objects += parse_documents(render(text, values), f"{definition['name']}/{name}")
+    return objects

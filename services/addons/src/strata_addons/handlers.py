@@ -1,0 +1,177 @@
+"""Step handlers of the add-ons service: apply a pack's objects by server-side apply (field manager
+`strata`), prune what it no longer declares, wait for its workloads; prune packs the cluster no
+longer has.
+
+Every object a pack applies carries the label `strata.dev/pack`; the pack's inventory (a ConfigMap
+`strata-pack-NAME` in kube-system) lists its objects with the generation Strata last applied, so
+a later apply knows what changed and what to delete.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
+from strata_common.engine.registry import step_handler
+from strata_common.engine.runner import StepContext
+from strata_common.kube.access import NotReachable, cluster_access
+from strata_common.kube.client import KubeClient, KubeError
+from strata_common.kube.readiness import WORKLOADS, not_ready
+from strata_common.packs.manifests import ManifestError
+from strata_common.packs.values import effective_values, render_objects
+
+MANAGER = "strata"
+PACK_LABEL = "strata.dev/pack"
+INVENTORY_LABEL = "strata.dev/inventory"
+INVENTORY_NAMESPACE = "kube-system"
+FIRST = ("Namespace", "CustomResourceDefinition")  # applied before what may live in or be defined by them
+
+
+@contextmanager
+def kube(ctx: StepContext) -> Iterator[KubeClient]:
+    """A client of the cluster's API; an unreachable API or an error answer fails the step with its reason."""
+    with ctx.db.connection() as conn:
+        try:
+            access = cluster_access(conn, ctx.step.cluster_id, ctx.settings)
+        except NotReachable as err:
+            raise StepError("ApiNotReachable", str(err)) from None
+    client = KubeClient(access)
+    try:
+        yield client
+    except KubeError as err:
+        raise StepError(f"Kube{err.reason}", err.message or str(err)) from None
+    finally:
+        client.close()
+
+
+def _key(obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    return "|".join((obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"]))
+
+
+def _parse_key(key: str) -> tuple[str, str, str | None, str]:
+    api_version, kind, namespace, name = key.split("|")
+    return api_version, kind, namespace or None, name
+
+
+def pack_objects(ctx: StepContext, pack: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(layer entry, labelled objects) of the cluster's layer `pack` with its effective values."""
+    entry = next((e for e in ctx.cluster["spec"]["layers"] if e["pack"] == pack), None)
+    if entry is None:
+        raise StepError("PackNotInProfile", f"the cluster's profile has no pack {pack!r}", USER_FIXABLE)
+    with ctx.db.connection() as conn:
+        definition = conn.execute("SELECT definition FROM packs WHERE id = %s", (entry["packId"],)).fetchone()
+    definition = definition["definition"]
+    override = (ctx.cluster["spec"].get("overrides") or {}).get(pack)
+    values, _ = effective_values(definition, entry.get("values") or "", override)
+    try:
+        objects = render_objects(definition, values)
+    except ManifestError as err:
+        raise StepError("InvalidValues", str(err), USER_FIXABLE) from None
+    for obj in objects:
+        labels = obj["metadata"].setdefault("labels", {}) or {}
+        obj["metadata"]["labels"] = {**labels, PACK_LABEL: pack, "app.kubernetes.io/managed-by": "strata"}
+    objects.sort(key=lambda o: 0 if o["kind"] in FIRST else 1)
+    return entry, objects
+
+
+def _inventory(client: KubeClient, pack: str) -> dict[str, int]:
+    found = client.get("v1", "ConfigMap", INVENTORY_NAMESPACE, f"strata-pack-{pack}")
+    return json.loads((found or {}).get("data", {}).get("objects", "{}"))
+
+
+def _save_inventory(client: KubeClient, pack: str, version: str, objects: dict[str, int]) -> None:
+    client.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"strata-pack-{pack}", "namespace": INVENTORY_NAMESPACE,
+                         "labels": {INVENTORY_LABEL: "true", PACK_LABEL: pack}},
+            "data": {"pack": pack, "version": version, "objects": json.dumps(objects, sort_keys=True)},
+        },
+        MANAGER,
+        force=True,
+    )  # fmt: skip
+
+
+def _apply(ctx: StepContext, client: KubeClient, obj: dict[str, Any]) -> dict[str, Any]:
+    """Apply without force first: if another manager changed a field Strata declares, say so, then take it."""
+    _, namespaced = client.resource(obj["apiVersion"], obj["kind"])
+    if namespaced and not obj["metadata"].get("namespace"):
+        obj["metadata"]["namespace"] = "default"
+    try:
+        return client.apply(obj, MANAGER)
+    except KubeError as err:
+        if err.status != 409:
+            raise
+        causes = [c.get("message", "") for c in (err.body.get("details") or {}).get("causes") or []]
+    ctx.event("warning", "DriftCorrected", f"{obj['kind']} {obj['metadata']['name']}: taking back fields changed "
+              f"outside Strata ({'; '.join(causes)})", {"object": _key(obj), "conflicts": causes})  # fmt: skip
+    return client.apply(obj, MANAGER, force=True)
+
+
+def _delete(client: KubeClient, keys: list[str]) -> list[str]:
+    deleted = []
+    for key in sorted(keys, key=lambda k: _parse_key(k)[1] in FIRST):  # namespaces and CRDs last
+        try:
+            if client.delete(*_parse_key(key)):
+                deleted.append(key)
+        except KubeError as err:
+            if err.status != 404:
+                raise
+    return deleted
+
+
+@step_handler("addons", "ensure_pack")
+def ensure_pack(ctx: StepContext) -> dict:
+    pack = ctx.step.input["pack"]
+    entry, objects = pack_objects(ctx, pack)
+    with kube(ctx) as client:
+        before = _inventory(client, pack)
+        applied = {}
+        changed = []
+        for obj in objects:
+            live = _apply(ctx, client, obj)
+            key = _key(obj)
+            applied[key] = live["metadata"].get("generation", 1)
+            if before.get(key) != applied[key]:
+                changed.append(key)
+        pruned = _delete(client, [k for k in before if k not in applied])
+        _save_inventory(client, pack, entry["version"], applied)
+        if changed or pruned:
+            shown = ", ".join(" ".join(k.split("|")[1:][::2]) for k in changed[:10])
+            ctx.event("info", "PackApplied", f"{pack}@{entry['version']}: {len(changed)} of {len(objects)} objects "
+                      f"created or changed{f' ({shown})' if shown else ''}, {len(pruned)} pruned",
+                      {"pack": pack, "changed": changed, "pruned": pruned})  # fmt: skip
+        waiting = [problem for obj in objects if obj["kind"] in WORKLOADS and (problem := not_ready(client, obj))]
+    stuck = [w.message for w in waiting if w.stuck]
+    if stuck:
+        raise StepError("WorkloadNotAvailable", "; ".join(stuck), USER_FIXABLE)
+    if waiting:
+        raise Retry(_poll_seconds(ctx), "; ".join(w.message for w in waiting))
+    return {"pack": pack, "version": entry["version"], "objects": len(objects), "changed": len(changed),
+            "pruned": len(pruned)}  # fmt: skip
+
+
+def _poll_seconds(ctx: StepContext) -> float:
+    return min(5.0, max(0.1, 2.5 * ctx.settings.localcloud_time_scale))
+
+
+@step_handler("addons", "prune_packs")
+def prune_packs(ctx: StepContext) -> dict:
+    """Delete the objects of packs the cluster's profile no longer has, then their inventories."""
+    keep = {e["pack"] for e in ctx.cluster["spec"]["layers"]}
+    removed = {}
+    with kube(ctx) as client:
+        for inventory in client.list("v1", "ConfigMap", INVENTORY_NAMESPACE, f"{INVENTORY_LABEL}=true"):
+            pack = inventory["data"]["pack"]
+            if pack in keep:
+                continue
+            removed[pack] = _delete(client, list(json.loads(inventory["data"].get("objects", "{}"))))
+            client.delete("v1", "ConfigMap", INVENTORY_NAMESPACE, inventory["metadata"]["name"])
+            ctx.event("info", "PackRemoved", f"{pack}: removed from the profile, {len(removed[pack])} objects deleted",
+                      {"pack": pack, "deleted": removed[pack]})  # fmt: skip
+    return {"removed": removed}
