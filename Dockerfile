@@ -12,6 +12,7 @@ COPY services/api/pyproject.toml services/api/
 COPY services/imagebuilder/pyproject.toml services/imagebuilder/
 COPY services/provisioner/pyproject.toml services/provisioner/
 COPY services/addons/pyproject.toml services/addons/
+COPY services/kubeapi/pyproject.toml services/kubeapi/
 COPY cli/pyproject.toml cli/
 RUN uv sync --frozen --no-dev --all-packages --no-install-workspace
 

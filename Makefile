@@ -34,3 +34,4 @@ bench: install
 	.venv/bin/python bench/api.py
 	.venv/bin/python bench/provision.py
 	.venv/bin/python bench/images.py
+	.venv/bin/python bench/addons.py

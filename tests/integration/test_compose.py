@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPONENTS = {"postgres", "redis", "migrate", "api", "imagebuilder", "provisioner", "addons", "beat", "flower"}
+COMPONENTS = {"postgres", "redis", "migrate", "api", "imagebuilder", "provisioner", "addons", "kubeapi", "beat",
+              "flower"}  # fmt: skip
 
 
 def test_docker_compose_config_parses():
@@ -27,6 +28,6 @@ def test_docker_compose_config_parses():
     assert set(services) == COMPONENTS
     for name in COMPONENTS - {"migrate"}:
         assert "healthcheck" in services[name], name
-    for name in ("imagebuilder", "provisioner", "addons", "beat", "flower", "api"):
+    for name in ("imagebuilder", "provisioner", "addons", "kubeapi", "beat", "flower", "api"):
         assert services[name]["command"] == ["serve", name]
         assert services[name]["environment"]["STRATA_DATABASE_URL"].startswith("postgresql://")

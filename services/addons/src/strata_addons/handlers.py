@@ -10,6 +10,8 @@ a later apply knows what changed and what to delete.
 from __future__ import annotations
 
 import json
+import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,9 +19,9 @@ from typing import Any
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
-from strata_common.kube.access import NotReachable, cluster_access
+from strata_common.kube.access import KubeAccess, NotReachable, cluster_access
 from strata_common.kube.client import KubeClient, KubeError
-from strata_common.kube.readiness import WORKLOADS, not_ready
+from strata_common.kube.readiness import WORKLOADS, NotReady, not_ready
 from strata_common.packs.manifests import ManifestError
 from strata_common.packs.values import effective_values, render_objects
 
@@ -30,6 +32,11 @@ INVENTORY_NAMESPACE = "kube-system"
 FIRST = ("Namespace", "CustomResourceDefinition")  # applied before what may live in or be defined by them
 
 
+_clients: OrderedDict[tuple[str, KubeAccess], KubeClient] = OrderedDict()
+CLIENTS_KEPT = 32  # per worker process: connections and discovery stay warm across a cluster's steps
+READY_WAIT_SECONDS = 2.0  # how long a step watches its workloads come up before it requeues
+
+
 @contextmanager
 def kube(ctx: StepContext) -> Iterator[KubeClient]:
     """A client of the cluster's API; an unreachable API or an error answer fails the step with its reason."""
@@ -38,13 +45,16 @@ def kube(ctx: StepContext) -> Iterator[KubeClient]:
             access = cluster_access(conn, ctx.step.cluster_id, ctx.settings)
         except NotReachable as err:
             raise StepError("ApiNotReachable", str(err)) from None
-    client = KubeClient(access)
+    key = (str(ctx.step.cluster_id), access)
+    client = _clients.pop(key, None) or KubeClient(access)
     try:
         yield client
     except KubeError as err:
-        raise StepError(f"Kube{err.reason}", err.message or str(err)) from None
-    finally:
         client.close()
+        raise StepError(f"Kube{err.reason}", err.message or str(err)) from None
+    _clients[key] = client
+    while len(_clients) > CLIENTS_KEPT:
+        _clients.popitem(last=False)[1].close()
 
 
 def _key(obj: dict[str, Any]) -> str:
@@ -146,7 +156,7 @@ def ensure_pack(ctx: StepContext) -> dict:
             ctx.event("info", "PackApplied", f"{pack}@{entry['version']}: {len(changed)} of {len(objects)} objects "
                       f"created or changed{f' ({shown})' if shown else ''}, {len(pruned)} pruned",
                       {"pack": pack, "changed": changed, "pruned": pruned})  # fmt: skip
-        waiting = [problem for obj in objects if obj["kind"] in WORKLOADS and (problem := not_ready(client, obj))]
+        waiting = wait_available(client, [obj for obj in objects if obj["kind"] in WORKLOADS])
     stuck = [w.message for w in waiting if w.stuck]
     if stuck:
         raise StepError("WorkloadNotAvailable", "; ".join(stuck), USER_FIXABLE)
@@ -154,6 +164,19 @@ def ensure_pack(ctx: StepContext) -> dict:
         raise Retry(_poll_seconds(ctx), "; ".join(w.message for w in waiting))
     return {"pack": pack, "version": entry["version"], "objects": len(objects), "changed": len(changed),
             "pruned": len(pruned)}  # fmt: skip
+
+
+def wait_available(client: KubeClient, workloads: list[dict[str, Any]]) -> list[NotReady]:
+    """Watch the workloads for a moment; what is still not available (stuck ones at once)."""
+    deadline = time.monotonic() + READY_WAIT_SECONDS
+    pending = workloads
+    while True:
+        waiting = [(obj, problem) for obj in pending if (problem := not_ready(client, obj))]
+        problems = [problem for _, problem in waiting]
+        if not waiting or any(p.stuck for p in problems) or time.monotonic() > deadline:
+            return problems
+        pending = [obj for obj, _ in waiting]
+        time.sleep(0.05)
 
 
 def _poll_seconds(ctx: StepContext) -> float:

@@ -63,7 +63,7 @@ class KubeApi:
     certificate was verified for (None when serving plain HTTP in tests of the app alone)."""
 
     def __init__(self, pool: ConnectionPool, notifier: Notifier, directory: ClusterDirectory,
-                 on_write: Callable[[str], None] = lambda cluster_id: None):  # fmt: skip
+                 on_write: Callable[[str, str], None] = lambda cluster_id, resource: None):  # fmt: skip
         self.pool = pool
         self.notifier = notifier
         self.directory = directory
@@ -250,7 +250,7 @@ class KubeApi:
         except DryRun as done:
             return done.status, done.body
         if tx.changed:
-            self.on_write(cluster_id)
+            self.on_write(cluster_id, target.resource.key)
         return status, obj
 
     def _key(self, target: Target, body: Any, name: str | None = None) -> tuple[str, str]:

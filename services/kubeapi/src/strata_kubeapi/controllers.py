@@ -36,6 +36,10 @@ ACTIVE_SECONDS = 600.0
 COMPACT_EVERY = 60.0
 KEEP_CHANGES_SECONDS = 900.0
 _SUFFIX = string.ascii_lowercase + string.digits
+# Writes that give the controllers work; anything else (ConfigMaps, RBAC, ...) does not wake them.
+WATCHED = {"apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets", "batch/jobs", "/pods",
+           "/persistentvolumeclaims", "storage.k8s.io/storageclasses", "/nodes"}  # fmt: skip
+DEBOUNCE_SECONDS = 0.02  # a burst of applies to a cluster makes one reconcile
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 
 
@@ -98,6 +102,11 @@ class Controllers:
         self._active: dict[str, float] = {}
         self._scheduled_at: dict[str, float] = {}  # pod uid -> when it was bound to a node
         self._stopped = False
+
+    def written(self, cluster_id: str, resource: str) -> None:
+        """The API stored a change: reconcile soon if it is something the controllers act on."""
+        if resource in WATCHED:
+            self.poke(cluster_id, DEBOUNCE_SECONDS)
 
     def poke(self, cluster_id: str, after: float = 0.0) -> None:
         with self._cond:

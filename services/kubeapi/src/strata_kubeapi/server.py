@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 import ssl
@@ -27,8 +28,16 @@ def build(settings: Settings) -> tuple[KubeApi, Controllers, ClusterDirectory]:
     pool = get_pool(settings)
     directory = ClusterDirectory(pool, settings.secret_key)
     controllers = Controllers(pool, directory, settings.localcloud_time_scale)
-    app = KubeApi(pool, Notifier(settings.database_url, CHANNEL), directory, on_write=controllers.poke)
+    app = KubeApi(pool, Notifier(settings.database_url, CHANNEL), directory, on_write=controllers.written)
     return app, controllers, directory
+
+
+def bind_address(host: str | None) -> str:
+    """The URL's address when it is one (127.0.0.1 by default); a host name (a container's) binds all."""
+    try:
+        return str(ipaddress.ip_address(host or "127.0.0.1"))
+    except ValueError:
+        return "0.0.0.0"
 
 
 def main() -> int:
@@ -43,7 +52,7 @@ def main() -> int:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.verify_mode = ssl.CERT_REQUIRED  # the cluster's own context (chosen by server name) verifies
     context.sni_callback = directory.sni_callback
-    server = make_server(url.hostname or "127.0.0.1", url.port or 6443, app, threaded=True, ssl_context=context)
+    server = make_server(bind_address(url.hostname), url.port or 6443, app, threaded=True, ssl_context=context)
     threading.Thread(target=controllers.run, name="controllers", daemon=True).start()
 
     def stop(*_: object) -> None:
