@@ -38,6 +38,9 @@ def test_cluster_life_cycle(clients, world, processes, strata_env, database_url)
         ("InfrastructureReady", "Unknown", "Pending"),
         ("ControlPlaneReady", "Unknown", "Pending"),
         ("WorkersReady", "Unknown", "Pending"),
+        ("NetworkingReady", "Unknown", "Pending"),
+        ("StorageReady", "Unknown", "Pending"),
+        ("AddonsReady", "Unknown", "Pending"),
         ("Ready", "Unknown", "Reconciling"),
     ]
 

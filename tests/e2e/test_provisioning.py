@@ -81,7 +81,9 @@ def test_cluster_reaches_running_with_nodes_spread_and_roles_isolated(clients, f
     client = x509.load_pem_x509_certificate(base64.b64decode(config["users"][0]["user"]["client-certificate-data"]))
     client.verify_directly_issued_by(ca)  # the admin certificate chains to the cluster CA
     assert ca.subject == ca.issuer and ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    assert config["clusters"][0]["cluster"]["server"].endswith(".lb.local-1.local:6443")
+    server = config["clusters"][0]["cluster"]  # the local cloud's API, reached by the load balancer's name
+    assert server["server"].endswith(f"/clusters/{cluster['id']}")
+    assert server["tls-server-name"].endswith(".lb.local-1.local")
     assert clients["viewer"].get(f"/v1/clusters/{cluster['id']}/kubeconfig").status_code == 403
 
     by_node = {r["tags"]["strata:node"]: r["spec"]["userData"] for r in instances}

@@ -14,12 +14,14 @@ import requests
 
 PROFILE = {
     "name": "demo",
-    "description": "Ubuntu 22.04, Kubernetes 1.32, Calico, local-path storage",
+    "description": "Ubuntu 22.04, Kubernetes 1.32, Calico, local-path storage, Prometheus, Permissions Manager",
     "layers": [
         {"pack": "ubuntu-22.04", "version": "1.0.0"},
         {"pack": "kubernetes", "version": "1.32.1"},
         {"pack": "calico", "version": "3.28.2"},
         {"pack": "local-path", "version": "0.0.30"},
+        {"pack": "prometheus", "version": "2.54.1"},
+        {"pack": "permissions-manager", "version": "1.0.0"},
     ],
 }
 POOLS = [
@@ -80,7 +82,8 @@ class Demo:
         pools = ", ".join(f"{p['name']} {p['count']} x {p['instanceType']}" for p in cluster["pools"])
         for line in (
             f"cluster demo is {cluster['phase']}: id {cluster['id']}, generation {cluster['generation']}, {pools}",
-            f"kubeconfig: {kubeconfig}",
+            f"kubeconfig: {kubeconfig} (the local cloud's Kubernetes API: kubectl --kubeconfig {kubeconfig} "
+            "get pods -A --validate=false)",
             f"API token (admin of project default): export STRATA_TOKEN=$(cat {self.state_dir / 'token'})",
             f"API docs: {self.api}/docs   OpenAPI: {self.api}/openapi.json   Flower: {self.flower}",
             f"try: .venv/bin/strata cluster list; .venv/bin/strata events {cluster['id']}",

@@ -79,8 +79,8 @@ def pack_objects(ctx: StepContext, pack: str) -> tuple[dict[str, Any], list[dict
     values, _ = effective_values(definition, entry.get("values") or "", override)
     try:
         objects = render_objects(definition, values)
-    except ManifestError as err:
-        raise StepError("InvalidValues", str(err), USER_FIXABLE) from None
+    except (ManifestError, ValueError, TypeError, AttributeError, KeyError) as err:
+        raise StepError("InvalidValues", f"{pack}: {err}", USER_FIXABLE) from None
     for obj in objects:
         labels = obj["metadata"].setdefault("labels", {}) or {}
         obj["metadata"]["labels"] = {**labels, PACK_LABEL: pack, "app.kubernetes.io/managed-by": "strata"}

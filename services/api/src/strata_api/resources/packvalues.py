@@ -81,8 +81,9 @@ def put_values(cluster_id: str, pack: str):
         view = _view(entry, definition, override)
         try:
             render_objects(definition, view["values"])
-        except ManifestError as err:
-            raise ApiError(422, "invalid", f"values: {err}", {"values": str(err)}) from None
+        except (ManifestError, ValueError, TypeError, AttributeError, KeyError) as err:
+            # a value of the wrong shape can break a manifest anywhere: whatever breaks, the values are invalid
+            raise ApiError(422, "invalid", f"values: {err}", {"values": str(err) or type(err).__name__}) from None
         overrides = {**(row["spec"].get("overrides") or {}), pack: override}
         if not override:
             overrides.pop(pack)
