@@ -8,7 +8,7 @@ import json
 
 import pytest
 import yaml
-from api_support import cluster_request
+from api_support import LOCAL_PROFILE, cluster_request
 from engine_support import engine_env, start_worker
 from kube_support import start_addons
 from kubernetes import client as k8s
@@ -17,14 +17,10 @@ from kubernetes.client.rest import ApiException
 
 from helpers import STRATA, wait_until
 
-PROFILE = {
+PROFILE = {  # the API tests' profile (Calico MTU 1400, Prometheus retention 7d) plus Permissions Manager
     "name": "platform",
     "layers": [
-        {"pack": "ubuntu-22.04", "version": "1.0.0"},
-        {"pack": "kubernetes", "version": "1.32.1"},
-        {"pack": "calico", "version": "3.28.2", "values": "mtu: 1400\n"},
-        {"pack": "local-path", "version": "0.0.30"},
-        {"pack": "prometheus", "version": "2.54.1", "values": "retention: 7d\n"},
+        *LOCAL_PROFILE["layers"],
         {"pack": "permissions-manager", "version": "1.0.0", "values": "groups:\n  developers: app-team\n"},
     ],
 }

@@ -23,7 +23,7 @@ from strata_common.kube.access import KubeAccess, NotReachable, cluster_access
 from strata_common.kube.client import KubeClient, KubeError
 from strata_common.kube.readiness import WORKLOADS, NotReady, not_ready
 from strata_common.packs.manifests import ManifestError
-from strata_common.packs.values import effective_values, render_objects
+from strata_common.packs.values import effective_values, pack_layer, render_objects
 
 MANAGER = "strata"
 PACK_LABEL = "strata.dev/pack"
@@ -69,12 +69,11 @@ def _parse_key(key: str) -> tuple[str, str, str | None, str]:
 
 def pack_objects(ctx: StepContext, pack: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(layer entry, labelled objects) of the cluster's layer `pack` with its effective values."""
-    entry = next((e for e in ctx.cluster["spec"]["layers"] if e["pack"] == pack), None)
-    if entry is None:
-        raise StepError("PackNotInProfile", f"the cluster's profile has no pack {pack!r}", USER_FIXABLE)
     with ctx.db.connection() as conn:
-        definition = conn.execute("SELECT definition FROM packs WHERE id = %s", (entry["packId"],)).fetchone()
-    definition = definition["definition"]
+        found = pack_layer(conn, ctx.cluster["spec"], pack)
+    if found is None:
+        raise StepError("PackNotInProfile", f"the cluster's profile has no pack {pack!r}", USER_FIXABLE)
+    entry, definition = found
     override = (ctx.cluster["spec"].get("overrides") or {}).get(pack)
     values, _ = effective_values(definition, entry.get("values") or "", override)
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg import Connection
+
 from strata_common.packs.manifests import parse_documents, render
 from strata_common.packs.profiles import deep_merge, parse_values
 
@@ -41,3 +43,12 @@ def render_objects(definition: dict[str, Any], values: dict[str, Any]) -> list[d
     for name, text in definition["manifests"].items():
         objects += parse_documents(render(text, values), f"{definition['name']}/{name}")
     return objects
+
+
+def pack_layer(conn: Connection, spec: dict[str, Any], pack: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(layer entry, pack definition) of a cluster spec's layer named `pack`, or None."""
+    entry = next((e for e in spec["layers"] if e["pack"] == pack), None)
+    if entry is None:
+        return None
+    row = conn.execute("SELECT definition FROM packs WHERE id = %s", (entry["packId"],)).fetchone()
+    return entry, row["definition"]

@@ -15,7 +15,7 @@ from strata_api.resources.clusters import own_cluster
 from strata_common.engine.events import append_event
 from strata_common.engine.plan import bump_generation, submit_plan
 from strata_common.packs.manifests import ManifestError
-from strata_common.packs.values import effective_values, render_objects
+from strata_common.packs.values import effective_values, pack_layer, render_objects
 from strata_common.planner import PACK_CONDITIONS, plan_override
 from strata_common.schemas.api import PackValuesView
 
@@ -24,11 +24,10 @@ bp = Blueprint("packvalues", __name__, url_prefix="/v1/clusters")
 
 def _layer(conn: Connection, row: dict[str, Any], pack: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(layer entry, pack definition) of a cluster's pack layer; 404 if the profile has none by that name."""
-    entry = next((e for e in row["spec"]["layers"] if e["pack"] == pack), None)
-    if entry is None or entry["layer"] not in PACK_CONDITIONS:
+    found = pack_layer(conn, row["spec"], pack)
+    if found is None or found[0]["layer"] not in PACK_CONDITIONS:
         raise ApiError(404, "not_found", f"cluster {row['name']!r} has no cni, csi or add-on pack {pack!r}")
-    definition = conn.execute("SELECT definition FROM packs WHERE id = %s", (entry["packId"],)).fetchone()
-    return entry, definition["definition"]
+    return found
 
 
 def _view(entry: dict[str, Any], definition: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
