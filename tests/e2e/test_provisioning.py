@@ -83,14 +83,16 @@ def test_cluster_reaches_running_with_nodes_spread_and_roles_isolated(clients, f
     assert ca.subject == ca.issuer and ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     server = config["clusters"][0]["cluster"]  # the local cloud's API, reached by the load balancer's name
     assert server["server"].endswith(f"/clusters/{cluster['id']}")
-    assert server["tls-server-name"].endswith(".lb.local-1.local")
     assert clients["viewer"].get(f"/v1/clusters/{cluster['id']}/kubeconfig").status_code == 403
 
     by_node = {r["tags"]["strata:node"]: r["spec"]["userData"] for r in instances}
     init = list(yaml.safe_load_all(yaml.safe_load(by_node["ensure_node/cp-0"].removeprefix("#cloud-config\n"))
                                    ["write_files"][0]["content"]))  # fmt: skip
     assert [d["kind"] for d in init[:2]] == ["InitConfiguration", "ClusterConfiguration"]
-    assert init[1]["controlPlaneEndpoint"] == config["clusters"][0]["cluster"]["server"].removeprefix("https://")
+    balancer = next(r for r in rows if r["kind"] == "load_balancer")  # kubeadm's endpoint: the balancer's name
+    assert init[1]["controlPlaneEndpoint"] == f"{balancer['spec']['dnsName']}:6443"
+    assert server["tls-server-name"] == balancer["spec"]["dnsName"]
+    assert server["tls-server-name"].endswith(".lb.local-1.local")
     assert init[1]["kubernetesVersion"] == "v1.32.1"
     assert {"name": "anonymous-auth", "value": "false"} in init[1]["apiServer"]["extraArgs"]
     join = yaml.safe_load(by_node["ensure_node/general-0"].removeprefix("#cloud-config\n"))
