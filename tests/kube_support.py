@@ -1,5 +1,5 @@
 """An emulated cluster for the Kubernetes API tests: a cluster row with its PKI, a load balancer and
-running instances in the local cloud, the emulator process, and an official-client ApiClient."""
+running instances in the local cloud, the emulator process, and its admin kubeconfig."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from dataclasses import dataclass
 
 import yaml
 from engine_support import new_cluster, start_worker
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -29,11 +27,6 @@ class EmulatedCluster:
     id: str
     kubeconfig: dict
     access: KubeAccess
-
-    def api_client(self) -> k8s.ApiClient:
-        configuration = k8s.Configuration()
-        k8s_config.load_kube_config_from_dict(self.kubeconfig, client_configuration=configuration)
-        return k8s.ApiClient(configuration)
 
 
 def start_kubeapi(processes, env: dict[str, str]) -> dict[str, str]:

@@ -5,7 +5,11 @@ Set STRATA_TEST_KUBECONFIG to a kubeconfig file to run the same tests against a 
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import shutil
+import subprocess
 import threading
 import uuid
 
@@ -23,14 +27,21 @@ MANAGER = "strata-test"
 
 
 @pytest.fixture
-def kube(processes, strata_env, database_url) -> k8s.ApiClient:
-    path = os.environ.get("STRATA_TEST_KUBECONFIG")
-    if path:
-        configuration = k8s.Configuration()
-        k8s_config.load_kube_config(path, client_configuration=configuration)
-        return k8s.ApiClient(configuration)
-    env = start_kubeapi(processes, strata_env)
-    return emulated_cluster(database_url, env).api_client()
+def kubeconfig(processes, strata_env, database_url, tmp_path) -> str:
+    """The path of the cluster's admin kubeconfig: STRATA_TEST_KUBECONFIG, or an emulated cluster's."""
+    if os.environ.get("STRATA_TEST_KUBECONFIG"):
+        return os.environ["STRATA_TEST_KUBECONFIG"]
+    cluster = emulated_cluster(database_url, start_kubeapi(processes, strata_env))
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(cluster.kubeconfig))
+    return str(path)
+
+
+@pytest.fixture
+def kube(kubeconfig) -> k8s.ApiClient:
+    configuration = k8s.Configuration()
+    k8s_config.load_kube_config(kubeconfig, client_configuration=configuration)
+    return k8s.ApiClient(configuration)
 
 
 @pytest.fixture
@@ -251,3 +262,51 @@ def test_workloads_become_available_and_bad_images_do_not(kube, namespace):
 
     assert wait_until(pull_failure, timeout=60, message="the bad image to fail to pull")
     assert not apps.read_namespaced_deployment_status("bad", namespace).status.available_replicas
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed (the CI machines have it)")
+def test_kubectl_creates_applies_rolls_out_scales_and_deletes(kubeconfig):
+    def kubectl(*args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, *args], input=stdin, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+    assert json.loads(kubectl("version", "-o", "json"))["serverVersion"]["gitVersion"].startswith("v1.")
+    resources = kubectl("api-resources", "-o", "name").split()
+    assert {"deployments.apps", "namespaces", "customresourcedefinitions.apiextensions.k8s.io"} <= set(resources)
+    namespace = f"k-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", namespace)
+
+    web = yaml.safe_dump(deployment("web", replicas=2))
+    kubectl("apply", "-n", namespace, "--server-side", "--field-manager", MANAGER, "-f", "-", stdin=web)
+    kubectl("rollout", "status", "-n", namespace, "deployment/web", "--timeout=90s")
+    pods = kubectl("get", "pods", "-n", namespace, "-l", "app=web", "-o", "name").split()
+    assert len(pods) == 2
+
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "1", "b": "2"}}
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(config))  # client-side: last-applied
+    config["data"] = {"a": "10"}
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(config))
+    live = json.loads(kubectl("get", "configmap", "settings", "-n", namespace, "-o", "json"))
+    assert live["data"] == {"a": "10"}  # b was applied before and is no longer: three-way merge removes it
+
+    # kubectl create's generators send protobuf (Go clients do for built-in types)
+    kubectl("create", "deployment", "api", "-n", namespace, "--image=nginx:1.27", "--replicas=2", "--port=8080")
+    kubectl("create", "service", "clusterip", "api", "-n", namespace, "--tcp=80:8080")
+    kubectl("create", "secret", "generic", "creds", "-n", namespace, "--from-literal=token=s3cr3t")
+    api = json.loads(kubectl("get", "deployment", "api", "-n", namespace, "-o", "json"))
+    assert api["spec"]["replicas"] == 2 and api["metadata"]["labels"] == {"app": "api"}
+    assert api["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] == 8080
+    assert api["metadata"]["creationTimestamp"].endswith("Z")
+    service = json.loads(kubectl("get", "service", "api", "-n", namespace, "-o", "json"))
+    assert service["spec"]["ports"][0]["port"] == 80 and service["spec"]["ports"][0]["targetPort"] == 8080
+    secret = json.loads(kubectl("get", "secret", "creds", "-n", namespace, "-o", "json"))
+    assert base64.b64decode(secret["data"]["token"]) == b"s3cr3t"
+    kubectl("rollout", "status", "-n", namespace, "deployment/api", "--timeout=90s")
+
+    kubectl("scale", "-n", namespace, "deployment/web", "--replicas=3")
+    kubectl("rollout", "status", "-n", namespace, "deployment/web", "--timeout=90s")
+    assert len(kubectl("get", "pods", "-n", namespace, "-l", "app=web", "-o", "name").split()) == 3
+    kubectl("delete", "namespace", namespace, "--timeout=90s")
+    assert namespace not in kubectl("get", "namespaces", "-o", "name")

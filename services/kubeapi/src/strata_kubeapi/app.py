@@ -23,8 +23,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from strata_common.notify import Notifier
-from strata_kubeapi import merging, store
-from strata_kubeapi.clusters import ClusterDirectory
+from strata_kubeapi import merging, openapi, protobuf, store
+from strata_kubeapi.clusters import ClusterDirectory, ClusterInfo
 from strata_kubeapi.errors import ApiError, status_body
 from strata_kubeapi.resources import BUILTIN, BUILTIN_GROUPS, CRD_RESOURCE, Resource, builtin, from_crd, validate_crd
 from strata_kubeapi.selectors import field_selector, label_selector
@@ -34,6 +34,7 @@ APPLY = "application/apply-patch+yaml"
 PATCH_TYPES = ("application/merge-patch+json", "application/strategic-merge-patch+json",
                "application/json-patch+json", APPLY)  # fmt: skip
 _NAME_CHARS = string.ascii_lowercase + string.digits
+BOOKMARK_SECONDS = 5.0  # a quiet watch that allows bookmarks gets one this often
 
 
 class DryRun(Exception):
@@ -131,8 +132,19 @@ class KubeApi:
                 group = next((g for g in self.group_list(cluster.id)["groups"] if g["name"] == rest[1]), None)
                 if group:
                     return json_response({"kind": "APIGroup", "apiVersion": "v1", **group})
+            if rest[:2] == ["openapi", "v3"]:
+                return json_response(self.openapi(cluster, rest[2:]))
         target = self.target(cluster.id, rest)
         return self.serve(request, cluster.id, target)
+
+    def openapi(self, cluster: ClusterInfo, rest: list[str]) -> dict[str, Any]:
+        resources = self._all_resources(cluster.id)
+        if not rest:
+            return openapi.index(f"/clusters/{cluster.id}", resources)
+        if rest[0] in ("api", "apis") and self._is_group_version(cluster.id, rest):
+            group, version = ("", rest[1]) if rest[0] == "api" else (rest[1], rest[2])
+            return openapi.document(group, version, resources, cluster.version)
+        raise ApiError(404, "NotFound", f"no OpenAPI document for {'/'.join(rest)}")
 
     def _all_resources(self, cluster_id: str) -> list[Resource]:
         with self.pool.connection() as conn:
@@ -180,7 +192,7 @@ class KubeApi:
         resource = self.resource(cluster_id, group, version, tail[0])
         name = tail[1] if len(tail) > 1 else None
         sub = tail[2] if len(tail) > 2 else None
-        if sub not in (None, "status") or (sub == "status" and not resource.status):
+        if not {None: True, "status": resource.status, "scale": resource.scale}.get(sub, False):
             raise ApiError(404, "NotFound", f"the server could not find the requested resource ({tail[0]}/{sub})")
         if resource.namespaced and name is not None and namespace is None:
             raise ApiError(404, "NotFound", f"{resource.plural} is namespaced: use /namespaces/NAMESPACE/...")
@@ -202,6 +214,8 @@ class KubeApi:
 
     def serve(self, request: Request, cluster_id: str, target: Target) -> Response:
         method = request.method
+        if target.subresource == "scale":
+            return json_response(*self.scale(request, cluster_id, target))
         if method == "GET" and target.name is None:
             if request.args.get("watch") in ("1", "true", "True"):
                 return self.watch(request, cluster_id, target)
@@ -234,6 +248,8 @@ class KubeApi:
     def body(self, request: Request) -> Any:
         raw = request.get_data()
         try:
+            if request.mimetype == protobuf.MEDIA_TYPE:
+                return protobuf.decode(raw)
             if request.mimetype == APPLY or "yaml" in request.mimetype:
                 return yaml.safe_load(raw) if raw else None
             return json.loads(raw) if raw else None
@@ -395,6 +411,12 @@ class KubeApi:
             return self.apply(tx, target, old, body, manager, force)
         if old is None:
             raise self.not_found(target)
+        new = self._patched(target, old, kind, body)
+        new["kind"], new["apiVersion"] = old["kind"], old["apiVersion"]
+        return 200, self._store_update(tx, target, old, new, manager)
+
+    def _patched(self, target: Target, old: dict[str, Any], kind: str, body: Any) -> dict[str, Any]:
+        """`old` with a JSON, merge or strategic merge patch applied, its resourceVersion precondition checked."""
         try:
             if kind == "application/json-patch+json":
                 new = merging.json_patch(old, body)
@@ -409,8 +431,41 @@ class KubeApi:
         expected = (new.get("metadata") or {}).get("resourceVersion")
         if expected and expected != old["metadata"]["resourceVersion"]:
             raise self.conflict(target)
-        new["kind"], new["apiVersion"] = old["kind"], old["apiVersion"]
-        return 200, self._store_update(tx, target, old, new, manager)
+        return new
+
+    def scale(self, request: Request, cluster_id: str, target: Target) -> tuple[dict[str, Any], int]:
+        """GET, PUT or PATCH (any patch type but apply) of the autoscaling/v1 Scale over spec.replicas."""
+        if request.method == "GET":
+            return _scale_of(self.get(cluster_id, target)), 200
+        if request.method not in ("PUT", "PATCH"):
+            raise ApiError(405, "MethodNotAllowed", f"{request.method} is not supported on {target.resource.plural}"
+                           "/scale")  # fmt: skip
+        if request.method == "PATCH" and request.mimetype not in PATCH_TYPES[:3]:
+            raise ApiError(415, "UnsupportedMediaType", f"the scale subresource accepts {', '.join(PATCH_TYPES[:3])}")
+        body = self.body(request)
+        manager = request.args.get("fieldManager") or _manager_from_agent(request)
+        main = Target(target.resource, target.namespace, target.name, None)
+
+        def rescale(tx: store.Tx) -> tuple[int, dict[str, Any]]:
+            old = self._existing(tx, main)
+            current = _scale_of(old)
+            if request.method == "PUT":
+                wanted = body if isinstance(body, dict) else {}
+                expected = (wanted.get("metadata") or {}).get("resourceVersion")
+                if expected and expected != old["metadata"]["resourceVersion"]:
+                    raise self.conflict(target)
+            else:
+                wanted = self._patched(target, current, request.mimetype, body)
+            replicas = (wanted.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+                raise self.invalid(target.resource, target.name or "", f"spec.replicas: Invalid value: {replicas!r}: "
+                                   "must be a non-negative integer")  # fmt: skip
+            new = copy.deepcopy(old)
+            new["spec"]["replicas"] = replicas
+            return 200, _scale_of(self._store_update(tx, main, old, new, manager))
+
+        status, scaled = self.write(cluster_id, main, request.args.get("dryRun") == "All", rescale)
+        return scaled, status
 
     def apply(self, tx: store.Tx, target: Target, old: dict[str, Any] | None, body: Any, manager: str,
               force: bool) -> tuple[int, dict[str, Any]]:  # fmt: skip
@@ -496,10 +551,12 @@ class KubeApi:
                 initial = [o for o in store.list_objects(conn, cluster_id, target.resource.key, target.namespace)
                            if wanted(o)]  # fmt: skip
         res, namespace = target.resource, target.namespace
+        bookmarks = request.args.get("allowWatchBookmarks") in ("1", "true")
 
         def stream() -> Iterator[bytes]:
+            yield b""  # the status line and headers go out now, not with the first event
             deadline = time.monotonic() + timeout
-            last = start
+            last, quiet_since = start, time.monotonic()
             for obj in initial:
                 yield _event("ADDED", obj)
             while time.monotonic() < deadline and not self.notifier.closed:
@@ -507,11 +564,15 @@ class KubeApi:
                 with self.pool.connection() as conn:
                     batch = store.changes_after(conn, cluster_id, res.key, namespace, last)
                 for change in batch:
-                    last = change["resource_version"]
+                    last, quiet_since = change["resource_version"], time.monotonic()
                     if wanted(change["body"]):
                         yield _event(change["type"], change["body"])
+                if bookmarks and time.monotonic() - quiet_since >= BOOKMARK_SECONDS:
+                    quiet_since = time.monotonic()  # a bookmark also finds out whether the client is still there
+                    yield _event("BOOKMARK", {"kind": res.kind, "apiVersion": res.api_version,
+                                              "metadata": {"resourceVersion": str(last)}})  # fmt: skip
                 if not batch:
-                    self.notifier.wait(cluster_id, seen, min(5.0, max(0.0, deadline - time.monotonic())))
+                    self.notifier.wait(cluster_id, seen, min(BOOKMARK_SECONDS, max(0.0, deadline - time.monotonic())))
 
         return Response(stream(), mimetype="application/json", direct_passthrough=True)
 
@@ -539,6 +600,17 @@ class KubeApi:
                          "metadata": {}, "items": [g for g in gone if g]}  # fmt: skip
 
         return self.write(cluster_id, target, request.args.get("dryRun") == "All", remove)[1]
+
+
+def _scale_of(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj["metadata"]
+    selector = (obj["spec"].get("selector") or {}).get("matchLabels") or {}
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                         if k in meta},
+            "spec": {"replicas": obj["spec"].get("replicas", 1)},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                       "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))}}  # fmt: skip
 
 
 def _event(type_: str, obj: dict[str, Any]) -> bytes:

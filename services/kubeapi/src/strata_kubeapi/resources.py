@@ -20,6 +20,7 @@ class Resource:
     namespaced: bool
     short_names: tuple[str, ...] = ()
     status: bool = False  # has a /status subresource: the main endpoint keeps status as it is
+    scale: bool = False  # has a /scale subresource (autoscaling/v1 Scale over spec.replicas)
 
     @property
     def key(self) -> str:
@@ -43,11 +44,24 @@ class Resource:
         if self.status:
             entries.append({"name": f"{self.plural}/status", "singularName": "", "namespaced": self.namespaced,
                             "kind": self.kind, "verbs": ["get", "patch", "update"]})  # fmt: skip
+        if self.scale:
+            entries.append({"name": f"{self.plural}/scale", "singularName": "", "namespaced": self.namespaced,
+                            "group": "autoscaling", "version": "v1", "kind": "Scale",
+                            "verbs": ["get", "patch", "update"]})  # fmt: skip
         return entries
 
 
-def _r(group: str, version: str, plural: str, kind: str, namespaced: bool = True, *short: str, status: bool = False):
-    return Resource(group, version, plural, kind, namespaced, short, status)
+def _r(
+    group: str,
+    version: str,
+    plural: str,
+    kind: str,
+    namespaced: bool = True,
+    *short: str,
+    status: bool = False,
+    scale: bool = False,
+) -> Resource:
+    return Resource(group, version, plural, kind, namespaced, short, status, scale)
 
 
 BUILTIN: tuple[Resource, ...] = (
@@ -62,9 +76,9 @@ BUILTIN: tuple[Resource, ...] = (
     _r("", "v1", "events", "Event", True, "ev"),
     _r("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, "pvc", status=True),
     _r("", "v1", "persistentvolumes", "PersistentVolume", False, "pv", status=True),
-    _r("apps", "v1", "deployments", "Deployment", True, "deploy", status=True),
-    _r("apps", "v1", "replicasets", "ReplicaSet", True, "rs", status=True),
-    _r("apps", "v1", "statefulsets", "StatefulSet", True, "sts", status=True),
+    _r("apps", "v1", "deployments", "Deployment", True, "deploy", status=True, scale=True),
+    _r("apps", "v1", "replicasets", "ReplicaSet", True, "rs", status=True, scale=True),
+    _r("apps", "v1", "statefulsets", "StatefulSet", True, "sts", status=True, scale=True),
     _r("apps", "v1", "daemonsets", "DaemonSet", True, "ds", status=True),
     _r("batch", "v1", "jobs", "Job", status=True),
     _r("batch", "v1", "cronjobs", "CronJob", True, "cj", status=True),
