@@ -61,9 +61,10 @@ def write_pack(registry: Path, name: str, version: str, role: str, values: str =
 
 
 @pytest.fixture
-def lab(clients, processes, strata_env, database_url, tmp_path):
-    """Workers of every service on an instant local cloud, and a private registry of custom OS packs."""
-    env = engine_env(strata_env, STRATA_LOCALCLOUD_TIME_SCALE="0")
+def lab(request, clients, processes, strata_env, database_url, tmp_path):
+    """Workers of every service on a local cloud at time scale `request.param` (instant unless a test
+    says), and a private registry of custom OS packs."""
+    env = engine_env(strata_env, STRATA_LOCALCLOUD_TIME_SCALE=getattr(request, "param", "0"))
     start_worker(processes, env, "imagebuilder")
     start_addons(processes, env)
     start_worker(processes, env)
@@ -153,6 +154,18 @@ def test_first_cluster_builds_the_second_reuses_another_region_copies(clients, l
     assert listed[("local-1", "built")]["kubernetesVersion"] == "1.32.1"
     assert {i["state"] for i in listed.values()} == {"available"}
     assert clients["other"].get("/v1/images").json()["items"] == []  # another project sees none
+
+
+@pytest.mark.parametrize("lab", ["0.02"], indirect=True)
+def test_a_build_whose_image_was_still_pending_finishes_and_removes_its_builder(clients, lab, database_url):
+    op = clients["operator"]
+    cluster = create(op, lab, profile(op, "slow", "golden-os")["id"], "slow")
+    wait_phase(op, cluster, "Running")
+    assert [b["alive"] for b in builders(database_url)] == [False]
+    built = events(op, cluster, "ImageBuilt")
+    assert len(built) == 1 and node_image(op, cluster) in built[0]["message"]
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT status FROM image_builds").fetchall() == [("succeeded",)]
 
 
 def test_ten_clusters_needing_the_same_new_image_cause_one_build(clients, lab, database_url):

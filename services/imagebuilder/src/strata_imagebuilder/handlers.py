@@ -66,6 +66,9 @@ def ensure_image(ctx: StepContext) -> dict:
     signed = {"strata:signature": plan.signature}
     with cloud(ctx) as driver:
         found = _usable(driver.find_images(where, signed))
+        own_build = (ctx.step.output or {}).get("buildToken")
+        if found and own_build and found.tags.get("strata:build-token") == own_build:
+            return _build(ctx, driver, plan, base)  # this step's build, its image pending last time: finish it
         if found:
             return _result(ctx, driver, found, plan, found.tags.get("strata:source", "built"))
         for other in sorted(set(REGIONS.get(cloud_type, {})) - {where}):
