@@ -49,7 +49,8 @@ def start_addons(processes, env: dict[str, str]) -> None:
 
 
 def emulated_cluster(database_url: str, env: dict[str, str], workers: int = 2) -> EmulatedCluster:
-    """A cluster as the provisioner leaves it: PKI, API load balancer, one control-plane and `workers` nodes."""
+    """A cluster as the provisioner leaves it: PKI, API load balancer, one control-plane and `workers` nodes
+    (and an image builder at work)."""
     cluster_id = new_cluster(database_url)
     secrets = pki.generate(f"c-{cluster_id.hex[:8]}")
     with ConnectionPool(database_url, kwargs={"row_factory": dict_row}, min_size=1, max_size=2) as pool:
@@ -71,6 +72,8 @@ def emulated_cluster(database_url: str, env: dict[str, str], workers: int = 2) -
                     "strata:pool": node["pool"], "strata:node": f"ensure_node/{node['name']}"}  # fmt: skip
             cloud.run_instance("local-1", "local-1a", "large", "ubuntu-22.04", user_data(documents), tags,
                                f"{cluster_id}:{index}:{uuid.uuid4()}")  # fmt: skip
+        builder = {**owner, "strata:role": "image-builder"}  # the cluster's, but never a node
+        cloud.run_instance("local-1", "local-1a", "medium", "ubuntu-22.04", "", builder, f"{cluster_id}:builder")
     server = f"{env['STRATA_KUBEAPI_URL']}/clusters/{cluster_id}"
     access = KubeAccess(server, balancer.spec["dnsName"], secrets["caCert"], secrets["adminCert"],
                         secrets["adminKey"], secrets["clusterName"])  # fmt: skip

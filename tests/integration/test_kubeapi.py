@@ -310,3 +310,18 @@ def test_kubectl_creates_applies_rolls_out_scales_and_deletes(kubeconfig):
     assert len(kubectl("get", "pods", "-n", namespace, "-l", "app=web", "-o", "name").split()) == 3
     kubectl("delete", "namespace", namespace, "--timeout=90s")
     assert namespace not in kubectl("get", "namespaces", "-o", "name")
+
+
+@pytest.mark.skipif(bool(os.environ.get("STRATA_TEST_KUBECONFIG")), reason="the emulated cluster's own instances")
+def test_nodes_are_the_clusters_node_instances_and_ready(kube):
+    core = k8s.CoreV1Api(kube)
+
+    def nodes() -> list:
+        found = core.list_node().items
+        return found if len(found) >= 3 and all(n.status.conditions for n in found) else []
+
+    found = wait_until(nodes, timeout=30, message="three nodes")
+    assert sorted(n.metadata.name for n in found) == ["node-0", "node-1", "node-2"]  # not the image builder
+    control = next(n for n in found if n.metadata.name == "node-0")
+    assert "node-role.kubernetes.io/control-plane" in control.metadata.labels and control.spec.taints
+    assert all(c.status == "True" for n in found for c in n.status.conditions if c.type == "Ready")

@@ -83,7 +83,7 @@ class Demo:
         for line in (
             f"cluster demo is {cluster['phase']}: id {cluster['id']}, generation {cluster['generation']}, {pools}",
             f"kubeconfig: {kubeconfig} (the local cloud's Kubernetes API: kubectl --kubeconfig {kubeconfig} "
-            "get pods -A --validate=false)",
+            "get pods -A)",
             f"API token (admin of project default): export STRATA_TOKEN=$(cat {self.state_dir / 'token'})",
             f"API docs: {self.api}/docs   OpenAPI: {self.api}/openapi.json   Flower: {self.flower}",
             f"try: .venv/bin/strata cluster list; .venv/bin/strata events {cluster['id']}",

@@ -60,15 +60,17 @@ class Target:
 
 
 class KubeApi:
-    """The WSGI application. `cluster_of_connection(environ)` tells which cluster the TLS client
-    certificate was verified for (None when serving plain HTTP in tests of the app alone)."""
+    """The WSGI application. `directory` tells which cluster a request may reach; the controllers
+    hear of every request to a cluster (`on_request`) and of every stored change (`on_write`)."""
 
     def __init__(self, pool: ConnectionPool, notifier: Notifier, directory: ClusterDirectory,
-                 on_write: Callable[[str, str], None] = lambda cluster_id, resource: None):  # fmt: skip
+                 on_write: Callable[[str, str], None] = lambda cluster_id, resource: None,
+                 on_request: Callable[[str], None] = lambda cluster_id: None):  # fmt: skip
         self.pool = pool
         self.notifier = notifier
         self.directory = directory
         self.on_write = on_write
+        self.on_request = on_request
         self._bootstrapped: set[str] = set()
 
     def bootstrap(self, cluster_id: str) -> None:
@@ -115,6 +117,7 @@ class KubeApi:
         cluster = self.directory.authorize(parts[1], environ)
         if cluster.id not in self._bootstrapped:
             self.bootstrap(cluster.id)
+        self.on_request(cluster.id)
         rest = parts[2:]
         if request.method == "GET":
             if rest == ["version"]:

@@ -108,6 +108,14 @@ class Controllers:
         if resource in WATCHED:
             self.poke(cluster_id, DEBOUNCE_SECONDS)
 
+    def seen(self, cluster_id: str) -> None:
+        """A client talks to the cluster: keep it reconciled (its Nodes follow its instances) from now on."""
+        with self._cond:
+            known = cluster_id in self._active
+            self._active[cluster_id] = time.monotonic()
+        if not known:
+            self.poke(cluster_id)
+
     def poke(self, cluster_id: str, after: float = 0.0) -> None:
         with self._cond:
             due = time.monotonic() + after
@@ -209,9 +217,9 @@ class _Pass:
         existing = {n["metadata"]["name"]: n for n in self.tx.list("/nodes")}
         wanted = set()
         for inst in instances:
-            if not inst["running"]:
+            if not inst["running"] or "strata:node" not in inst["tags"]:  # image builders are no nodes
                 continue
-            name = inst["tags"].get("strata:node", inst["id"]).split("/")[-1]
+            name = inst["tags"]["strata:node"].split("/")[-1]
             wanted.add(name)
             control = inst["tags"].get("strata:role") == "control-plane"
             labels = {

@@ -28,7 +28,13 @@ def build(settings: Settings) -> tuple[KubeApi, Controllers, ClusterDirectory]:
     pool = get_pool(settings)
     directory = ClusterDirectory(pool, settings.secret_key)
     controllers = Controllers(pool, directory, settings.localcloud_time_scale)
-    app = KubeApi(pool, Notifier(settings.database_url, CHANNEL), directory, on_write=controllers.written)
+    app = KubeApi(
+        pool,
+        Notifier(settings.database_url, CHANNEL),
+        directory,
+        on_write=controllers.written,
+        on_request=controllers.seen,
+    )
     return app, controllers, directory
 
 
