@@ -308,6 +308,15 @@ def test_kubectl_creates_applies_rolls_out_scales_and_deletes(kubeconfig):
     kubectl("scale", "-n", namespace, "deployment/web", "--replicas=3")
     kubectl("rollout", "status", "-n", namespace, "deployment/web", "--timeout=90s")
     assert len(kubectl("get", "pods", "-n", namespace, "-l", "app=web", "-o", "name").split()) == 3
+    printed = kubectl("get", "pods", "-n", namespace, "-l", "app=web").splitlines()  # the server's Table
+    assert printed[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert len(printed) == 4 and all(line.split()[1:3] == ["1/1", "Running"] for line in printed[1:])
+    assert kubectl("get", "deployment", "web", "-n", namespace).splitlines()[1].split()[:4] == ["web", "3/3", "3", "3"]
+    everything = kubectl("get", "all", "-n", namespace, "-o", "name").split()
+    assert {"deployment.apps/web", "deployment.apps/api", "service/api"} <= set(everything)
+    assert any(n.startswith("pod/web-") for n in everything) and any(
+        n.startswith("replicaset.apps/") for n in everything
+    )
     kubectl("delete", "namespace", namespace, "--timeout=90s")
     assert namespace not in kubectl("get", "namespaces", "-o", "name")
 

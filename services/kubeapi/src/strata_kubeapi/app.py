@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from strata_common.notify import Notifier
-from strata_kubeapi import merging, openapi, protobuf, store
+from strata_kubeapi import merging, openapi, protobuf, store, tables
 from strata_kubeapi.clusters import ClusterDirectory, ClusterInfo
 from strata_kubeapi.errors import ApiError, status_body
 from strata_kubeapi.resources import BUILTIN, BUILTIN_GROUPS, CRD_RESOURCE, Resource, builtin, from_crd, validate_crd
@@ -219,12 +219,20 @@ class KubeApi:
         method = request.method
         if target.subresource == "scale":
             return json_response(*self.scale(request, cluster_id, target))
+        as_table = method == "GET" and tables.wants_table(request.headers.get("Accept", ""))
         if method == "GET" and target.name is None:
             if request.args.get("watch") in ("1", "true", "True"):
-                return self.watch(request, cluster_id, target)
-            return json_response(self.list(request, cluster_id, target))
+                return self.watch(request, cluster_id, target, as_table)
+            listed = self.list(request, cluster_id, target)
+            if as_table:
+                return json_response(tables.table(target.resource.key, listed["items"], listed["metadata"]))
+            return json_response(listed)
         if method == "GET":
-            return json_response(self.get(cluster_id, target))
+            obj = self.get(cluster_id, target)
+            if as_table and target.subresource is None:
+                rv = {"resourceVersion": obj["metadata"]["resourceVersion"]}
+                return json_response(tables.table(target.resource.key, [obj], rv))
+            return json_response(obj)
         if method == "DELETE" and target.name is None:
             return json_response(self.delete_collection(request, cluster_id, target))
         if method == "DELETE":
@@ -535,7 +543,7 @@ class KubeApi:
         return {"kind": f"{target.resource.kind}List", "apiVersion": target.resource.api_version, "metadata": meta,
                 "items": items}  # fmt: skip
 
-    def watch(self, request: Request, cluster_id: str, target: Target) -> Response:
+    def watch(self, request: Request, cluster_id: str, target: Target, as_table: bool) -> Response:
         wanted = self._filter(request, target)
         timeout = float(request.args.get("timeoutSeconds") or 1800)
         since = request.args.get("resourceVersion")
@@ -556,12 +564,17 @@ class KubeApi:
         res, namespace = target.resource, target.namespace
         bookmarks = request.args.get("allowWatchBookmarks") in ("1", "true")
 
+        def shown(obj: dict[str, Any]) -> dict[str, Any]:
+            if not as_table:
+                return obj
+            return tables.table(res.key, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]})
+
         def stream() -> Iterator[bytes]:
             yield b""  # the status line and headers go out now, not with the first event
             deadline = time.monotonic() + timeout
             last, quiet_since = start, time.monotonic()
             for obj in initial:
-                yield _event("ADDED", obj)
+                yield _event("ADDED", shown(obj))
             while time.monotonic() < deadline and not self.notifier.closed:
                 seen = self.notifier.version(cluster_id)
                 with self.pool.connection() as conn:
@@ -569,7 +582,7 @@ class KubeApi:
                 for change in batch:
                     last, quiet_since = change["resource_version"], time.monotonic()
                     if wanted(change["body"]):
-                        yield _event(change["type"], change["body"])
+                        yield _event(change["type"], shown(change["body"]))
                 if bookmarks and time.monotonic() - quiet_since >= BOOKMARK_SECONDS:
                     quiet_since = time.monotonic()  # a bookmark also finds out whether the client is still there
                     yield _event("BOOKMARK", {"kind": res.kind, "apiVersion": res.api_version,

@@ -7,6 +7,16 @@ from typing import Any
 
 CRD_RESOURCE = "apiextensions.k8s.io/customresourcedefinitions"
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+IN_ALL = {
+    "/pods",
+    "/services",
+    "apps/deployments",
+    "apps/replicasets",
+    "apps/statefulsets",
+    "apps/daemonsets",
+    "batch/jobs",
+    "batch/cronjobs",
+}  # the category `all` (kubectl get all)
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,8 @@ class Resource:
         }
         if self.short_names:
             entry["shortNames"] = list(self.short_names)
+        if self.key in IN_ALL:
+            entry["categories"] = ["all"]
         entries = [entry]
         if self.status:
             entries.append({"name": f"{self.plural}/status", "singularName": "", "namespaced": self.namespaced,
