@@ -399,10 +399,14 @@ class KubeApi:
         if body["metadata"].get("name") not in (None, target.name):
             raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
         old = self._existing(tx, target)
-        expected = body["metadata"].get("resourceVersion")
+        self._check_version(target, body, old)
+        return 200, self._store_update(tx, target, old, body, manager)
+
+    def _check_version(self, target: Target, wanted: dict[str, Any], old: dict[str, Any]) -> None:
+        """A write that names a resourceVersion applies only to that version (optimistic concurrency)."""
+        expected = (wanted.get("metadata") or {}).get("resourceVersion")
         if expected and expected != old["metadata"]["resourceVersion"]:
             raise self.conflict(target)
-        return 200, self._store_update(tx, target, old, body, manager)
 
     def conflict(self, target: Target) -> ApiError:
         res = target.resource
@@ -439,9 +443,7 @@ class KubeApi:
             raise ApiError(422, "Invalid", str(err)) from None
         if not isinstance(new, dict):
             raise ApiError(400, "BadRequest", "the patch does not leave an object")
-        expected = (new.get("metadata") or {}).get("resourceVersion")
-        if expected and expected != old["metadata"]["resourceVersion"]:
-            raise self.conflict(target)
+        self._check_version(target, new, old)
         return new
 
     def scale(self, request: Request, cluster_id: str, target: Target) -> tuple[dict[str, Any], int]:
@@ -462,9 +464,7 @@ class KubeApi:
             current = _scale_of(old)
             if request.method == "PUT":
                 wanted = body if isinstance(body, dict) else {}
-                expected = (wanted.get("metadata") or {}).get("resourceVersion")
-                if expected and expected != old["metadata"]["resourceVersion"]:
-                    raise self.conflict(target)
+                self._check_version(target, wanted, old)
             else:
                 wanted = self._patched(target, current, request.mimetype, body)
             replicas = (wanted.get("spec") or {}).get("replicas")
