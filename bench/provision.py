@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import psycopg
 import requests
@@ -91,31 +92,31 @@ class Fleet:
         response.raise_for_status()
         return response.json()["id"]
 
-    def running(self, ids: list[str]) -> int:
+    def _value(self, sql: str, ids: list[str]) -> Any:
+        """The single value a query over the clusters `ids` returns."""
         with psycopg.connect(self.env["STRATA_DATABASE_URL"]) as conn:
-            return conn.execute(
-                "SELECT count(*) FROM clusters WHERE id = ANY(%s::uuid[]) AND phase = 'Running'", (ids,)
-            ).fetchone()[0]
+            return conn.execute(sql, (ids,)).fetchone()[0]
+
+    def running(self, ids: list[str]) -> int:
+        return self._value("SELECT count(*) FROM clusters WHERE id = ANY(%s::uuid[]) AND phase = 'Running'", ids)
 
     def mean_time_to_running(self, ids: list[str]) -> float:
         """Mean seconds from a cluster's creation to the end of its last step."""
-        with psycopg.connect(self.env["STRATA_DATABASE_URL"]) as conn:
-            return conn.execute(
-                "SELECT avg(extract(epoch FROM done - c.created_at))::float FROM clusters c JOIN LATERAL"
-                " (SELECT max(finished_at) AS done FROM steps WHERE cluster_id = c.id) s ON true"
-                " WHERE c.id = ANY(%s::uuid[])",
-                (ids,),
-            ).fetchone()[0]
+        return self._value(
+            "SELECT avg(extract(epoch FROM done - c.created_at))::float FROM clusters c JOIN LATERAL"
+            " (SELECT max(finished_at) AS done FROM steps WHERE cluster_id = c.id) s ON true"
+            " WHERE c.id = ANY(%s::uuid[])",
+            ids,
+        )
 
     def mean_time_after_nodes(self, ids: list[str]) -> float:
         """Mean seconds from a cluster's last node step finishing to its last step finishing."""
-        with psycopg.connect(self.env["STRATA_DATABASE_URL"]) as conn:
-            return conn.execute(
-                "SELECT avg(after)::float FROM (SELECT extract(epoch FROM max(finished_at) - max(finished_at)"
-                " FILTER (WHERE name LIKE 'ensure_node/%%')) AS after FROM steps"
-                " WHERE cluster_id = ANY(%s::uuid[]) GROUP BY cluster_id) per_cluster",
-                (ids,),
-            ).fetchone()[0]
+        return self._value(
+            "SELECT avg(after)::float FROM (SELECT extract(epoch FROM max(finished_at) - max(finished_at)"
+            " FILTER (WHERE name LIKE 'ensure_node/%%')) AS after FROM steps"
+            " WHERE cluster_id = ANY(%s::uuid[]) GROUP BY cluster_id) per_cluster",
+            ids,
+        )
 
     def until_running(self, ids: list[str], timeout: float = 3600) -> float:
         start = time.perf_counter()
