@@ -529,9 +529,8 @@ class KubeApi:
         limit = int(request.args.get("limit") or 0)
         after = _decode_continue(request.args.get("continue"))
         with self.pool.connection() as conn:
-            rv = store.latest_version(conn)
-            items = [o for o in store.list_objects(conn, cluster_id, target.resource.key, target.namespace)
-                     if wanted(o)]  # fmt: skip
+            rv, listed = store.snapshot(conn, cluster_id, target.resource.key, target.namespace)
+        items = [o for o in listed if wanted(o)]
         if after:
             items = [o for o in items if _sort_key(o) > after]
         meta: dict[str, Any] = {"resourceVersion": str(rv)}
@@ -558,9 +557,8 @@ class KubeApi:
                     raise ApiError(410, "Expired", f"too old resource version: {start} ({horizon})")
                 initial: list[dict[str, Any]] = []
             else:
-                start = store.latest_version(conn)
-                initial = [o for o in store.list_objects(conn, cluster_id, target.resource.key, target.namespace)
-                           if wanted(o)]  # fmt: skip
+                start, listed = store.snapshot(conn, cluster_id, target.resource.key, target.namespace)
+                initial = [o for o in listed if wanted(o)]
         res, namespace = target.resource, target.namespace
         bookmarks = request.args.get("allowWatchBookmarks") in ("1", "true")
 

@@ -137,10 +137,25 @@ def list_objects(conn: Connection, cluster_id: str, resource: str, namespace: st
     return [r["body"] for r in rows]
 
 
-def latest_version(conn: Connection) -> int:
-    """The newest resourceVersion handed out (a list's resourceVersion)."""
-    row = conn.execute("SELECT last_value, is_called FROM kube_changes_resource_version_seq").fetchone()
-    return row["last_value"] if row["is_called"] else 0
+def snapshot(
+    conn: Connection, cluster_id: str, resource: str, namespace: str | None
+) -> tuple[int, list[dict[str, Any]]]:
+    """A list and its resourceVersion, read in one statement (one snapshot): the newest change of these
+    objects that the list saw. Writes to a cluster commit in resourceVersion order, so a watch from that
+    version gets every change the list did not show, even one in flight while it ran."""
+    row = conn.execute(
+        """
+        WITH listed AS (
+            SELECT namespace, name, resource_version, body FROM kube_objects
+             WHERE cluster_id = %(c)s AND resource = %(r)s AND (%(n)s::text IS NULL OR namespace = %(n)s))
+        SELECT greatest((SELECT max(resource_version) FROM kube_changes WHERE cluster_id = %(c)s AND resource = %(r)s),
+                        (SELECT max(resource_version) FROM listed),
+                        (SELECT horizon FROM kube_compaction)) AS version,
+               coalesce((SELECT jsonb_agg(body ORDER BY namespace, name) FROM listed), '[]') AS items
+        """,
+        {"c": cluster_id, "r": resource, "n": namespace},
+    ).fetchone()
+    return row["version"], row["items"]
 
 
 def changes_after(
