@@ -6,6 +6,7 @@ Set STRATA_TEST_KUBECONFIG to a kubeconfig file to run the same tests against a 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import shutil
@@ -241,6 +242,45 @@ def test_custom_resource_definitions_register_new_resources(kube, namespace):
                timeout=30, message="the CRD's group to leave discovery")  # fmt: skip
 
 
+def test_the_server_fills_in_defaults_and_allocates_service_addresses(kube, namespace):
+    apps, core = k8s.AppsV1Api(kube), k8s.CoreV1Api(kube)
+    web = deployment("web", image="nginx")  # no tag: latest
+    web["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": 80}]
+    created = apps.create_namespaced_deployment(namespace, web)
+    assert created.spec.strategy.type == "RollingUpdate"
+    assert created.spec.strategy.rolling_update.max_surge == "25%"
+    assert (created.spec.revision_history_limit, created.spec.progress_deadline_seconds) == (10, 600)
+    pod = created.spec.template.spec
+    assert (pod.restart_policy, pod.dns_policy, pod.termination_grace_period_seconds) == ("Always", "ClusterFirst", 30)
+    container = pod.containers[0]
+    assert container.image_pull_policy == "Always" and container.ports[0].protocol == "TCP"
+    assert container.termination_message_path == "/dev/termination-log"
+    pinned = apps.create_namespaced_deployment(namespace, deployment("pinned", image="nginx:1.27"))
+    assert pinned.spec.template.spec.containers[0].image_pull_policy == "IfNotPresent"
+
+    def service(name: str, kind: str = "ClusterIP", version: str | None = None) -> dict:
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "resourceVersion": version},
+                "spec": {"type": kind, "selector": {"app": "web"}, "ports": [{"port": 80}]}}  # fmt: skip
+
+    first = core.create_namespaced_service(namespace, service("one"))
+    second = core.create_namespaced_service(namespace, service("two", "NodePort"))
+    assert first.spec.cluster_ip != second.spec.cluster_ip
+    assert all(ipaddress.ip_address(s.spec.cluster_ip) for s in (first, second))
+    assert first.spec.ports[0].target_port == 80 and first.spec.ports[0].protocol == "TCP"
+    assert first.spec.session_affinity == "None" and first.spec.ports[0].node_port is None
+    node_port = second.spec.ports[0].node_port
+    assert 30000 <= node_port <= 32767
+
+    omitting = service("two", "NodePort", second.metadata.resource_version)  # neither clusterIP nor nodePort
+    replaced = core.replace_namespaced_service("two", namespace, omitting)
+    assert (replaced.spec.cluster_ip, replaced.spec.ports[0].node_port) == (second.spec.cluster_ip, node_port)
+    moved = service("one", version=first.metadata.resource_version)
+    moved["spec"]["clusterIP"] = second.spec.cluster_ip
+    with pytest.raises(ApiException) as refused:
+        core.replace_namespaced_service("one", namespace, moved)
+    assert refused.value.status == 422 and "spec.clusterIP" in json.loads(refused.value.body)["message"]
+
+
 def test_workloads_become_available_and_bad_images_do_not(kube, namespace):
     apps = k8s.AppsV1Api(kube)
     apps.create_namespaced_deployment(namespace, deployment("good", replicas=2))
@@ -301,6 +341,8 @@ def test_kubectl_creates_applies_rolls_out_scales_and_deletes(kubeconfig):
     assert api["metadata"]["creationTimestamp"].endswith("Z")
     service = json.loads(kubectl("get", "service", "api", "-n", namespace, "-o", "json"))
     assert service["spec"]["ports"][0]["port"] == 80 and service["spec"]["ports"][0]["targetPort"] == 8080
+    listed = kubectl("get", "service", "api", "-n", namespace).splitlines()[1].split()
+    assert listed[:2] == ["api", "ClusterIP"] and listed[2] == service["spec"]["clusterIP"] and listed[4] == "80/TCP"
     secret = json.loads(kubectl("get", "secret", "creds", "-n", namespace, "-o", "json"))
     assert base64.b64decode(secret["data"]["token"]) == b"s3cr3t"
     kubectl("rollout", "status", "-n", namespace, "deployment/api", "--timeout=90s")

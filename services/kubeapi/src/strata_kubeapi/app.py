@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from strata_common.notify import Notifier
-from strata_kubeapi import merging, openapi, protobuf, store, tables
+from strata_kubeapi import defaults, merging, openapi, protobuf, store, tables
 from strata_kubeapi.clusters import ClusterDirectory, ClusterInfo
 from strata_kubeapi.errors import ApiError, status_body
 from strata_kubeapi.resources import BUILTIN, BUILTIN_GROUPS, CRD_RESOURCE, Resource, builtin, from_crd, validate_crd
@@ -315,11 +315,16 @@ class KubeApi:
                         {"name": name, "kind": res.kind, "group": res.group})  # fmt: skip
 
     def _prepare(self, tx: store.Tx, target: Target, body: dict[str, Any], old: dict[str, Any] | None) -> None:
-        """Checks a write must pass: the namespace exists, names are valid, CRDs are well-formed."""
+        """Checks a write must pass (the namespace exists, names are valid, CRDs are well-formed, immutable
+        fields stay) and the defaults the API server fills in."""
         res, meta = target.resource, body["metadata"]
         name = meta.get("name", "")
         if not name or len(name) > 253 or name != name.strip() or "/" in name:
             raise self.invalid(res, name, "metadata.name: Required value: name or generateName is required")
+        try:
+            defaults.default(body, old, lambda: tx.list("/services"))
+        except defaults.Invalid as err:
+            raise self.invalid(res, name, str(err)) from None
         if res.namespaced and old is None and tx.get("/namespaces", "", target.namespace or "") is None:
             raise ApiError(404, "NotFound", f'namespaces "{target.namespace}" not found',
                            {"name": target.namespace, "kind": "namespaces"})  # fmt: skip
