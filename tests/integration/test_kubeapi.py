@@ -247,6 +247,7 @@ def test_the_server_fills_in_defaults_and_allocates_service_addresses(kube, name
     web = deployment("web", image="nginx")  # no tag: latest
     web["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": 80}]
     created = apps.create_namespaced_deployment(namespace, web)
+    assert created.status is not None  # built-in kinds carry a status from the start, empty until reported
     assert created.spec.strategy.type == "RollingUpdate"
     assert created.spec.strategy.rolling_update.max_surge == "25%"
     assert (created.spec.revision_history_limit, created.spec.progress_deadline_seconds) == (10, 600)

@@ -22,6 +22,7 @@ from psycopg_pool import ConnectionPool
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from strata_common import yamltext
 from strata_common.notify import Notifier
 from strata_kubeapi import defaults, merging, openapi, protobuf, store, tables
 from strata_kubeapi.clusters import ClusterDirectory, ClusterInfo
@@ -262,7 +263,7 @@ class KubeApi:
             if request.mimetype == protobuf.MEDIA_TYPE:
                 return protobuf.decode(raw)
             if request.mimetype == APPLY or "yaml" in request.mimetype:
-                return yaml.safe_load(raw) if raw else None
+                return yamltext.load(raw) if raw else None
             return json.loads(raw) if raw else None
         except (ValueError, yaml.YAMLError) as err:
             raise ApiError(400, "BadRequest", f"the request body could not be decoded: {err}") from None
@@ -321,6 +322,8 @@ class KubeApi:
         name = meta.get("name", "")
         if not name or len(name) > 253 or name != name.strip() or "/" in name:
             raise self.invalid(res, name, "metadata.name: Required value: name or generateName is required")
+        if old is None and res.status and res in BUILTIN:
+            body.setdefault("status", {})  # a Go struct in the built-in kinds: there from the start, empty
         try:
             defaults.default(body, old, lambda: tx.list("/services"))
         except defaults.Invalid as err:
