@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from marshmallow import ValidationError
 
+from strata_common import yamltext
 from strata_common.packs.manifests import ManifestError, parse_documents, render
 from strata_common.schemas import flatten_errors
 from strata_common.schemas.packs import PackManifestSchema
@@ -57,7 +58,7 @@ def load_pack(folder: Path) -> dict[str, Any]:
         raise PackError(label, f"pack.json is invalid: {problems}") from None
     try:
         values_text = _read(folder / "values.yaml")
-        values = yaml.safe_load(values_text) or {}
+        values = yamltext.load(values_text) or {}
     except FileNotFoundError:
         raise PackError(label, "values.yaml is missing (every pack has one, even if empty)") from None
     except yaml.YAMLError as err:
@@ -102,7 +103,7 @@ def _load_roles(folder: Path, label: str, roles: list[str]) -> dict[str, str]:
             except UnicodeDecodeError:
                 raise PackError(label, f"{relative} is not a text file") from None
         try:
-            yaml.safe_load(files[f"roles/{role}/tasks/main.yml"])
+            yamltext.load(files[f"roles/{role}/tasks/main.yml"])
         except yaml.YAMLError as err:
             raise PackError(label, f"roles/{role}/tasks/main.yml is not valid YAML: {err}") from None
     return files

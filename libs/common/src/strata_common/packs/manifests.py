@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from strata_common import yamltext
+
 _PLACEHOLDER = re.compile(r"\{\{\s*values\.([A-Za-z0-9_.-]+)\s*\}\}")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _WORKLOADS = ("Deployment", "DaemonSet", "StatefulSet")
@@ -55,7 +57,7 @@ def placeholders(text: str) -> list[str]:
 
 def parse_documents(text: str, source: str) -> list[dict[str, Any]]:
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yamltext.load_all(text) if d is not None]
     except yaml.YAMLError as err:
         raise ManifestError(f"{source}: not valid YAML: {err}") from None
     for doc in docs:

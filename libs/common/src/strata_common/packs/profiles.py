@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from strata_common import yamltext
 from strata_common.packs import semver
 from strata_common.packs.manifests import ManifestError, render
 
@@ -33,7 +34,7 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 def parse_values(text: str) -> dict[str, Any]:
     """A values document as a mapping (raises ValueError with the reason)."""
     try:
-        values = yaml.safe_load(text) if text and text.strip() else {}
+        values = yamltext.load(text) if text and text.strip() else {}
     except yaml.YAMLError as err:
         raise ValueError(f"not valid YAML: {err}") from None
     if not isinstance(values, dict):

@@ -12,6 +12,7 @@ from psycopg import Connection
 from strata_api.errors import ApiError
 from strata_api.http import api, db, reply, transaction
 from strata_api.resources.clusters import own_cluster
+from strata_common import yamltext
 from strata_common.engine.events import append_event
 from strata_common.engine.plan import bump_generation, submit_plan
 from strata_common.packs.manifests import ManifestError
@@ -39,7 +40,7 @@ def _view(entry: dict[str, Any], definition: dict[str, Any], override: dict[str,
 def _override_body() -> dict[str, Any]:
     """The request body as a values mapping: YAML or JSON (JSON is YAML)."""
     try:
-        override = yaml.safe_load(request.get_data(as_text=True) or "{}")
+        override = yamltext.load(request.get_data(as_text=True) or "{}")
     except yaml.YAMLError as err:
         raise ApiError(400, "invalid_body", "the body must be a YAML or JSON mapping of values",
                        {"values": f"not valid YAML or JSON: {err}"}) from None  # fmt: skip
