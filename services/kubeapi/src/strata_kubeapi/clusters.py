@@ -86,7 +86,7 @@ class ClusterDirectory:
 
     def authorize(self, cluster_id: str, environ: dict[str, Any]) -> ClusterInfo:
         """The cluster a request's path names, if the connection's certificate was verified for it."""
-        verified = getattr(environ.get("werkzeug.socket"), "strata_cluster", None)
+        verified = getattr(environ.get("gunicorn.socket"), "strata_cluster", None)
         if self.require_client_cert and verified != cluster_id:
             raise ApiError(403, "Forbidden", "the client certificate was not issued by this cluster's CA")
         return self.info(cluster_id)
