@@ -12,13 +12,14 @@ COPY services/api/pyproject.toml services/api/
 COPY services/imagebuilder/pyproject.toml services/imagebuilder/
 COPY services/provisioner/pyproject.toml services/provisioner/
 COPY services/addons/pyproject.toml services/addons/
-COPY services/kubeapi/pyproject.toml services/kubeapi/
+COPY localcloud/pyproject.toml localcloud/
 COPY cli/pyproject.toml cli/
 RUN uv sync --frozen --no-dev --all-packages --no-install-workspace
 
 # Code layer.
 COPY libs libs
 COPY services services
+COPY localcloud localcloud
 COPY cli cli
 COPY packs packs
 RUN uv sync --frozen --no-dev --all-packages \

@@ -20,11 +20,12 @@ import redis
 from harness import bench_env
 from psycopg.rows import dict_row
 
-from strata_common.celery_app import CONTROL, create_celery
+from strata_common.celery_app import create_celery
 from strata_common.engine.model import StepSpec
 from strata_common.engine.plan import submit_plan
 from strata_common.engine.publish import Publisher
 from strata_common.engine.redrive import DUE_STEPS
+from strata_common.queues import CONTROL
 
 HERE = Path(__file__).resolve().parent
 N_TASKS = int(os.environ.get("BENCH_TASKS", "2000"))

@@ -17,8 +17,8 @@ import psycopg
 from harness import bench_env
 from provision import PROFILE, Fleet
 
-from strata_common.clouds.local import LocalCloud
 from strata_common.db.pool import open_pool
+from strata_localcloud.cloud import LocalCloud
 
 CATALOG = 10_000
 LOOKUPS = 500

@@ -27,8 +27,8 @@ from harness import bench_env
 from psycopg.rows import dict_row
 
 from strata_cli.embedded import free_port
-from strata_common.clouds.local import LatencyModel
 from strata_common.db.tokens import create_token
+from strata_localcloud.cloud import LatencyModel
 
 CLUSTERS = int(os.environ.get("BENCH_CLUSTERS", "200"))
 CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "2")

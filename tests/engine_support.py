@@ -12,11 +12,12 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from helpers import STRATA, wait_until
-from strata_common.celery_app import CONTROL, create_celery, ping_task
+from strata_common.celery_app import create_celery
 from strata_common.db.tokens import ensure_project
 from strata_common.engine.model import StepSpec
 from strata_common.engine.plan import bump_generation, submit_plan
 from strata_common.engine.publish import Publisher
+from strata_common.queues import CONTROL, ping_task
 
 TESTS = Path(__file__).resolve().parent
 

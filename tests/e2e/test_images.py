@@ -16,8 +16,8 @@ from psycopg.rows import dict_row
 from test_provisioning import wait_phase
 
 from helpers import STRATA, wait_until
-from strata_common.clouds.local import LocalCloud
 from strata_common.db.pool import open_pool
+from strata_localcloud.cloud import LocalCloud
 
 GOLDEN_ROLE = """---
 - name: Golden | Company folder

@@ -5,7 +5,8 @@ import uuid
 import psycopg
 
 from helpers import STRATA, wait_until
-from strata_common.celery_app import CONTROL, SERVICES, create_celery, ping_task
+from strata_common.celery_app import create_celery
+from strata_common.queues import CONTROL, SERVICES, ping_task
 
 
 def test_each_worker_service_consumes_its_queue_and_writes_a_row(strata_env, processes, database_url, redis_url):

@@ -22,8 +22,9 @@ from engine_support import (
 )
 
 from helpers import STRATA, wait_until
-from strata_common.celery_app import CONTROL, create_celery, run_step_task
+from strata_common.celery_app import create_celery
 from strata_common.engine.model import StepSpec
+from strata_common.queues import CONTROL, run_step_task
 
 
 def test_sigkilled_worker_step_is_redriven_and_its_effect_exists_once(strata_env, processes, database_url, redis_url):

@@ -8,7 +8,7 @@ import uuid
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from strata_kubeapi import store
+from strata_localcloud.kubeapi import store
 
 
 def config_map(name: str, value: str) -> dict:

@@ -9,18 +9,11 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from strata_common.clouds.catalog import REGIONS
+from strata_common.clouds import registry
 from strata_common.clouds.driver import CloudError
-from strata_common.clouds.local import (
-    LatencyModel,
-    LocalCloud,
-    add_fault,
-    list_regions,
-    list_throttling,
-    set_quota,
-    set_throttling,
-)  # fmt: skip
 from strata_common.db.pool import open_pool
+from strata_localcloud.admin import add_fault, list_regions, list_throttling, set_quota, set_throttling
+from strata_localcloud.cloud import LatencyModel, LocalCloud
 
 OWNER = {"strata:cluster": "c-1"}
 
@@ -37,8 +30,11 @@ def admin(database_url, fn, *args):
         return fn(conn, *args)
 
 
-def test_regions_are_the_catalogs(database_url):
-    assert {r["name"] for r in admin(database_url, list_regions)} == set(REGIONS["local"])
+def test_regions_are_the_catalogs_and_the_driver_is_found_by_its_entry_point(database_url):
+    assert {r["name"] for r in admin(database_url, list_regions)} == set(registry.catalog("local").regions)
+    assert registry.plugins()["local"].catalog is registry.catalog("local")
+    with pytest.raises(CloudError, match="UnsupportedCloud"):
+        registry.plugin("aws")
 
 
 def test_a_token_answers_the_instance_it_first_created_even_under_concurrency(cloud):
@@ -75,7 +71,7 @@ def test_vcpu_quota_is_enforced_like_ec2_and_raising_it_unblocks(cloud, database
     cloud.run_instance("local-2", "local-2a", "medium", "ubuntu-22.04", "", OWNER, "q-2")  # 4 of 4
     with pytest.raises(CloudError) as err:
         cloud.run_instance("local-2", "local-2b", "small", "ubuntu-22.04", "", OWNER, "q-3")
-    assert err.value.code == "VcpuLimitExceeded" and err.value.error_class == "user-fixable"
+    assert err.value.code == "VcpuLimitExceeded" and err.value.user_fixable
     assert "current vCPU limit of 4" in err.value.message
     admin(database_url, set_quota, "local-2", 8)
     assert cloud.run_instance("local-2", "local-2b", "small", "ubuntu-22.04", "", OWNER, "q-3").state == "running"
@@ -88,7 +84,7 @@ def test_injected_faults_fail_the_next_n_calls_of_that_action(cloud, database_ur
     for _ in range(2):
         with pytest.raises(CloudError) as err:
             cloud.run_instance("local-1", "local-1a", "small", "ubuntu-22.04", "", OWNER, "f-1")
-        assert err.value.code == "RequestLimitExceeded" and err.value.error_class == "transient"
+        assert err.value.code == "RequestLimitExceeded" and not err.value.user_fixable
     cloud.ensure_network("local-1", "10.0.0.0/16", ["local-1a"], OWNER, "net")  # other actions are unaffected
     assert cloud.run_instance("local-1", "local-1a", "small", "ubuntu-22.04", "", OWNER, "f-1").state == "running"
 
@@ -101,7 +97,7 @@ def test_every_action_is_throttled_by_a_token_bucket_that_refills(cloud, databas
     with pytest.raises(CloudError) as err:
         cloud.describe([])
     assert (err.value.code, err.value.message) == ("RequestLimitExceeded", "Request limit exceeded.")
-    assert err.value.error_class == "transient"
+    assert not err.value.user_fixable
     cloud.list_owned(OWNER)  # buckets are per action
     deadline = time.monotonic() + 30
     while True:  # a refused call takes no token; one token comes back every 2 s

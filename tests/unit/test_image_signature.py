@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from strata_common.images.signature import KUBERNETES_ROLE, plan_image
+from strata_imagebuilder.signature import KUBERNETES_ROLE, plan_image
 
 ROLE_FILE = "roles/agent/tasks/main.yml"
 

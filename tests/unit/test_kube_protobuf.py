@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from strata_kubeapi import protobuf
+from strata_localcloud.kubeapi import protobuf
 
 
 def envelope(api_version: str, kind: str, message) -> bytes:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from strata_common.celery_app import CONTROL, SERVICES, create_celery, ping_task, queue_of
+from strata_common.celery_app import create_celery
+from strata_common.queues import CONTROL, SERVICES, ping_task, queue_of
 
 
 def test_a_task_is_routed_by_its_name():

@@ -6,8 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-from strata_common.celery_app import SERVICES
 from strata_common.config import Settings
+from strata_common.queues import SERVICES
 
 COMPONENTS = ("api", "kubeapi", *SERVICES, "beat", "flower")
 
@@ -40,7 +40,7 @@ def command_for(component: str, settings: Settings) -> tuple[list[str], dict[str
             "-",
         ], {}
     if component == "kubeapi":
-        return [python, "-m", "strata_kubeapi.server"], {}
+        return [python, "-m", "strata_localcloud.kubeapi.server"], {}
     if component in SERVICES:
         return [
             python,

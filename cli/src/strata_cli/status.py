@@ -12,8 +12,9 @@ import redis
 import requests
 
 from strata_cli.up import read_state
-from strata_common.celery_app import CONTROL, SERVICES, create_celery, ping_task
+from strata_common.celery_app import create_celery
 from strata_common.config import ConfigError, read_var
+from strata_common.queues import CONTROL, SERVICES, ping_task
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The Celery factory every service uses: one list of queues and task names, routing by name."""
+"""The Celery factory every service uses: the queues of `strata_common.queues`, routing by task name."""
 
 from __future__ import annotations
 
@@ -7,31 +7,7 @@ from celery.signals import worker_process_init
 from kombu import Queue
 
 from strata_common.db.pool import close_pools
-
-SERVICES = ("imagebuilder", "provisioner", "addons")
-CONTROL = "control"
-QUEUES = (*SERVICES, CONTROL)
-
-
-def ping_task(service: str) -> str:
-    """Name of the round-trip ping task consumed by `service`."""
-    return f"strata.{service}.ping"
-
-
-def run_step_task(queue: str) -> str:
-    """Name of the task that runs one engine step on `queue` ("look at step N")."""
-    return f"strata.{queue}.run_step"
-
-
-REDRIVE_TASK = "strata.control.redrive"
-
-
-def queue_of(task_name: str) -> str:
-    """The queue a task is routed to: the second dot-separated part of its name."""
-    parts = task_name.split(".")
-    if len(parts) < 3 or parts[0] != "strata" or parts[1] not in QUEUES:
-        raise ValueError(f"task name {task_name!r} is not strata.<queue>.<name>")
-    return parts[1]
+from strata_common.queues import CONTROL, QUEUES, queue_of
 
 
 def _route(name: str, args: object, kwargs: object, options: object, task: object = None, **kw: object):

@@ -8,8 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from strata_common.clouds.driver import CloudDriver, CloudError, Resource
-from strata_common.clouds.factory import driver_for
-from strata_common.engine.errors import Retry, StepError
+from strata_common.engine.errors import TRANSIENT, USER_FIXABLE, Retry, StepError
 from strata_common.engine.runner import StepContext
 from strata_common.packs.profiles import deep_merge, parse_values
 
@@ -34,11 +33,12 @@ def wait_ready(driver: CloudDriver, resource: Resource, ready: str) -> Resource:
 
 @contextmanager
 def cloud(ctx: StepContext) -> Iterator[CloudDriver]:
-    """The cluster's driver; a cloud's refusal becomes a StepError with its code and class."""
+    """The cluster's driver; a cloud's refusal becomes a StepError with its code and class (the one place
+    where the cloud's vocabulary meets the engine's)."""
     try:
-        yield driver_for(ctx.cluster["spec"]["cloudType"], ctx.db, ctx.settings)
+        yield ctx.driver(ctx.cluster["spec"]["cloudType"])
     except CloudError as err:
-        raise StepError(err.code, err.message, err.error_class) from None
+        raise StepError(err.code, err.message, USER_FIXABLE if err.user_fixable else TRANSIENT) from None
 
 
 def region(ctx: StepContext) -> str:

@@ -1,7 +1,8 @@
 """The `control` Celery app: what beat runs (the re-drive schedule) and Flower inspects."""
 
-from strata_common.celery_app import CONTROL, REDRIVE_TASK, create_celery
+from strata_common.celery_app import create_celery
 from strata_common.config import read_var
+from strata_common.queues import CONTROL, REDRIVE_TASK
 
 app = create_celery(CONTROL, read_var("redis_url"))
 _interval = read_var("redrive_interval")

@@ -8,14 +8,17 @@ import socket
 
 from celery import Celery
 
-from strata_common.celery_app import REDRIVE_TASK, create_celery, ping_task, run_step_task
+from strata_common.celery_app import create_celery
+from strata_common.clouds import registry
 from strata_common.config import load_settings
 from strata_common.db.pool import get_pool
 from strata_common.engine.publish import Publisher
 from strata_common.engine.redrive import redrive
 from strata_common.engine.registry import load_modules
-from strata_common.engine.runner import run_step
+from strata_common.engine.runner import Dependencies, run_step
+from strata_common.kube.client import KubeClient
 from strata_common.logs import setup_logging
+from strata_common.queues import REDRIVE_TASK, ping_task, run_step_task
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ def create_worker_app(service: str) -> Celery:
     app = create_celery(service, settings.redis_url)
     publisher = Publisher(app)
     worker = f"{service}@{socket.gethostname()}"
+    deps = Dependencies(driver=lambda cloud: registry.driver_for(cloud, get_pool(settings), settings), kube=KubeClient)
 
     @app.task(name=ping_task(service))
     def ping(token: str) -> None:
@@ -49,6 +53,7 @@ def create_worker_app(service: str) -> Celery:
             publisher=publisher,
             service=service,
             worker=f"{worker}:{os.getpid()}",
+            deps=deps,
         )
 
     @app.task(name=REDRIVE_TASK, expires=max(5.0, settings.redrive_interval * 5))

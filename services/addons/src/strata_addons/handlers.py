@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from strata_addons.readiness import WORKLOADS, NotReady, not_ready
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
 from strata_common.kube.access import KubeAccess, NotReachable, cluster_access
 from strata_common.kube.client import KubeClient, KubeError
-from strata_common.kube.readiness import WORKLOADS, NotReady, not_ready
 from strata_common.packs.manifests import ManifestError
 from strata_common.packs.values import effective_values, pack_layer, render_objects
 
@@ -46,7 +46,7 @@ def kube(ctx: StepContext) -> Iterator[KubeClient]:
         except NotReachable as err:
             raise StepError("ApiNotReachable", str(err)) from None
     key = (str(ctx.step.cluster_id), access)
-    client = _clients.pop(key, None) or KubeClient(access)
+    client = _clients.pop(key, None) or ctx.deps.kube(access)
     try:
         yield client
     except KubeError as err:

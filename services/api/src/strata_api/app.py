@@ -10,12 +10,13 @@ from strata_api.health import bp as health_bp
 from strata_api.http import register_request_guards, release_db
 from strata_api.openapi import bp as openapi_bp
 from strata_api.resources import cloudaccounts, clusters, images, localcloud, packs, packvalues, profiles, whoami
-from strata_common.celery_app import CONTROL, create_celery
+from strata_common.celery_app import create_celery
 from strata_common.config import Settings, load_settings
 from strata_common.engine.events import CHANNEL
 from strata_common.engine.publish import Publisher
 from strata_common.logs import setup_logging
 from strata_common.notify import Notifier
+from strata_common.queues import CONTROL
 
 
 def create_app(settings: Settings | None = None) -> Flask:

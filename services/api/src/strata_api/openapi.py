@@ -11,7 +11,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify
 
 from strata_api.http import DOCS
-from strata_common.schemas.api import ErrorResponse
+from strata_api.schemas import ErrorResponse
 
 bp = Blueprint("openapi", __name__)
 

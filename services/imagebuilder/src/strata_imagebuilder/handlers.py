@@ -8,15 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from strata_common.cloud_steps import cloud, layer, owner, region, wait_ready
-from strata_common.clouds.catalog import REGIONS
+from strata_common.clouds import registry
 from strata_common.clouds.driver import CloudDriver, Resource
-from strata_common.clouds.local import LocalCloud
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
-from strata_common.images.signature import ImagePlan, plan_image
 from strata_imagebuilder import builds
 from strata_imagebuilder.playbooks import PlaybookFailed, TaskResult, run_roles
+from strata_imagebuilder.signature import ImagePlan, plan_image
 
 BUILDER_TYPE = "medium"
 WAIT_FOR_BUILD = 1.0  # seconds between looks at another cluster's build of the same signature
@@ -30,6 +29,11 @@ def base_image(os_pack: dict[str, Any], cloud_type: str, where: str) -> str:
                         f"pack {os_pack['name']}@{os_pack['version']} has no {cloud_type} image for {where}",
                         USER_FIXABLE)  # fmt: skip
     return reference
+
+
+def _regions(cloud_type: str) -> dict[str, list[str]]:
+    found = registry.catalog(cloud_type)
+    return found.regions if found else {}
 
 
 def _usable(images: list[Resource]) -> Resource | None:
@@ -71,7 +75,7 @@ def ensure_image(ctx: StepContext) -> dict:
             return _build(ctx, driver, plan, base)  # this step's build, its image pending last time: finish it
         if found:
             return _result(ctx, driver, found, plan, found.tags.get("strata:source", "built"))
-        for other in sorted(set(REGIONS.get(cloud_type, {})) - {where}):
+        for other in sorted(set(_regions(cloud_type)) - {where}):
             source = next((i for i in driver.find_images(other, signed) if i.state == "available"), None)
             if source:
                 ctx.event("info", "ImageCopy", f"copying image {source.id} ({plan.signature[:12]}) from {other}")
@@ -98,7 +102,7 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) ->
         ctx.event("info", "ImageBuild", f"building image {plan.signature[:12]} (attempt {claim.attempt}): "
                                         f"{plan.reason}")  # fmt: skip
         ctx.note(buildToken=attempt_token)
-    zone = REGIONS.get(ctx.cluster["spec"]["cloudType"], {}).get(where, [None])[0]
+    zone = (_regions(ctx.cluster["spec"]["cloudType"]).get(where) or [None])[0]
     builder = driver.run_instance(where, zone, BUILDER_TYPE, base, "", builder_tags, attempt_token)
     builder = wait_ready(driver, builder, "running")
     image_tags = {"strata:signature": plan.signature, "strata:source": "built", "strata:managed-by": "strata",
@@ -120,9 +124,6 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) ->
 
 def _customize(ctx: StepContext, driver: CloudDriver, builder: Resource, plan: ImagePlan, account: str) -> None:
     """Run the roles on the builder; on failure the builder is terminated and the step fails."""
-    if not isinstance(driver, LocalCloud):
-        raise StepError("UnsupportedCloud", "image builds run on the local cloud only in this version", USER_FIXABLE)
-    root = driver.instance_root(builder)
 
     def on_task(result: TaskResult) -> None:
         failed = result.status in ("failed", "unreachable")
@@ -131,8 +132,7 @@ def _customize(ctx: StepContext, driver: CloudDriver, builder: Resource, plan: I
         ctx.event(level, "AnsibleTask", message, {"task": result.task, "host": result.host, "status": result.status})
 
     try:
-        run_roles(builder.id, {"ansible_connection": "local"}, plan.roles, plan.role_files,
-                  {**plan.variables, "image_root": str(root)}, on_task)  # fmt: skip
+        run_roles(builder.id, driver.builder_connection(builder), plan.roles, plan.role_files, plan.variables, on_task)
     except PlaybookFailed as failed:
         driver.delete(builder.id)
         with ctx.db.connection() as conn:

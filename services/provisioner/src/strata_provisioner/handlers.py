@@ -8,12 +8,12 @@ cloud call finds its resource instead of making a second one.
 from __future__ import annotations
 
 from strata_common import pki
-from strata_common.bootstrap import kubeadm_documents, user_data
 from strata_common.cloud_steps import cloud, layer, owner, region, step_output, token, wait_ready
 from strata_common.crypto import SecretBox
 from strata_common.engine.errors import Retry
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
+from strata_provisioner.bootstrap import kubeadm_documents, user_data
 
 NETWORK_CIDR = "10.0.0.0/16"
 API_PORT = 6443

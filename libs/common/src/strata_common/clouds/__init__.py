@@ -1,1 +1,1 @@
-"""Clouds: what each cloud offers (regions, zones, instance types) and, later, its drivers."""
+"""Clouds: the driver protocol, its error and state vocabulary, catalogs, and the registry of driver plugins."""

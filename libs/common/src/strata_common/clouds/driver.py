@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from strata_common.engine.errors import TRANSIENT, USER_FIXABLE
-
 
 @dataclass(frozen=True)
 class Resource:
@@ -30,13 +28,14 @@ USER_FIXABLE_CODES = {"VcpuLimitExceeded", "AuthFailure", "UnauthorizedOperation
 
 
 class CloudError(Exception):
-    """A refusal by the cloud: its code and message as the cloud words them, and who must act."""
+    """A refusal by the cloud: its code and message as the cloud words them, and whether a user must act
+    (quota, credentials, a missing image) or a retry may do (throttling, capacity blips)."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, user_fixable: bool | None = None):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-        self.error_class = USER_FIXABLE if code in USER_FIXABLE_CODES else TRANSIENT
+        self.user_fixable = code in USER_FIXABLE_CODES if user_fixable is None else user_fixable
 
 
 class CloudDriver(Protocol):
@@ -79,6 +78,11 @@ class CloudDriver(Protocol):
 
     def list_owned(self, tags: dict[str, str]) -> list[Resource]:
         """Every live resource whose tags include `tags` (e.g. {"strata:cluster": id})."""
+
+    def builder_connection(self, builder: Resource) -> dict[str, str]:
+        """Ansible variables that reach a running image builder: how to connect (`ansible_connection`,
+        host, user, key) and `image_root`, the path of the root filesystem the roles customize ("/" on
+        a real VM)."""
 
     def poll_delay(self, resource: Resource) -> float:
         """Seconds until a pending resource is worth looking at again, from the cloud's typical latency

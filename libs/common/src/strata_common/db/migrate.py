@@ -1,4 +1,8 @@
-"""Apply the numbered SQL migrations in order, once each, under an advisory lock."""
+"""Apply the numbered SQL migrations in order, once each, under an advisory lock.
+
+The shared tables' migrations ship here; a package that owns tables of its own (the local cloud)
+ships its migrations as a package named in the entry point group `strata.migrations`. Versions are
+one sequence across all of them."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from importlib import resources
+from importlib.metadata import entry_points
 
 import psycopg
 
@@ -30,13 +35,19 @@ class MigrationError(RuntimeError):
     """The database's migration history disagrees with the files shipped."""
 
 
+def migration_packages() -> list[str]:
+    """strata_common's migrations package and those named in the `strata.migrations` entry points."""
+    return ["strata_common.db.migrations", *sorted(e.value for e in entry_points(group="strata.migrations"))]
+
+
 def available_migrations() -> list[Migration]:
-    """Every migration file shipped in strata_common.db.migrations, by version."""
+    """Every migration file shipped in the migration packages, by version."""
     found = []
-    for entry in resources.files("strata_common.db.migrations").iterdir():
-        match = _NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match[1]), match[2], entry.read_text()))
+    for package in migration_packages():
+        for entry in resources.files(package).iterdir():
+            match = _NAME.match(entry.name)
+            if match:
+                found.append(Migration(int(match[1]), match[2], entry.read_text()))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):

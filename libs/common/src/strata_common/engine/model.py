@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from strata_common.celery_app import QUEUES
 from strata_common.engine.conditions import MILESTONES
+from strata_common.queues import QUEUES
 
 PENDING, READY, RUNNING, SUCCEEDED, FAILED, SUPERSEDED, CANCELLED = (
     "pending",

@@ -11,8 +11,8 @@ from typing import Any
 
 from celery import Celery
 
-from strata_common.celery_app import run_step_task
 from strata_common.engine.model import Step
+from strata_common.queues import run_step_task
 
 # Longer waits are left to beat: a Redis broker redelivers countdown messages held past its
 # visibility timeout, and a worker holds them in memory meanwhile.

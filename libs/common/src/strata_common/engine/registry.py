@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from strata_common.celery_app import QUEUES
+from strata_common.queues import QUEUES
 
 if TYPE_CHECKING:
     from strata_common.engine.runner import StepContext

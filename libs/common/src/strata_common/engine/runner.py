@@ -34,15 +34,34 @@ def backoff_delay(attempts: int, base: float, cap: float, rand: Callable[[], flo
     return ceiling / 2 + rand() * ceiling / 2
 
 
+def _missing(what: str) -> Callable[..., Any]:
+    def refuse(*_: Any) -> Any:
+        raise StepError("NoDependency", f"this service gives its steps no {what}", USER_FIXABLE)
+
+    return refuse
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """How handlers reach the world outside the database: `driver(cloud_type)` a cloud driver,
+    `kube(access)` a Kubernetes client, `clock()` the time in seconds. A service passes the real ones;
+    a test passes fakes and runs handlers in-process. The engine knows neither clouds nor Kubernetes."""
+
+    driver: Callable[[str], Any] = field(default=_missing("cloud driver"))
+    kube: Callable[[Any], Any] = field(default=_missing("Kubernetes client"))
+    clock: Callable[[], float] = time.monotonic
+
+
 @dataclass
 class StepContext:
-    """What a handler gets: its step, the cluster, a database pool, and ways to report."""
+    """What a handler gets: its step, the cluster, a database pool, its dependencies, and ways to report."""
 
     step: Step
     cluster: dict[str, Any]
     db: ConnectionPool
     settings: Settings
     service: str
+    deps: Dependencies = field(default_factory=Dependencies)
     lost: threading.Event = field(default_factory=threading.Event)
 
     def heartbeat(self) -> None:
@@ -115,8 +134,9 @@ _leases = _LeaseKeeper()
 
 
 def run_step(
-    step_id: int, *, pool: ConnectionPool, settings: Settings, publisher: Publisher, service: str, worker: str
-) -> str:
+    step_id: int, *, pool: ConnectionPool, settings: Settings, publisher: Publisher, service: str, worker: str,
+    deps: Dependencies | None = None,
+) -> str:  # fmt: skip
     """Run step `step_id` if it can be claimed; return what happened (for logs and tests)."""
     with pool.connection() as conn:
         step = steps.claim(conn, step_id, worker, settings.step_lease_seconds)
@@ -127,7 +147,7 @@ def run_step(
         ).fetchone()
         if step.condition:
             mark_in_progress(conn, step.cluster_id, step.condition, step.name, step.generation)
-    ctx = StepContext(step, cluster, pool, settings, service)
+    ctx = StepContext(step, cluster, pool, settings, service, deps or Dependencies())
     handler = handler_for(step.queue, step.name)
     started = time.monotonic()
     try:

@@ -1,8 +1,8 @@
 """Where a cluster's Kubernetes API answers and with which credentials, and its admin kubeconfig.
 
-A cluster's API endpoint is its load balancer. On the local cloud the emulator serves every
-cluster at STRATA_KUBEAPI_URL/clusters/{id}; the TLS server name (tls-server-name in the
-kubeconfig) is the load balancer's DNS name, as a real endpoint's certificate would carry it.
+A cluster's API endpoint is its load balancer; its cloud's plugin says where a client connects
+and which TLS server name it verifies (the local cloud's emulator serves every cluster at
+STRATA_KUBEAPI_URL/clusters/{id}, choosing the certificate by the load balancer's DNS name).
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import UUID
 
 import yaml
 from psycopg import Connection
 
+from strata_common.clouds import registry
 from strata_common.config import Settings
 from strata_common.crypto import SecretBox
 
@@ -47,10 +47,7 @@ def cluster_access(conn: Connection, cluster_id: UUID | str, settings: Settings)
     if row is None or row["sealed"] is None or row["endpoint"] is None:
         raise NotReachable("the cluster's certificates or API endpoint do not exist yet")
     secrets = SecretBox(settings.secret_key).open(row["sealed"])
-    server, server_name = row["endpoint"], None
-    if row["cloud"] == "local":
-        server = f"{settings.kubeapi_url.rstrip('/')}/clusters/{cluster_id}"
-        server_name = urlsplit(row["endpoint"]).hostname
+    server, server_name = registry.plugin(row["cloud"]).api_server(str(cluster_id), row["endpoint"], settings)
     return KubeAccess(server, server_name, secrets["caCert"], secrets["adminCert"], secrets["adminKey"],
                       secrets["clusterName"])  # fmt: skip
 

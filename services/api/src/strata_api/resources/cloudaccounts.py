@@ -9,8 +9,8 @@ from psycopg.types.json import Jsonb
 
 from strata_api.errors import ApiError
 from strata_api.http import api, load_json, principal, reply, transaction, uuid_arg
+from strata_api.schemas import CloudAccountCreate, CloudAccountList, CloudAccountView
 from strata_common.crypto import SecretBox
-from strata_common.schemas.api import CloudAccountCreate, CloudAccountList, CloudAccountView
 
 bp = Blueprint("cloudaccounts", __name__, url_prefix="/v1/cloudaccounts")
 

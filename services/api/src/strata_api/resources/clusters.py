@@ -17,16 +17,7 @@ from strata_api.errors import ApiError
 from strata_api.http import api, db, int_arg, load_json, pool, principal, release_db, reply, transaction, uuid_arg
 from strata_api.resources.cloudaccounts import own_account
 from strata_api.resources.profiles import own_profile
-from strata_common.clouds.catalog import INSTANCE_TYPES, REGIONS
-from strata_common.engine.conditions import CONDITION_COLUMNS, condition_views, list_conditions
-from strata_common.engine.events import list_events
-from strata_common.engine.plan import bump_generation, submit_plan
-from strata_common.engine.steps import list_steps
-from strata_common.kube import access as kube_access
-from strata_common.kube.access import NotReachable, cluster_access
-from strata_common.packs.profiles import node_minimums
-from strata_common.planner import plan_cluster
-from strata_common.schemas.api import (
+from strata_api.schemas import (
     ClusterCreate,
     ClusterList,
     ClusterUpdate,
@@ -36,6 +27,15 @@ from strata_common.schemas.api import (
     KubeconfigView,
     StepList,
 )
+from strata_common.clouds import registry
+from strata_common.engine.conditions import CONDITION_COLUMNS, condition_views, list_conditions
+from strata_common.engine.events import list_events
+from strata_common.engine.plan import bump_generation, submit_plan
+from strata_common.engine.steps import list_steps
+from strata_common.kube import access as kube_access
+from strata_common.kube.access import NotReachable, cluster_access
+from strata_common.packs.profiles import node_minimums
+from strata_common.planner import plan_cluster
 
 bp = Blueprint("clusters", __name__, url_prefix="/v1/clusters")
 
@@ -83,16 +83,19 @@ def own_cluster(conn: Connection, cluster_id: str, lock: bool = False, condition
 
 def _placement_problems(account: dict[str, Any], data: dict[str, Any]) -> dict[str, str]:
     cloud, region = account["cloud"], data["cloud"]["region"]
+    catalog = registry.catalog(cloud)
+    assert catalog is not None, f"no catalog for {cloud}"  # the account schema admits only catalogued clouds
+    regions, types = catalog.regions, catalog.instance_types
     problems: dict[str, str] = {}
     if cloud == "vsphere":
         if region != account["config"]["datacenter"]:
             problems["cloud.region"] = f"the account's datacenter is {account['config']['datacenter']!r}"
         zones = account["config"].get("faultDomains")
-    elif region not in REGIONS[cloud]:
-        problems["cloud.region"] = f"unknown {cloud} region {region!r}; known: {', '.join(sorted(REGIONS[cloud]))}"
+    elif region not in regions:
+        problems["cloud.region"] = f"unknown {cloud} region {region!r}; known: {', '.join(sorted(regions))}"
         zones = None
     else:
-        zones = REGIONS[cloud][region]
+        zones = regions[region]
     for i, pool_ in enumerate(data["pools"]):
         if zones is not None:
             for j, zone in enumerate(pool_["zones"]):
@@ -100,9 +103,9 @@ def _placement_problems(account: dict[str, Any], data: dict[str, Any]) -> dict[s
                     problems[f"pools.{i}.zones.{j}"] = f"zone {zone!r} is not in region {region!r}"
         if len(set(pool_["zones"])) != len(pool_["zones"]):
             problems[f"pools.{i}.zones"] = "a zone is listed twice"
-        if pool_["instanceType"] not in INSTANCE_TYPES[cloud]:
+        if pool_["instanceType"] not in types:
             problems[f"pools.{i}.instanceType"] = (
-                f"unknown {cloud} instance type {pool_['instanceType']!r}; known: {', '.join(INSTANCE_TYPES[cloud])}"
+                f"unknown {cloud} instance type {pool_['instanceType']!r}; known: {', '.join(types)}"
             )
     return problems
 
@@ -119,7 +122,7 @@ def _profile_problems(
             problems["cloudAccount"] = f"pack {layer['pack']}@{layer['version']} does not support cloud {cloud!r}"
     minimums = node_minimums(definitions)
     for i, pool_ in enumerate(data["pools"]):
-        size = INSTANCE_TYPES[cloud].get(pool_["instanceType"])
+        size = registry.catalog(cloud).instance_types.get(pool_["instanceType"])  # type: ignore[union-attr]
         if size is None:
             continue
         have = {"minCpu": size.cpu, "minMemoryMiB": size.memory_mib, "minDiskGiB": pool_["diskGiB"]}

@@ -7,7 +7,7 @@ from flask import Blueprint, request
 from marshmallow import fields
 
 from strata_api.http import api, db, principal, reply
-from strata_common.schemas.api import Response
+from strata_api.schemas import Response
 
 bp = Blueprint("images", __name__, url_prefix="/v1/images")
 

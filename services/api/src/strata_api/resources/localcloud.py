@@ -7,18 +7,12 @@ from marshmallow import fields, validate
 
 from strata_api.errors import ApiError
 from strata_api.http import api, db, load_json, reply, transaction
-from strata_common.clouds.local import (
-    ACTIONS,
-    add_fault,
-    list_faults,
-    list_regions,
-    list_throttling,
-    set_quota,
-    set_throttling,
-)  # fmt: skip
-from strata_common.schemas.api import Request, Response
+from strata_api.schemas import Request, Response
+from strata_common.clouds import registry
 
 bp = Blueprint("localcloud", __name__, url_prefix="/v1/localcloud")
+local = registry.plugin("local").admin()
+ACTIONS = local.ACTIONS
 
 
 class FaultCreate(Request):
@@ -84,19 +78,21 @@ def _region_view(row) -> dict:
 def create_fault():
     data = load_json(FaultCreate())
     with transaction() as conn:
-        return reply(201, FaultView, add_fault(conn, data["action"], data["code"], data["message"], data["count"]))
+        return reply(
+            201, FaultView, local.add_fault(conn, data["action"], data["code"], data["message"], data["count"])
+        )
 
 
 @bp.get("/faults")
 @api("Faults still waiting to fire", role="admin", responses={200: FaultList})
 def get_faults():
-    return reply(200, FaultList, {"items": list_faults(db())})
+    return reply(200, FaultList, {"items": local.list_faults(db())})
 
 
 @bp.get("/regions")
 @api("Local cloud regions with their vCPU quota and use", responses={200: RegionList})
 def get_regions():
-    return reply(200, RegionList, {"items": [_region_view(r) for r in list_regions(db())]})
+    return reply(200, RegionList, {"items": [_region_view(r) for r in local.list_regions(db())]})
 
 
 @bp.put("/regions/<region>/quota")
@@ -104,15 +100,15 @@ def get_regions():
 def put_quota(region: str):
     data = load_json(QuotaUpdate())
     with transaction() as conn:
-        if set_quota(conn, region, data["vcpus"]) is None:
+        if local.set_quota(conn, region, data["vcpus"]) is None:
             raise ApiError(404, "not_found", f"local cloud region {region!r} not found")
-    return reply(200, RegionView, next(_region_view(r) for r in list_regions(db()) if r["name"] == region))
+    return reply(200, RegionView, next(_region_view(r) for r in local.list_regions(db()) if r["name"] == region))
 
 
 @bp.get("/throttling")
 @api("The token bucket of every local cloud action", responses={200: ThrottlingList})
 def get_throttling():
-    return reply(200, ThrottlingList, {"items": list_throttling(db())})
+    return reply(200, ThrottlingList, {"items": local.list_throttling(db())})
 
 
 @bp.put("/throttling/<action>")
@@ -121,7 +117,7 @@ def get_throttling():
 def put_throttling(action: str):
     data = load_json(ThrottlingUpdate())
     with transaction() as conn:
-        row = set_throttling(conn, action, data["rate"], data["burst"])
+        row = local.set_throttling(conn, action, data["rate"], data["burst"])
     if row is None:
         raise ApiError(404, "not_found", f"local cloud action {action!r} not found; one of {', '.join(ACTIONS)}")
     return reply(200, ThrottlingView, row)

@@ -8,8 +8,8 @@ from flask import Blueprint, request
 
 from strata_api.errors import ApiError
 from strata_api.http import api, load_json, principal, reply, transaction, uuid_arg
+from strata_api.schemas import PackDetail, PackList, RegistryCreate, RegistryList, RegistryView, SyncReport
 from strata_common.packs.registry import RegistryError, is_url, sync
-from strata_common.schemas.api import PackDetail, PackList, RegistryCreate, RegistryList, RegistryView, SyncReport
 
 bp = Blueprint("packs", __name__, url_prefix="/v1")
 

@@ -12,13 +12,13 @@ from psycopg import Connection
 from strata_api.errors import ApiError
 from strata_api.http import api, db, reply, transaction
 from strata_api.resources.clusters import own_cluster
+from strata_api.schemas import PackValuesView
 from strata_common import yamltext
 from strata_common.engine.events import append_event
 from strata_common.engine.plan import bump_generation, submit_plan
 from strata_common.packs.manifests import ManifestError
 from strata_common.packs.values import effective_values, pack_layer, render_objects
 from strata_common.planner import PACK_CONDITIONS, plan_override
-from strata_common.schemas.api import PackValuesView
 
 bp = Blueprint("packvalues", __name__, url_prefix="/v1/clusters")
 

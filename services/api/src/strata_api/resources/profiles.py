@@ -10,8 +10,8 @@ from psycopg.types.json import Jsonb
 
 from strata_api.errors import ApiError
 from strata_api.http import api, load_json, principal, reply, transaction, uuid_arg
+from strata_api.schemas import ProfileCreate, ProfileList, ProfileUpdate, ProfileView, RevisionView
 from strata_common.packs.profiles import resolve_layers
-from strata_common.schemas.api import ProfileCreate, ProfileList, ProfileUpdate, ProfileView, RevisionView
 
 bp = Blueprint("profiles", __name__, url_prefix="/v1/profiles")
 

@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from strata_api.http import api, principal, reply
-from strata_common.schemas.api import WhoAmI
+from strata_api.schemas import WhoAmI
 
 bp = Blueprint("whoami", __name__, url_prefix="/v1")
 

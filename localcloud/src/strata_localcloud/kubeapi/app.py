@@ -24,11 +24,19 @@ from werkzeug.wrappers import Request, Response
 
 from strata_common import yamltext
 from strata_common.notify import Notifier
-from strata_kubeapi import defaults, merging, openapi, protobuf, store, tables
-from strata_kubeapi.clusters import ClusterDirectory, ClusterInfo
-from strata_kubeapi.errors import ApiError, status_body
-from strata_kubeapi.resources import BUILTIN, BUILTIN_GROUPS, CRD_RESOURCE, Resource, builtin, from_crd, validate_crd
-from strata_kubeapi.selectors import field_selector, label_selector
+from strata_localcloud.kubeapi import defaults, merging, openapi, protobuf, store, tables
+from strata_localcloud.kubeapi.clusters import ClusterDirectory, ClusterInfo
+from strata_localcloud.kubeapi.errors import ApiError, status_body
+from strata_localcloud.kubeapi.resources import (
+    BUILTIN,
+    BUILTIN_GROUPS,
+    CRD_RESOURCE,
+    Resource,
+    builtin,
+    from_crd,
+    validate_crd,
+)
+from strata_localcloud.kubeapi.selectors import field_selector, label_selector
 
 log = logging.getLogger(__name__)
 APPLY = "application/apply-patch+yaml"

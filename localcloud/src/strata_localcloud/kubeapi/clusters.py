@@ -18,11 +18,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from strata_common.crypto import SecretBox
-from strata_kubeapi.errors import ApiError
+from strata_localcloud import inventory
+from strata_localcloud.kubeapi.errors import ApiError
 
 CACHE_SECONDS = 2.0
 _VERSION = re.compile(r"kubernetesVersion: (v[0-9][0-9A-Za-z.+-]*)")
@@ -63,20 +63,8 @@ class ClusterDirectory:
         return cached[1]
 
     def _load(self, cluster_id: str) -> tuple[ClusterInfo | None, str]:
-        owner = {"strata:cluster": cluster_id}
         with self.pool.connection() as conn:
-            row = conn.execute(
-                """
-                SELECT lb.spec ->> 'dnsName' AS server_name,
-                       (SELECT i.spec ->> 'userData' FROM lc_resources i
-                         WHERE i.kind = 'instance' AND i.deleted_at IS NULL AND i.ready_at <= now()
-                           AND i.tags @> %s AND i.spec ->> 'userData' LIKE '%%kubernetesVersion:%%'
-                         ORDER BY i.created_at LIMIT 1) AS user_data
-                FROM lc_resources lb
-                WHERE lb.kind = 'load_balancer' AND lb.deleted_at IS NULL AND lb.tags @> %s
-                """,
-                (Jsonb({**owner, "strata:role": "control-plane"}), Jsonb(owner)),
-            ).fetchone()
+            row = inventory.api_endpoint(conn, cluster_id)
         if row is None:
             return None, f"cluster {cluster_id} has no API load balancer in the local cloud"
         version = _VERSION.search(row["user_data"] or "")
@@ -94,14 +82,10 @@ class ClusterDirectory:
     def cluster_of(self, server_name: str) -> str | None:
         if server_name not in self._names:
             with self.pool.connection() as conn:
-                row = conn.execute(
-                    "SELECT tags ->> 'strata:cluster' AS cluster FROM lc_resources WHERE kind = 'load_balancer'"
-                    " AND deleted_at IS NULL AND spec ->> 'dnsName' = %s",
-                    (server_name,),
-                ).fetchone()
-            if row is None or row["cluster"] is None:
+                cluster = inventory.cluster_of_server_name(conn, server_name)
+            if cluster is None:
                 return None
-            self._names[server_name] = row["cluster"]
+            self._names[server_name] = cluster
         return self._names[server_name]
 
     def sni_callback(self, sock: ssl.SSLSocket, server_name: str | None, _ctx: ssl.SSLContext) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from strata_kubeapi.resources import Resource
+from strata_localcloud.kubeapi.resources import Resource
 
 WRITE_PARAMETERS = ("dryRun", "fieldManager", "fieldValidation")
 

@@ -14,7 +14,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from strata_kubeapi.resources import CRD_RESOURCE, from_crd
+from strata_localcloud.kubeapi.resources import CRD_RESOURCE, from_crd
 
 CHANNEL = "strata_kube"  # NOTIFY channel; the payload is the cluster id
 

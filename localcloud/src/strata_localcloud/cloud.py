@@ -20,9 +20,9 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from strata_common.clouds import local_disks
-from strata_common.clouds.catalog import INSTANCE_TYPES
 from strata_common.clouds.driver import CloudError, Resource
+from strata_localcloud import disks
+from strata_localcloud.catalog import CATALOG
 
 ACTIONS = (
     "CreateNetwork", "CreateSecurityGroup", "CreateLoadBalancer", "DescribeImages", "CopyImage", "CreateImage",
@@ -214,11 +214,11 @@ class LocalCloud:
             self._call(conn, "CreateImage")
             image = self._by_token(conn, "image", instance.region, token)
             if image is None:
-                root = local_disks.instance_root(conn, instance_id, instance.spec["image"])
+                root = disks.instance_root(conn, instance_id, instance.spec["image"])
                 image = self._insert(conn, "image", instance.region, None, spec, tags, token)
                 conn.execute(
                     "INSERT INTO lc_image_disks (image_id, archive) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                    (image.id, local_disks.archive(root)),
+                    (image.id, disks.archive(root)),
                 )
         return image
 
@@ -226,7 +226,7 @@ class LocalCloud:
         self, region: str, zone: str, instance_type: str, image_id: str, user_data: str,
         tags: dict[str, str], token: str,
     ) -> Resource:  # fmt: skip
-        size = INSTANCE_TYPES["local"].get(instance_type)
+        size = CATALOG.instance_types.get(instance_type)
         if size is None:
             raise CloudError("InvalidParameterValue", f"instance type {instance_type!r} does not exist")
         with self.pool.connection() as conn:
@@ -235,7 +235,7 @@ class LocalCloud:
             if existing:
                 return existing
             if (
-                image_id not in local_disks.CATALOG
+                image_id not in disks.CATALOG
                 and not conn.execute(
                     "SELECT 1 FROM lc_resources WHERE id = %s AND kind = 'image' AND region = %s"
                     " AND deleted_at IS NULL",
@@ -262,7 +262,7 @@ class LocalCloud:
         return [_resource(r) for r in rows]
 
     def change_instance_type(self, instance_id: str, instance_type: str) -> Resource:
-        size = INSTANCE_TYPES["local"].get(instance_type)
+        size = CATALOG.instance_types.get(instance_type)
         if size is None:
             raise CloudError("InvalidParameterValue", f"instance type {instance_type!r} does not exist")
         with self.pool.connection() as conn:
@@ -282,18 +282,22 @@ class LocalCloud:
             conn.execute(
                 "UPDATE lc_resources SET deleted_at = now() WHERE id = %s AND deleted_at IS NULL", (resource_id,)
             )
-        local_disks.discard_root(resource_id)
+        disks.discard_root(resource_id)
 
     # -- the local cloud's own: what stands for a builder's disk and SSH ------------------------
 
     def instance_root(self, instance: Resource) -> Path:
-        """The folder that is the instance's root filesystem (ansible's `image_root` on a builder)."""
+        """The folder that is the instance's root filesystem on this machine."""
         with self.pool.connection() as conn:
-            return local_disks.instance_root(conn, instance.id, instance.spec["image"])
+            return disks.instance_root(conn, instance.id, instance.spec["image"])
+
+    def builder_connection(self, builder: Resource) -> dict[str, str]:
+        """A local builder is a folder: ansible runs with a local connection against it as `image_root`."""
+        return {"ansible_connection": "local", "image_root": str(self.instance_root(builder))}
 
     def image_files(self, image_id: str) -> dict[str, bytes]:
         with self.pool.connection() as conn:
-            return local_disks.image_files(conn, image_id)
+            return disks.image_files(conn, image_id)
 
     def list_owned(self, tags: dict[str, str]) -> list[Resource]:
         with self.pool.connection() as conn:
@@ -321,46 +325,3 @@ def _subnet_cidr(cidr: str, index: int) -> str:
     """The index-th /20 inside a /16 network, e.g. 10.0.0.0/16 -> 10.0.16.0/20 for index 1."""
     base = cidr.split("/")[0].split(".")
     return f"{base[0]}.{base[1]}.{index * 16}.0/20"
-
-
-# -- administration: what the API and `strata localcloud` expose --------------------------------
-
-
-def add_fault(conn: Connection, action: str, code: str, message: str, count: int) -> dict[str, Any]:
-    if action not in ACTIONS:
-        raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
-    return conn.execute(
-        "INSERT INTO lc_faults (action, code, message, remaining) VALUES (%s, %s, %s, %s) RETURNING *",
-        (action, code, message, count),
-    ).fetchone()
-
-
-def list_faults(conn: Connection) -> list[dict[str, Any]]:
-    return conn.execute("SELECT * FROM lc_faults WHERE remaining > 0 ORDER BY id").fetchall()
-
-
-def list_regions(conn: Connection) -> list[dict[str, Any]]:
-    return conn.execute(
-        "SELECT r.name, r.vcpu_quota, coalesce(sum((i.spec->>'vcpus')::int), 0)::int AS vcpus_used"
-        " FROM lc_regions r LEFT JOIN lc_resources i ON i.region = r.name AND i.kind = 'instance'"
-        " AND i.deleted_at IS NULL GROUP BY r.name, r.vcpu_quota ORDER BY r.name"
-    ).fetchall()
-
-
-def list_throttling(conn: Connection) -> list[dict[str, Any]]:
-    return conn.execute("SELECT action, rate, burst FROM lc_throttle ORDER BY action").fetchall()
-
-
-def set_throttling(conn: Connection, action: str, rate: float, burst: float) -> dict[str, Any] | None:
-    """Set an action's bucket (full again at once); rate 0 turns its throttling off."""
-    return conn.execute(
-        "UPDATE lc_throttle SET rate = %s, burst = %s, tokens = %s, refilled_at = clock_timestamp()"
-        " WHERE action = %s RETURNING action, rate, burst",
-        (rate, burst, burst, action),
-    ).fetchone()
-
-
-def set_quota(conn: Connection, region: str, vcpus: int) -> dict[str, Any] | None:
-    return conn.execute(
-        "UPDATE lc_regions SET vcpu_quota = %s WHERE name = %s RETURNING name, vcpu_quota", (vcpus, region)
-    ).fetchone()

@@ -48,7 +48,7 @@ class NotDecodable(ValueError):
 @cache
 def _pool() -> descriptor_pool.DescriptorPool:
     pool = descriptor_pool.DescriptorPool()
-    data = resources.files("strata_kubeapi").joinpath("kubernetes-1.32.descriptors.gz").read_bytes()
+    data = resources.files("strata_localcloud.kubeapi").joinpath("kubernetes-1.32.descriptors.gz").read_bytes()
     for file in descriptor_pb2.FileDescriptorSet.FromString(gzip.decompress(data)).file:
         pool.Add(file)
     return pool

@@ -21,13 +21,13 @@ import threading
 import time
 from typing import Any
 
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from strata_kubeapi import store
-from strata_kubeapi.clusters import ClusterDirectory
-from strata_kubeapi.errors import ApiError
-from strata_kubeapi.selectors import matches_label_selector
+from strata_localcloud import inventory
+from strata_localcloud.kubeapi import store
+from strata_localcloud.kubeapi.clusters import ClusterDirectory
+from strata_localcloud.kubeapi.errors import ApiError
+from strata_localcloud.kubeapi.selectors import matches_label_selector
 
 log = logging.getLogger(__name__)
 POD_START_SECONDS = 5.0  # x the local cloud's time scale
@@ -171,11 +171,9 @@ class Controllers:
         """Compact the change log; forget the objects of clusters whose API load balancer is gone."""
         with self.pool.connection() as conn:
             store.compact(conn, KEEP_CHANGES_SECONDS)
-            conn.execute(
-                "DELETE FROM kube_objects o WHERE NOT EXISTS (SELECT 1 FROM lc_resources lb"
-                " WHERE lb.kind = 'load_balancer' AND lb.deleted_at IS NULL"
-                " AND lb.tags ->> 'strata:cluster' = o.cluster_id::text)"
-            )
+            known = [row["cluster_id"] for row in conn.execute("SELECT DISTINCT cluster_id::text FROM kube_objects")]
+            gone = inventory.clusters_without_api(conn, known)
+            conn.execute("DELETE FROM kube_objects WHERE cluster_id::text = ANY(%s)", (gone,))
 
     # ---- one pass over a cluster --------------------------------------------------------------------
 
@@ -186,11 +184,7 @@ class Controllers:
         except ApiError:
             return None
         with self.pool.connection() as conn:
-            instances = conn.execute(
-                "SELECT id, zone, region, spec, tags, ready_at <= now() AS running FROM lc_resources"
-                " WHERE kind = 'instance' AND deleted_at IS NULL AND tags @> %s",
-                (Jsonb({"strata:cluster": cluster_id}),),
-            ).fetchall()
+            instances = inventory.node_instances(conn, cluster_id)
         with store.transaction(self.pool, cluster_id) as tx:
             pass_ = _Pass(tx, self, version)
             pass_.nodes(instances)

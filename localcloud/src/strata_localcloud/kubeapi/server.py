@@ -21,10 +21,10 @@ from strata_common.config import ConfigError, Settings, load_settings
 from strata_common.db.pool import get_pool
 from strata_common.logs import setup_logging
 from strata_common.notify import Notifier, close_all
-from strata_kubeapi.app import KubeApi
-from strata_kubeapi.clusters import ClusterDirectory
-from strata_kubeapi.controllers import Controllers
-from strata_kubeapi.store import CHANNEL
+from strata_localcloud.kubeapi.app import KubeApi
+from strata_localcloud.kubeapi.clusters import ClusterDirectory
+from strata_localcloud.kubeapi.controllers import Controllers
+from strata_localcloud.kubeapi.store import CHANNEL
 
 log = logging.getLogger("strata.kubeapi")
 THREADS = 256  # requests and watches in flight; idle kept-alive connections wait in the poller, not here
