@@ -4,7 +4,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export UV_PYTHON := 3.11
 
-.PHONY: install demo up test lint bench system-deps
+.PHONY: install demo up test test-unit lint bench system-deps
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -24,9 +24,15 @@ system-deps:
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
+	.venv/bin/mypy
 
+# Two test processes (pytest-xdist) share the 2 cores: most of a fleet test is waiting on its processes.
 test: install system-deps lint
-	.venv/bin/pytest
+	.venv/bin/pytest -n 2 --dist loadfile --durations=20 --cov --cov-report=term:skip-covered
+
+test-unit: install
+	.venv/bin/pytest tests/unit
 
 bench: install
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }

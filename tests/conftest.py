@@ -2,18 +2,22 @@
 
 Set STRATA_TEST_DATABASE_URL (a server URL whose user may create databases) and
 STRATA_TEST_REDIS_URL to use servers of your own instead. Each test gets a fresh database
-cloned from a migrated template, and an emptied Redis database.
+cloned from a migrated template, and an emptied Redis database of its own; a module that shares
+one fleet of processes among its tests (`module_stack`) gets one of each for the module. Under
+pytest-xdist each test process has its own template and its own range of Redis databases.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,7 +31,9 @@ from helpers import with_database
 from strata_cli.database import prepare_database
 from strata_cli.embedded import free_port
 
-TEMPLATE = "strata_template"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # pytest-xdist's name of this test process
+WORKER_INDEX = int(WORKER.removeprefix("gw") or 0)
+TEMPLATE = f"strata_template_{WORKER}"
 
 
 @pytest.fixture(scope="session")
@@ -38,9 +44,17 @@ def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         return
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "pgdata", cleanup_mode="stop")
+    # Not under pytest's base folder: another pytest run on this machine makes /tmp/pytest-of-<user> 0700
+    # again, and the server (which runs as its own user when we are root) would lose its data directory.
+    root = Path(tempfile.mkdtemp(prefix="strata-test-pg-"))
+    root.chmod(0o755)
+    server = pgserver.get_server(root / "pgdata", cleanup_mode="stop")
     yield server.get_uri("postgres")
     server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+REDIS_DATABASES = 1000  # for the embedded server: one per test and module that runs processes
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +80,8 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "",
             "--appendonly",
             "no",
+            "--databases",
+            str(REDIS_DATABASES),
         ],
         stdout=subprocess.DEVNULL,
     )
@@ -94,18 +110,30 @@ def template_database(postgres_admin_url: str) -> str:
     return TEMPLATE
 
 
-@pytest.fixture
-def database_url(postgres_admin_url: str, template_database: str) -> Iterator[str]:
-    """A new database with the full schema, dropped after the test."""
+@contextlib.contextmanager
+def migrated_database(postgres_admin_url: str, template: str) -> Iterator[str]:
+    """A new database with the full schema, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     yield with_database(postgres_admin_url, name)
     from strata_common.db.pool import close_pools
 
     close_pools()
     with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_database_url(postgres_admin_url: str, template_database: str) -> Iterator[str]:
+    """A new database with the full schema, dropped after the test."""
+    with migrated_database(postgres_admin_url, template_database) as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(fresh_database_url: str) -> str:
+    return fresh_database_url
 
 
 @pytest.fixture
@@ -119,25 +147,72 @@ def empty_database_url(postgres_admin_url: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def redis_url(redis_server_url: str) -> str:
-    redis.Redis.from_url(redis_server_url).flushall()
-    return redis_server_url
+_redis_databases = itertools.count(1 + WORKER_INDEX * 100)
+
+
+def fresh_redis_database(server_url: str) -> str:
+    """One of the server's numbered databases, emptied: each test or module that runs processes gets its
+    own, so a fleet left running by one never consumes another's messages (database 0 is left alone)."""
+    count = int(redis.Redis.from_url(server_url).config_get("databases")["databases"])
+    url = with_database(server_url, str(next(_redis_databases) % (count - 1) + 1))
+    redis.Redis.from_url(url).flushdb()
+    return url
 
 
 @pytest.fixture
-def strata_env(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
-    """Environment for Strata processes bound to this test's database and Redis."""
+def fresh_redis_url(redis_server_url: str) -> str:
+    return fresh_redis_database(redis_server_url)
+
+
+@pytest.fixture
+def redis_url(fresh_redis_url: str) -> str:
+    return fresh_redis_url
+
+
+def stack_env(database_url: str, redis_url: str, state_dir: Path) -> dict[str, str]:
+    """Environment for Strata processes bound to a database and Redis, every port a free one."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
     env.update(
         STRATA_DATABASE_URL=database_url,
         STRATA_REDIS_URL=redis_url,
         STRATA_SECRET_KEY=secrets.token_urlsafe(48),
-        STRATA_STATE_DIR=str(tmp_path / "state"),
+        STRATA_STATE_DIR=str(state_dir),
         STRATA_LOG_LEVEL="INFO",
         STRATA_KUBEAPI_URL=f"https://127.0.0.1:{free_port()}",
+        STRATA_API_PORT=str(free_port()),
+        STRATA_FLOWER_PORT=str(free_port()),
+        STRATA_API_WORKERS="2",
     )
     return env
+
+
+@pytest.fixture
+def fresh_strata_env(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
+    """Environment for Strata processes bound to this test's database and Redis."""
+    return stack_env(database_url, redis_url, tmp_path / "state")
+
+
+@pytest.fixture
+def strata_env(fresh_strata_env: dict[str, str]) -> dict[str, str]:
+    return fresh_strata_env
+
+
+@pytest.fixture(scope="module")
+def module_stack(
+    postgres_admin_url: str, template_database: str, redis_server_url: str, tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[dict[str, str], Processes]]:  # fmt: skip
+    """One database, Redis database and set of processes for a whole test module (its fleet): tests
+    share it and keep apart by working in projects of their own."""
+    logs = tmp_path_factory.mktemp("stack")
+    with migrated_database(postgres_admin_url, template_database) as url:
+        procs = Processes(logs)
+        try:
+            yield stack_env(url, fresh_redis_database(redis_server_url), logs / "state"), procs
+        finally:
+            procs.kill_all()
+            if request.session.testsfailed:
+                _print_logs(logs)
 
 
 class Processes:
@@ -172,9 +247,13 @@ def processes(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Proces
     yield procs
     procs.kill_all()
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-        for log in sorted(tmp_path.glob("*.log")):
-            sys.stderr.write(f"----- {log.name}\n{log.read_text(errors='replace')[-4000:]}\n")
+        _print_logs(tmp_path)
     shutil.rmtree(tmp_path / "state", ignore_errors=True)
+
+
+def _print_logs(folder: Path) -> None:
+    for log in sorted(folder.glob("*.log")):
+        sys.stderr.write(f"----- {log.name}\n{log.read_text(errors='replace')[-4000:]}\n")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -1,25 +1,100 @@
-"""The API served by a real gunicorn process, and clients holding tokens of two projects."""
+"""The e2e tier: each module shares one stack (database, Redis database, API process and whatever
+workers its tests start on it); each test works in projects of its own, so tests stay apart without
+paying for a stack each. A test marked `own_stack` gets a fresh database, Redis database and API."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from api_support import Client, make_token
+from engine_support import engine_env, wait_worker
+from kube_support import start_kubeapi
 
-from helpers import start_api
-
-
-@pytest.fixture
-def api_base(processes, strata_env) -> str:
-    return start_api(processes, strata_env)
+from helpers import STRATA, start_api
+from strata_common.queues import SERVICES
 
 
 @pytest.fixture
-def clients(api_base, database_url) -> dict[str, Client]:
-    """admin, operator and viewer of project alpha; admin of project beta; and no token at all."""
+def own_stack(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("own_stack") is not None
+
+
+@pytest.fixture
+def database_url(request, own_stack, module_stack) -> str:
+    if own_stack:
+        return request.getfixturevalue("fresh_database_url")
+    return module_stack[0]["STRATA_DATABASE_URL"]
+
+
+@pytest.fixture
+def redis_url(request, own_stack, module_stack) -> str:
+    if own_stack:
+        return request.getfixturevalue("fresh_redis_url")
+    return module_stack[0]["STRATA_REDIS_URL"]
+
+
+@pytest.fixture
+def strata_env(request, own_stack, module_stack, database_url, redis_url, tmp_path) -> dict[str, str]:
+    if own_stack:
+        return request.getfixturevalue("fresh_strata_env")
+    return module_stack[0]
+
+
+@pytest.fixture(scope="module")
+def module_api(module_stack) -> str:
+    env, processes = module_stack
+    return start_api(processes, env)
+
+
+@pytest.fixture
+def api_base(request, own_stack, processes, strata_env) -> str:
+    if own_stack:
+        return start_api(processes, strata_env)
+    return request.getfixturevalue("module_api")
+
+
+@pytest.fixture
+def projects() -> tuple[str, str]:
+    """Two projects of this test's own."""
+    tag = uuid.uuid4().hex[:8]
+    return f"alpha-{tag}", f"beta-{tag}"
+
+
+@pytest.fixture
+def clients(api_base, database_url, projects) -> dict[str, Client]:
+    """admin, operator and viewer of the test's project alpha; admin of its project beta; and no token."""
+    alpha, beta = projects
     return {
-        "admin": Client(api_base, make_token(database_url, "alpha", "admin")),
-        "operator": Client(api_base, make_token(database_url, "alpha", "operator")),
-        "viewer": Client(api_base, make_token(database_url, "alpha", "viewer")),
-        "other": Client(api_base, make_token(database_url, "beta", "admin")),
+        "admin": Client(api_base, make_token(database_url, alpha, "admin")),
+        "operator": Client(api_base, make_token(database_url, alpha, "operator")),
+        "viewer": Client(api_base, make_token(database_url, alpha, "viewer")),
+        "other": Client(api_base, make_token(database_url, beta, "admin")),
         "anonymous": Client(api_base, None),
     }
+
+
+def start_fleet(processes, env: dict[str, str]) -> dict[str, str]:
+    """Image builder, provisioner, add-ons worker with the emulator, and beat on an instant local cloud."""
+    env = engine_env(env, STRATA_LOCALCLOUD_TIME_SCALE=env.get("STRATA_LOCALCLOUD_TIME_SCALE", "0"))
+    for service in SERVICES:  # started together, then waited for: they boot in parallel
+        processes.start(service, [*STRATA, "serve", service], env)
+    processes.start("beat", [*STRATA, "serve", "beat"], env)
+    start_kubeapi(processes, env)
+    for service in SERVICES:
+        wait_worker(env, service)
+    return env
+
+
+@pytest.fixture(scope="module")
+def module_fleet(module_stack, module_api) -> dict[str, str]:
+    env, processes = module_stack
+    return start_fleet(processes, env)
+
+
+@pytest.fixture
+def fleet_env(request, own_stack, processes, strata_env) -> dict[str, str]:
+    """The environment of a running fleet: the module's, or the test's own when it is marked `own_stack`."""
+    if own_stack:
+        return start_fleet(processes, strata_env)
+    return request.getfixturevalue("module_fleet")

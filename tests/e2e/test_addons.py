@@ -9,13 +9,11 @@ import json
 import pytest
 import yaml
 from api_support import LOCAL_PROFILE, cluster_request
-from engine_support import engine_env, start_worker
-from kube_support import start_addons
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
-from helpers import STRATA, wait_until
+from helpers import wait_until
 
 PROFILE = {  # the API tests' profile (Calico MTU 1400, Prometheus retention 7d) plus Permissions Manager
     "name": "platform",
@@ -48,12 +46,7 @@ spec:
 
 
 @pytest.fixture
-def stack(clients, processes, strata_env):
-    env = engine_env(strata_env, STRATA_LOCALCLOUD_TIME_SCALE="0")
-    for service in ("provisioner", "imagebuilder"):
-        start_worker(processes, env, service)
-    start_addons(processes, env)
-    processes.start("beat", [*STRATA, "serve", "beat"], env)
+def stack(clients, fleet_env):
     account = clients["operator"].post("/v1/cloudaccounts", {"name": "lab", "cloud": "local"}).json()
     return {"account": account["id"]}
 

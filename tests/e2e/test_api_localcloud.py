@@ -2,7 +2,11 @@
 
 import subprocess
 
+import pytest
+
 from helpers import STRATA
+
+pytestmark = pytest.mark.own_stack  # each test changes the local cloud and reads it back whole
 
 
 def test_faults_and_quotas(clients):

@@ -35,9 +35,9 @@ def read_sse(response: requests.Response, count: int) -> list[dict]:
     return events
 
 
-def test_paging_events(clients, database_url):
+def test_paging_events(clients, database_url, projects):
     viewer = clients["viewer"]
-    cluster = new_cluster(database_url)
+    cluster = new_cluster(database_url, project=projects[0])
     write_events(database_url, cluster, 5)
     first = viewer.get(f"/v1/clusters/{cluster}/events?limit=3").json()
     assert [e["message"] for e in first["items"]] == ["event 0", "event 1", "event 2"]
@@ -50,9 +50,9 @@ def test_paging_events(clients, database_url):
     assert clients["other"].get(f"/v1/clusters/{cluster}/events").status_code == 404
 
 
-def test_stream_delivers_in_order_and_resumes_without_gaps_or_repeats(clients, database_url):
+def test_stream_delivers_in_order_and_resumes_without_gaps_or_repeats(clients, database_url, projects):
     viewer = clients["viewer"]
-    cluster = new_cluster(database_url)
+    cluster = new_cluster(database_url, project=projects[0])
     write_events(database_url, cluster, 3)
     url = f"/v1/clusters/{cluster}/events/stream"
     with viewer.get(url, stream=True) as response:
@@ -70,9 +70,9 @@ def test_stream_delivers_in_order_and_resumes_without_gaps_or_repeats(clients, d
     assert [json.loads(e["data"])["data"]["i"] for e in rest] == [6, 7, 8, 9]
 
 
-def test_a_hundred_open_streams_all_get_a_new_event(clients, database_url):
+def test_a_hundred_open_streams_all_get_a_new_event(clients, database_url, projects):
     viewer = clients["viewer"]
-    cluster = new_cluster(database_url)
+    cluster = new_cluster(database_url, project=projects[0])
     url = f"{viewer.base}/v1/clusters/{cluster}/events/stream"
     received: list[str] = []
     lock = threading.Lock()
@@ -99,9 +99,9 @@ def test_a_hundred_open_streams_all_get_a_new_event(clients, database_url):
     assert {json.loads(d)["message"] for d in received} == {"event 0"}
 
 
-def test_strata_events_follow_prints_live_events(clients, database_url, processes, strata_env, tmp_path):
+def test_strata_events_follow_prints_live_events(clients, database_url, projects, processes, strata_env, tmp_path):
     viewer = clients["viewer"]
-    cluster = new_cluster(database_url)
+    cluster = new_cluster(database_url, project=projects[0])
     write_events(database_url, cluster, 2)
     token = viewer.session.headers["Authorization"].split()[1]
     env = {**strata_env, "STRATA_API_URL": viewer.base, "STRATA_TOKEN": token}

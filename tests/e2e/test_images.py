@@ -10,12 +10,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from api_support import cluster_request
-from engine_support import engine_env, start_worker
-from kube_support import start_addons
+from conftest import start_fleet
 from psycopg.rows import dict_row
 from test_provisioning import wait_phase
 
-from helpers import STRATA, wait_until
+from helpers import wait_until
 from strata_common.db.pool import open_pool
 from strata_localcloud.cloud import LocalCloud
 
@@ -60,15 +59,15 @@ def write_pack(registry: Path, name: str, version: str, role: str, values: str =
     index.write_text(json.dumps({"name": "golden", "packs": [*entries, f"{name}/{version}"]}))
 
 
+# Every test counts builds and builders of one signature in the whole local cloud: each has its own.
+pytestmark = pytest.mark.own_stack
+
+
 @pytest.fixture
 def lab(request, clients, processes, strata_env, database_url, tmp_path):
     """Workers of every service on a local cloud at time scale `request.param` (instant unless a test
     says), and a private registry of custom OS packs."""
-    env = engine_env(strata_env, STRATA_LOCALCLOUD_TIME_SCALE=getattr(request, "param", "0"))
-    start_worker(processes, env, "imagebuilder")
-    start_addons(processes, env)
-    start_worker(processes, env)
-    processes.start("beat", [*STRATA, "serve", "beat"], env)
+    start_fleet(processes, {**strata_env, "STRATA_LOCALCLOUD_TIME_SCALE": getattr(request, "param", "0")})
     admin, op = clients["admin"], clients["operator"]
     registry = tmp_path / "registry"
     write_pack(registry, "golden-os", "1.0.0", GOLDEN_ROLE)

@@ -19,13 +19,9 @@ from helpers import STRATA, wait_until
 
 
 @pytest.fixture
-def fleet(clients, processes, strata_env, database_url):
-    """Image builder, provisioner and beat with fast retries on an instant local cloud; a profile and an account."""
-    env = engine_env(strata_env, STRATA_LOCALCLOUD_TIME_SCALE="0")
-    start_worker(processes, env)
-    start_worker(processes, env, "imagebuilder")
-    start_addons(processes, env)
-    processes.start("beat", [*STRATA, "serve", "beat"], env)
+def fleet(clients, fleet_env):
+    """A running fleet (the module's, or the test's own when it changes the cloud's quotas, throttling or
+    faults); a profile and an account in the test's project."""
     op = clients["operator"]
     profile = op.post("/v1/profiles", LOCAL_PROFILE).json()
     account = op.post("/v1/cloudaccounts", {"name": "lab", "cloud": "local"}).json()
@@ -105,6 +101,7 @@ def test_cluster_reaches_running_with_nodes_spread_and_roles_isolated(clients, f
     assert all("PRIVATE KEY" not in data for data in by_node.values())  # CA keys never go into user data
 
 
+@pytest.mark.own_stack  # changes the local cloud every test of the module shares
 def test_quota_story_condition_false_then_running_after_the_quota_is_raised(clients, fleet, database_url):
     admin, op = clients["admin"], clients["operator"]
     # room for the image builder (2 vCPU, gone once the image is built), not for the control plane (4)
@@ -135,6 +132,7 @@ def test_quota_story_condition_false_then_running_after_the_quota_is_raised(clie
     wait_phase(op, cluster["id"], "Running")
 
 
+@pytest.mark.own_stack  # changes the local cloud every test of the module shares
 def test_throttling_on_every_action_still_reaches_running(clients, fleet):
     admin, op = clients["admin"], clients["operator"]
     for action in ("RunInstances", "DescribeInstances"):  # the cloud's own buckets, nearly empty
@@ -153,6 +151,7 @@ def test_throttling_on_every_action_still_reaches_running(clients, fleet):
     ]  # fmt: skip
 
 
+@pytest.mark.own_stack  # changes the local cloud every test of the module shares
 def test_delete_after_a_half_finished_create_leaves_nothing(clients, fleet, database_url):
     admin, op = clients["admin"], clients["operator"]
     admin.put("/v1/localcloud/regions/local-1/quota", {"vcpus": 4})  # the control plane fits, the workers do not
@@ -165,6 +164,7 @@ def test_delete_after_a_half_finished_create_leaves_nothing(clients, fleet, data
     assert cloud_rows(database_url, cluster["id"]) == []
 
 
+@pytest.mark.own_stack  # its workers kill themselves at a point
 @pytest.mark.parametrize("point", ["before-cloud-call", "after-cloud-call"])
 def test_a_worker_killed_at_a_dangerous_point_launches_no_duplicate(
     clients, processes, strata_env, database_url, tmp_path, point

@@ -4,6 +4,7 @@ component up, a demo cluster Running, and Ctrl-C stops every process."""
 import json
 import os
 import signal
+import socket
 import subprocess
 
 import psutil
@@ -21,6 +22,7 @@ def test_strata_up_runs_the_stack_and_sigint_stops_every_process(tmp_path, proce
         STRATA_API_PORT=str(api_port),
         STRATA_FLOWER_PORT=str(flower_port),
         STRATA_LOCALCLOUD_TIME_SCALE="0.02",
+        STRATA_KUBEAPI_URL=f"https://127.0.0.1:{free_port()}",
     )
     up = processes.start("up", [*STRATA, "up", "--demo"], env)
     state_file = tmp_path / "state" / "up.json"
@@ -70,3 +72,17 @@ def _get(url: str) -> requests.Response | None:
     except requests.RequestException:
         return None
     return response if response.ok else None
+
+
+def test_strata_up_refuses_a_taken_port_naming_it_and_its_setting(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        env.update(STRATA_STATE_DIR=str(tmp_path / "state"), STRATA_API_PORT=str(free_port()),
+                   STRATA_FLOWER_PORT=str(free_port()), STRATA_KUBEAPI_URL=f"https://127.0.0.1:{port}")  # fmt: skip
+        result = subprocess.run([*STRATA, "up"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"port {port} on 127.0.0.1 is in use; set STRATA_KUBEAPI_URL to move it" in result.stderr
+    assert not (tmp_path / "state" / "up.json").exists()  # nothing was started

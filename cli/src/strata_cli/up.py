@@ -6,9 +6,11 @@ import json
 import os
 import secrets
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.rows import dict_row
@@ -18,7 +20,7 @@ from strata_cli.demo import start_demo
 from strata_cli.embedded import EmbeddedPostgres, free_port, redis_command, wait_for_redis
 from strata_cli.serve import COMPONENTS
 from strata_cli.supervisor import Supervisor
-from strata_common.config import load_settings
+from strata_common.config import load_settings, read_var
 from strata_common.db.tokens import create_token
 
 STATE_FILE = "up.json"
@@ -60,8 +62,31 @@ def _ensure_local_token(state_dir: Path, database_url: str) -> None:
         _write_private(path, create_token(conn, "default", "admin", "strata up"))
 
 
+def taken_ports(env: dict[str, str]) -> list[str]:
+    """The listening ports the stack needs that something else holds, each with the setting that moves it."""
+    host, kubeapi = read_var("api_host", env), urlsplit(read_var("kubeapi_url", env))
+    needed = [
+        (host, read_var("api_port", env), "STRATA_API_PORT"),
+        (host, read_var("flower_port", env), "STRATA_FLOWER_PORT"),
+        (kubeapi.hostname or "127.0.0.1", kubeapi.port or 443, "STRATA_KUBEAPI_URL"),
+    ]
+    taken = []
+    for host, port, setting in needed:
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                taken.append(f"port {port} on {host} is in use; set {setting} to move it")
+    return taken
+
+
 def run_up(demo: bool = False) -> int:
     env = dict(os.environ)
+    taken = taken_ports(env)
+    if taken:
+        for problem in taken:
+            print(f"strata up: {problem}", file=sys.stderr)
+        return 2
     state_dir = state_dir_of(env)
     state_dir.mkdir(parents=True, exist_ok=True)
     env["STRATA_STATE_DIR"] = str(state_dir)

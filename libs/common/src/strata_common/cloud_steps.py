@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from strata_common.clouds.driver import CloudDriver, CloudError, Resource
+from strata_common.db.types import one
 from strata_common.engine.errors import TRANSIENT, USER_FIXABLE, Retry, StepError
 from strata_common.engine.runner import StepContext
 from strata_common.packs.profiles import deep_merge, parse_values
@@ -36,7 +37,7 @@ def cloud(ctx: StepContext) -> Iterator[CloudDriver]:
     """The cluster's driver; a cloud's refusal becomes a StepError with its code and class (the one place
     where the cloud's vocabulary meets the engine's)."""
     try:
-        yield ctx.driver(ctx.cluster["spec"]["cloudType"])
+        yield ctx.deps.driver(ctx.cluster["spec"]["cloudType"])
     except CloudError as err:
         raise StepError(err.code, err.message, USER_FIXABLE if err.user_fixable else TRANSIENT) from None
 
@@ -60,5 +61,5 @@ def layer(ctx: StepContext, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
     entry = next(entry for entry in ctx.cluster["spec"]["layers"] if entry["layer"] == kind)
     with ctx.db.connection() as conn:
         definition = conn.execute("SELECT definition FROM packs WHERE id = %s", (entry["packId"],)).fetchone()
-    definition = definition["definition"]
+    definition = one(definition)["definition"]
     return definition, deep_merge(parse_values(definition["values"]), parse_values(entry["values"]))

@@ -24,7 +24,8 @@ NODE_PREREQUISITES = ("ensure_image", "ensure_security_groups", "ensure_load_bal
 
 def node_steps(spec: dict[str, Any]) -> tuple[list[StepSpec], list[StepSpec]]:
     """(control-plane steps, chained; worker steps, each after the last control-plane node)."""
-    control, workers = [], []
+    control: list[StepSpec] = []
+    workers: list[dict[str, Any]] = []
     for pool in spec["pools"]:
         for i in range(pool["count"]):
             node = {

@@ -11,11 +11,10 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
-from psycopg_pool import ConnectionPool
-
 from strata_common.clouds.catalog import PLANNED, Catalog
 from strata_common.clouds.driver import CloudDriver, CloudError
 from strata_common.config import Settings
+from strata_common.db.types import DbPool
 
 GROUP = "strata.clouds"
 
@@ -24,7 +23,7 @@ class CloudPlugin(Protocol):
     name: str
     catalog: Catalog
 
-    def driver(self, pool: ConnectionPool, settings: Settings) -> CloudDriver:
+    def driver(self, pool: DbPool, settings: Settings) -> CloudDriver:
         """A driver for this cloud (stateless between calls; a process may keep it)."""
 
     def api_server(self, cluster_id: str, endpoint: str, settings: Settings) -> tuple[str, str | None]:
@@ -61,5 +60,5 @@ def catalog(cloud: str) -> Catalog | None:
     return found.catalog if found else PLANNED.get(cloud)
 
 
-def driver_for(cloud: str, pool: ConnectionPool, settings: Settings) -> CloudDriver:
+def driver_for(cloud: str, pool: DbPool, settings: Settings) -> CloudDriver:
     return plugin(cloud).driver(pool, settings)

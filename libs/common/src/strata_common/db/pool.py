@@ -8,14 +8,15 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from strata_common.config import Settings
+from strata_common.db.types import DbPool
 
-_pools: dict[tuple[str, bool], ConnectionPool] = {}
+_pools: dict[tuple[str, bool], DbPool] = {}
 _lock = threading.Lock()
 
 
-def open_pool(database_url: str, max_size: int = 4, name: str = "strata", autocommit: bool = False) -> ConnectionPool:
+def open_pool(database_url: str, max_size: int = 4, name: str = "strata", autocommit: bool = False) -> DbPool:
     """A new pool whose connections return rows as dicts."""
-    pool = ConnectionPool(
+    pool: DbPool = ConnectionPool(
         database_url,
         min_size=1,
         max_size=max_size,
@@ -27,7 +28,7 @@ def open_pool(database_url: str, max_size: int = 4, name: str = "strata", autoco
     return pool
 
 
-def get_pool(settings: Settings, autocommit: bool = False) -> ConnectionPool:
+def get_pool(settings: Settings, autocommit: bool = False) -> DbPool:
     """The shared pool of this process for the configured database (created on first use).
 
     Connections of the default pool commit when `with pool.connection()` ends; those of the

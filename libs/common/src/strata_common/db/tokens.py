@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from uuid import UUID
 
-from psycopg import Connection
+from strata_common.db.types import DbConnection, one
 
 ROLES = ("viewer", "operator", "admin")  # each role can do what the ones before it can
 TOKEN_PREFIX = "strata_"
@@ -27,15 +27,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def ensure_project(conn: Connection, name: str) -> UUID:
+def ensure_project(conn: DbConnection, name: str) -> UUID:
     row = conn.execute(
         "INSERT INTO projects (name) VALUES (%s) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
         (name,),
     ).fetchone()
-    return row["id"]
+    return one(row)["id"]
 
 
-def create_token(conn: Connection, project: str, role: str, name: str = "") -> str:
+def create_token(conn: DbConnection, project: str, role: str, name: str = "") -> str:
     """A new token for `project` (created if missing) with `role`; the only time it is visible."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -47,7 +47,7 @@ def create_token(conn: Connection, project: str, role: str, name: str = "") -> s
     return token
 
 
-def authenticate(conn: Connection, token: str) -> Principal | None:
+def authenticate(conn: DbConnection, token: str) -> Principal | None:
     """The principal of a live token; its last use is recorded at most once a minute."""
     row = conn.execute(
         "SELECT t.id, t.project_id, p.name AS project, t.role,"

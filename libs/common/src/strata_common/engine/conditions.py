@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from psycopg import Connection
+from strata_common.db.types import DbConnection
 
 # Milestone condition types in the order a cluster reaches them, with their human titles.
 MILESTONES: dict[str, str] = {
@@ -24,7 +24,7 @@ TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
 
 
 def set_condition(
-    conn: Connection,
+    conn: DbConnection,
     cluster_id: UUID,
     type_: str,
     status: str,
@@ -57,7 +57,7 @@ def set_condition(
     )
 
 
-def mark_in_progress(conn: Connection, cluster_id: UUID, type_: str, step_name: str, generation: int) -> None:
+def mark_in_progress(conn: DbConnection, cluster_id: UUID, type_: str, step_name: str, generation: int) -> None:
     """Unknown/InProgress when a step of the milestone starts, unless the milestone is already failing."""
     conn.execute(
         """
@@ -70,7 +70,7 @@ def mark_in_progress(conn: Connection, cluster_id: UUID, type_: str, step_name: 
     )
 
 
-def mark_waiting(conn: Connection, cluster_id: UUID, type_: str, message: str, generation: int) -> None:
+def mark_waiting(conn: DbConnection, cluster_id: UUID, type_: str, message: str, generation: int) -> None:
     """Unknown/Waiting with what the step waits for (a requeue), unless the milestone is failing."""
     conn.execute(
         """
@@ -85,7 +85,7 @@ def mark_waiting(conn: Connection, cluster_id: UUID, type_: str, message: str, g
 CONDITION_COLUMNS = "type, status, reason, message, error_class, observed_generation, last_transition_time"
 
 
-def list_conditions(conn: Connection, cluster_id: UUID) -> list[dict[str, Any]]:
+def list_conditions(conn: DbConnection, cluster_id: UUID) -> list[dict[str, Any]]:
     """The cluster's conditions in milestone order, shaped as the API shows them."""
     rows = conn.execute(f"SELECT {CONDITION_COLUMNS} FROM conditions WHERE cluster_id = %s", (cluster_id,)).fetchall()
     return condition_views(rows)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from psycopg import Connection
 from psycopg.types.json import Jsonb
+
+from strata_common.db.types import DbConnection
 
 CHANNEL = "strata_events"  # NOTIFY channel; the payload is the cluster id
 LEVELS = ("info", "warning", "error")
 
 
 def append_event(
-    conn: Connection,
+    conn: DbConnection,
     cluster_id: UUID,
     level: str,
     source: str,
@@ -56,7 +57,7 @@ def append_event(
     return row["seq"]
 
 
-def list_events(conn: Connection, cluster_id: UUID, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+def list_events(conn: DbConnection, cluster_id: UUID, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
     """Events numbered above `after`, oldest first, shaped as the API shows them."""
     rows = conn.execute(
         "SELECT seq, at, level, source, reason, message, data, step_id FROM events"

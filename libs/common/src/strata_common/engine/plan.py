@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from psycopg import Connection
 from psycopg.types.json import Jsonb
 
+from strata_common.db.types import DbConnection
 from strata_common.engine import steps
 from strata_common.engine.conditions import UNKNOWN, set_condition
 from strata_common.engine.events import append_event
@@ -18,7 +18,7 @@ class StalePlan(ValueError):
     """The plan was made for a generation the cluster has already moved past."""
 
 
-def bump_generation(conn: Connection, cluster_id: UUID, spec: dict[str, Any]) -> int:
+def bump_generation(conn: DbConnection, cluster_id: UUID, spec: dict[str, Any]) -> int:
     """Record a new desired spec; return the cluster's new generation."""
     row = conn.execute(
         "UPDATE clusters SET spec = %s, generation = generation + 1, updated_at = now() WHERE id = %s"
@@ -31,7 +31,7 @@ def bump_generation(conn: Connection, cluster_id: UUID, spec: dict[str, Any]) ->
 
 
 def submit_plan(
-    conn: Connection, cluster_id: UUID, generation: int, specs: list[StepSpec], grace: float, source: str = "api"
+    conn: DbConnection, cluster_id: UUID, generation: int, specs: list[StepSpec], grace: float, source: str = "api"
 ) -> list[dict[str, Any]]:
     """Write the plan's steps and supersede older generations' unstarted steps.
 

@@ -7,9 +7,7 @@ is over rather than at beat's next re-drive pass; beat remains the safety net fo
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
-
-from celery import Celery
+from typing import Any, Protocol
 
 from strata_common.engine.model import Step
 from strata_common.queues import run_step_task
@@ -19,8 +17,14 @@ from strata_common.queues import run_step_task
 MAX_COUNTDOWN = 60.0
 
 
+class TaskSender(Protocol):
+    """What the engine needs of a Celery app: sending a task by name (the engine imports no Celery)."""
+
+    def send_task(self, name: str, args: Any = None, **options: Any) -> Any: ...
+
+
 class Publisher:
-    def __init__(self, app: Celery):
+    def __init__(self, app: TaskSender):
         self.app = app
 
     def publish(self, steps: Iterable[dict[str, Any]]) -> int:

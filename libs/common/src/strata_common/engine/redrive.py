@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from psycopg_pool import ConnectionPool
-
+from strata_common.db.types import DbPool, one
 from strata_common.engine.publish import Publisher
 
 REDRIVE_LOCK_KEY = int.from_bytes(hashlib.sha256(b"strata redrive").digest()[:8], "big") >> 1
@@ -23,13 +22,13 @@ RETURNING s.id, s.queue
 """
 
 
-def redrive(pool: ConnectionPool, publisher: Publisher, grace: float, batch: int = 500) -> int:
+def redrive(pool: DbPool, publisher: Publisher, grace: float, batch: int = 500) -> int:
     """Publish every due step once; return how many. A concurrent re-drive makes this one a no-op."""
     total = 0
     while True:
         with pool.connection() as conn:
             locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok", (REDRIVE_LOCK_KEY,)).fetchone()
-            if not locked["ok"]:
+            if not one(locked)["ok"]:
                 return total
             due = conn.execute(DUE_STEPS, {"batch": batch, "grace": grace}).fetchall()
         total += publisher.publish(due)

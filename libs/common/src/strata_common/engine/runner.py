@@ -13,10 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from psycopg import Connection
-from psycopg_pool import ConnectionPool
-
 from strata_common.config import Settings
+from strata_common.db.types import DbConnection, DbPool, one
 from strata_common.engine import steps
 from strata_common.engine.conditions import FALSE, TRUE, UNKNOWN, mark_in_progress, mark_waiting, set_condition
 from strata_common.engine.errors import TRANSIENT, USER_FIXABLE, Retry, StepError
@@ -58,7 +56,7 @@ class StepContext:
 
     step: Step
     cluster: dict[str, Any]
-    db: ConnectionPool
+    db: DbPool
     settings: Settings
     service: str
     deps: Dependencies = field(default_factory=Dependencies)
@@ -134,7 +132,7 @@ _leases = _LeaseKeeper()
 
 
 def run_step(
-    step_id: int, *, pool: ConnectionPool, settings: Settings, publisher: Publisher, service: str, worker: str,
+    step_id: int, *, pool: DbPool, settings: Settings, publisher: Publisher, service: str, worker: str,
     deps: Dependencies | None = None,
 ) -> str:  # fmt: skip
     """Run step `step_id` if it can be claimed; return what happened (for logs and tests)."""
@@ -142,9 +140,11 @@ def run_step(
         step = steps.claim(conn, step_id, worker, settings.step_lease_seconds)
         if step is None:
             return "not-claimed"
-        cluster = conn.execute(
-            "SELECT id, project_id, name, generation, spec FROM clusters WHERE id = %s", (step.cluster_id,)
-        ).fetchone()
+        cluster = one(
+            conn.execute(
+                "SELECT id, project_id, name, generation, spec FROM clusters WHERE id = %s", (step.cluster_id,)
+            ).fetchone()
+        )
         if step.condition:
             mark_in_progress(conn, step.cluster_id, step.condition, step.name, step.generation)
     ctx = StepContext(step, cluster, pool, settings, service, deps or Dependencies())
@@ -179,7 +179,7 @@ def run_step(
 
 
 def _record_success(
-    conn: Connection, settings: Settings, service: str, step: Step, output: dict[str, Any], elapsed: float
+    conn: DbConnection, settings: Settings, service: str, step: Step, output: dict[str, Any], elapsed: float
 ) -> list[dict[str, Any]] | None:
     """One transaction: event first (it locks the cluster row: cluster before steps, as the API does)."""
     append_event(
@@ -210,7 +210,7 @@ def _record_success(
 
 
 def _record_failure(
-    pool: ConnectionPool, publisher: Publisher, settings: Settings, service: str, step: Step, reason: str,
+    pool: DbPool, publisher: Publisher, settings: Settings, service: str, step: Step, reason: str,
     message: str, error_class: str,
 ) -> str:  # fmt: skip
     delay = backoff_delay(step.attempts, settings.step_backoff_base, settings.step_backoff_cap)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from psycopg import Connection
 from psycopg.types.json import Jsonb
 
+from strata_common.db.types import DbConnection, one
 from strata_common.engine.model import Step, StepSpec
 
 CLAIMABLE = """
@@ -20,7 +20,9 @@ CLAIMABLE = """
 """
 
 
-def insert_plan(conn: Connection, cluster_id: UUID, generation: int, specs: list[StepSpec], grace: float) -> list[dict]:
+def insert_plan(
+    conn: DbConnection, cluster_id: UUID, generation: int, specs: list[StepSpec], grace: float
+) -> list[dict]:
     """Insert the plan's steps (once: re-submitting the same generation inserts nothing new).
 
     Steps without dependencies start `ready`; the rest `pending`. Returns the ready ones inserted.
@@ -52,7 +54,7 @@ def insert_plan(conn: Connection, cluster_id: UUID, generation: int, specs: list
     return ready
 
 
-def supersede_older(conn: Connection, cluster_id: UUID, generation: int) -> int:
+def supersede_older(conn: DbConnection, cluster_id: UUID, generation: int) -> int:
     """Stop the not-yet-started steps of generations older than `generation`; return how many."""
     cur = conn.execute(
         "UPDATE steps SET status = 'superseded', wake_at = NULL, finished_at = now()"
@@ -62,7 +64,7 @@ def supersede_older(conn: Connection, cluster_id: UUID, generation: int) -> int:
     return cur.rowcount
 
 
-def cancel_all(conn: Connection, cluster_id: UUID) -> int:
+def cancel_all(conn: DbConnection, cluster_id: UUID) -> int:
     """Stop every step of the cluster that is not finished (running ones finish but unblock nothing)."""
     cur = conn.execute(
         "UPDATE steps SET status = 'cancelled', wake_at = NULL, finished_at = now()"
@@ -72,7 +74,7 @@ def cancel_all(conn: Connection, cluster_id: UUID) -> int:
     return cur.rowcount
 
 
-def claim(conn: Connection, step_id: int, worker: str, lease: float) -> Step | None:
+def claim(conn: DbConnection, step_id: int, worker: str, lease: float) -> Step | None:
     """Take the step if it is due and nobody holds it; None when another worker has it or it is done."""
     row = conn.execute(
         f"""
@@ -87,7 +89,7 @@ def claim(conn: Connection, step_id: int, worker: str, lease: float) -> Step | N
     return Step.from_row(row) if row else None
 
 
-def heartbeat(conn: Connection, step: Step, lease: float) -> bool:
+def heartbeat(conn: DbConnection, step: Step, lease: float) -> bool:
     """Extend the lease of a step we hold; False if we lost it."""
     cur = conn.execute(
         "UPDATE steps SET lease_until = now() + make_interval(secs => %s), wake_at = now() + make_interval(secs => %s)"
@@ -97,7 +99,7 @@ def heartbeat(conn: Connection, step: Step, lease: float) -> bool:
     return cur.rowcount == 1
 
 
-def note(conn: Connection, step: Step, data: dict[str, Any]) -> bool:
+def note(conn: DbConnection, step: Step, data: dict[str, Any]) -> bool:
     """Merge `data` into the output of a step we hold (e.g. an idempotency token, before the cloud call)."""
     cur = conn.execute(
         "UPDATE steps SET output = coalesce(output, '{}'::jsonb) || %s WHERE id = %s AND claim_token = %s"
@@ -107,7 +109,7 @@ def note(conn: Connection, step: Step, data: dict[str, Any]) -> bool:
     return cur.rowcount == 1
 
 
-def succeed(conn: Connection, step: Step, output: dict[str, Any]) -> bool:
+def succeed(conn: DbConnection, step: Step, output: dict[str, Any]) -> bool:
     cur = conn.execute(
         "UPDATE steps SET status = 'succeeded', output = coalesce(output, '{}'::jsonb) || %s, wake_at = NULL,"
         " lease_until = NULL,"
@@ -118,7 +120,7 @@ def succeed(conn: Connection, step: Step, output: dict[str, Any]) -> bool:
     return cur.rowcount == 1
 
 
-def fail(conn: Connection, step: Step, reason: str, message: str, error_class: str, delay: float) -> bool:
+def fail(conn: DbConnection, step: Step, reason: str, message: str, error_class: str, delay: float) -> bool:
     cur = conn.execute(
         "UPDATE steps SET status = 'failed', last_error = %s, error_reason = %s, error_class = %s,"
         " not_before = now() + make_interval(secs => %s), wake_at = now() + make_interval(secs => %s),"
@@ -128,7 +130,7 @@ def fail(conn: Connection, step: Step, reason: str, message: str, error_class: s
     return cur.rowcount == 1
 
 
-def requeue(conn: Connection, step: Step, after: float) -> bool:
+def requeue(conn: DbConnection, step: Step, after: float) -> bool:
     """Back to ready after `after` seconds; a wait is not an attempt."""
     cur = conn.execute(
         "UPDATE steps SET status = 'ready', attempts = attempts - 1, not_before = now() + make_interval(secs => %s),"
@@ -139,7 +141,7 @@ def requeue(conn: Connection, step: Step, after: float) -> bool:
     return cur.rowcount == 1
 
 
-def unblock_dependents(conn: Connection, step: Step, grace: float) -> list[dict]:
+def unblock_dependents(conn: DbConnection, step: Step, grace: float) -> list[dict]:
     """Pending steps of the same generation waiting on `step` whose dependencies have all succeeded."""
     return conn.execute(
         """
@@ -160,17 +162,17 @@ def unblock_dependents(conn: Connection, step: Step, grace: float) -> list[dict]
 NOT_SUCCEEDED = ["pending", "ready", "running", "failed", "superseded", "cancelled"]
 
 
-def milestone_done(conn: Connection, step: Step) -> bool:
+def milestone_done(conn: DbConnection, step: Step) -> bool:
     """Every step of the step's milestone (same generation) has succeeded."""
     row = conn.execute(
         "SELECT NOT EXISTS (SELECT 1 FROM steps WHERE cluster_id = %s AND generation = %s AND status = ANY(%s)"
         " AND condition = %s) AS done",
         (step.cluster_id, step.generation, NOT_SUCCEEDED, step.condition),
     ).fetchone()
-    return row["done"]
+    return one(row)["done"]
 
 
-def generation_state(conn: Connection, cluster_id: UUID, generation: int) -> tuple[bool, bool]:
+def generation_state(conn: DbConnection, cluster_id: UUID, generation: int) -> tuple[bool, bool]:
     """(every step of the generation succeeded, some step of it is failing)."""
     row = conn.execute(
         """
@@ -181,10 +183,10 @@ def generation_state(conn: Connection, cluster_id: UUID, generation: int) -> tup
         """,
         {"c": cluster_id, "g": generation, "others": NOT_SUCCEEDED},
     ).fetchone()
-    return row["done"], row["failing"]
+    return one(row)["done"], one(row)["failing"]
 
 
-def list_steps(conn: Connection, cluster_id: UUID, generation: int | None = None) -> list[dict[str, Any]]:
+def list_steps(conn: DbConnection, cluster_id: UUID, generation: int | None = None) -> list[dict[str, Any]]:
     return conn.execute(
         "SELECT id, generation, name, queue, condition, depends_on, status, attempts, not_before, lease_until,"
         " last_error, error_reason, error_class, output, redrives, started_at, finished_at FROM steps"

@@ -13,11 +13,11 @@ from typing import Any
 from uuid import UUID
 
 import yaml
-from psycopg import Connection
 
 from strata_common.clouds import registry
 from strata_common.config import Settings
 from strata_common.crypto import SecretBox
+from strata_common.db.types import DbConnection
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class NotReachable(LookupError):
     """The cluster has no certificates or API endpoint yet."""
 
 
-def cluster_access(conn: Connection, cluster_id: UUID | str, settings: Settings) -> KubeAccess:
+def cluster_access(conn: DbConnection, cluster_id: UUID | str, settings: Settings) -> KubeAccess:
     row = conn.execute(
         """
         SELECT c.spec ->> 'cloudType' AS cloud, s.sealed,

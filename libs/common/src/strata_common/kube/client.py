@@ -40,9 +40,10 @@ class KubeClient:
     def __init__(self, access: KubeAccess, timeout: float = 30.0):
         url = urlsplit(access.server)
         self.prefix = url.path.rstrip("/")
-        name = access.server_name or url.hostname
+        host = url.hostname or ""
+        name = access.server_name or host
         self.http = urllib3.HTTPSConnectionPool(
-            url.hostname, url.port or 443, ssl_context=_context(access), server_hostname=name, assert_hostname=name,
+            host, url.port or 443, ssl_context=_context(access), server_hostname=name, assert_hostname=name,
             maxsize=4, timeout=urllib3.Timeout(connect=5.0, read=timeout), retries=False,
         )  # fmt: skip
         self._resources: dict[str, list[dict[str, Any]]] = {}

@@ -16,10 +16,10 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 from uuid import UUID
 
-from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from strata_common.db.migrate import MIGRATION_LOCK_KEY
+from strata_common.db.types import DbConnection, one
 from strata_common.packs.loader import PackError, load_pack
 
 BUILTIN_NAME = "public"
@@ -98,7 +98,7 @@ def load_registry(source: str) -> tuple[list[dict[str, Any]], list[dict[str, str
     return packs, failures
 
 
-def sync(conn: Connection, registry_id: UUID, source: str) -> dict[str, Any]:
+def sync(conn: DbConnection, registry_id: UUID, source: str) -> dict[str, Any]:
     """Load the registry's packs into the database; report loaded, unchanged and failed packs.
 
     A published name@version is immutable: a changed content under the same version is refused.
@@ -129,7 +129,7 @@ def sync(conn: Connection, registry_id: UUID, source: str) -> dict[str, Any]:
     return report
 
 
-def sync_builtin(conn: Connection, source: Path | None = None) -> dict[str, Any]:
+def sync_builtin(conn: DbConnection, source: Path | None = None) -> dict[str, Any]:
     """Create the public registry if needed and sync it from `source` (the shipped packs/).
 
     Holds the migrations' advisory lock until the caller commits, so concurrent runs serialize.
@@ -142,5 +142,6 @@ def sync_builtin(conn: Connection, source: Path | None = None) -> dict[str, Any]
             "INSERT INTO registries (project_id, name, source) VALUES (NULL, %s, %s) RETURNING id", (BUILTIN_NAME, path)
         ).fetchone()
     )
-    conn.execute("UPDATE registries SET source = %s WHERE id = %s", (path, row["id"]))
-    return sync(conn, row["id"], path)
+    registry_id = one(row)["id"]
+    conn.execute("UPDATE registries SET source = %s WHERE id = %s", (path, registry_id))
+    return sync(conn, registry_id, path)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import Connection
-
+from strata_common.db.types import DbConnection, one
 from strata_common.packs.manifests import parse_documents, render
 from strata_common.packs.profiles import deep_merge, parse_values
 
@@ -45,10 +44,10 @@ def render_objects(definition: dict[str, Any], values: dict[str, Any]) -> list[d
     return objects
 
 
-def pack_layer(conn: Connection, spec: dict[str, Any], pack: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def pack_layer(conn: DbConnection, spec: dict[str, Any], pack: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """(layer entry, pack definition) of a cluster spec's layer named `pack`, or None."""
     entry = next((e for e in spec["layers"] if e["pack"] == pack), None)
     if entry is None:
         return None
-    row = conn.execute("SELECT definition FROM packs WHERE id = %s", (entry["packId"],)).fetchone()
+    row = one(conn.execute("SELECT definition FROM packs WHERE id = %s", (entry["packId"],)).fetchone())
     return entry, row["definition"]
