@@ -1,5 +1,7 @@
-"""What every step handler that works on a cluster's cloud shares: its driver, ownership tags and
-idempotency tokens, the wait for a pending resource, and the cluster's packs and earlier outputs."""
+"""What every step handler that works on a cluster's cloud shares: the cluster's typed spec and
+observed status, its driver (from the step context, so tests can hand in a fake), ownership tags
+and idempotency tokens, the wait for a pending resource, and the cluster's packs. This is the step's
+edge of a cloud call: a CloudError becomes a StepError here and nowhere else."""
 
 from __future__ import annotations
 
@@ -8,10 +10,29 @@ from contextlib import contextmanager
 from typing import Any
 
 from strata_common.clouds.driver import CloudDriver, CloudError, Resource
-from strata_common.db.types import one
+from strata_common.db.queries import clusters, packs
 from strata_common.engine.errors import TRANSIENT, USER_FIXABLE, Retry, StepError
 from strata_common.engine.runner import StepContext
+from strata_common.model.cluster import ClusterSpec
 from strata_common.packs.profiles import deep_merge, parse_values
+
+
+def spec_of(ctx: StepContext) -> ClusterSpec:
+    return ClusterSpec.from_json(ctx.cluster["spec"])
+
+
+def status_of(ctx: StepContext, key: str) -> Any:
+    """What an earlier step recorded in the cluster's status (its dependencies have succeeded, so it is there)."""
+    status = ctx.cluster.get("status") or {}
+    if key not in status:
+        raise StepError("StatusMissing", f"the cluster's status has no {key!r} yet")
+    return status[key]
+
+
+def record_status(ctx: StepContext, **values: Any) -> None:
+    """Write what this step learnt into the cluster's status, for the steps after it and the API."""
+    with ctx.db.connection() as conn:
+        clusters.update_status(conn, ctx.step.cluster_id, ctx.step.generation, **values)
 
 
 def owner(ctx: StepContext) -> dict[str, str]:
@@ -34,32 +55,16 @@ def wait_ready(driver: CloudDriver, resource: Resource, ready: str) -> Resource:
 
 @contextmanager
 def cloud(ctx: StepContext) -> Iterator[CloudDriver]:
-    """The cluster's driver; a cloud's refusal becomes a StepError with its code and class (the one place
-    where the cloud's vocabulary meets the engine's)."""
+    """The cluster's driver; a cloud's refusal becomes a StepError with its code and class."""
     try:
-        yield ctx.deps.driver(ctx.cluster["spec"]["cloudType"])
+        yield ctx.deps.driver(spec_of(ctx).cloud_type)
     except CloudError as err:
         raise StepError(err.code, err.message, USER_FIXABLE if err.user_fixable else TRANSIENT) from None
 
 
-def region(ctx: StepContext) -> str:
-    return ctx.cluster["spec"]["cloud"]["region"]
-
-
-def step_output(ctx: StepContext, step_name: str) -> dict[str, Any]:
-    """The output of an earlier step of this generation (its dependencies have succeeded)."""
-    with ctx.db.connection() as conn:
-        row = conn.execute(
-            "SELECT output FROM steps WHERE cluster_id = %s AND generation = %s AND name = %s",
-            (ctx.step.cluster_id, ctx.step.generation, step_name),
-        ).fetchone()
-    return row["output"] if row and row["output"] else {}
-
-
 def layer(ctx: StepContext, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(pack definition, effective values) of the profile's layer of `kind`."""
-    entry = next(entry for entry in ctx.cluster["spec"]["layers"] if entry["layer"] == kind)
+    entry = spec_of(ctx).layer_of(kind)
     with ctx.db.connection() as conn:
-        definition = conn.execute("SELECT definition FROM packs WHERE id = %s", (entry["packId"],)).fetchone()
-    definition = one(definition)["definition"]
-    return definition, deep_merge(parse_values(definition["values"]), parse_values(entry["values"]))
+        definition = packs.definition(conn, entry.pack_id)
+    return definition, deep_merge(parse_values(definition["values"]), parse_values(entry.values))

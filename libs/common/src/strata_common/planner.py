@@ -12,9 +12,8 @@ sweep by ownership tag that must find nothing, then the cluster is gone.
 
 from __future__ import annotations
 
-from typing import Any
-
 from strata_common.engine.model import StepSpec
+from strata_common.model.cluster import CONTROL_PLANE, ClusterSpec, Layer, NodeTemplate
 
 Q = "provisioner"
 PACK_CONDITIONS = {"cni": "NetworkingReady", "csi": "StorageReady", "addon": "AddonsReady"}
@@ -22,31 +21,33 @@ PACK_CONDITIONS = {"cni": "NetworkingReady", "csi": "StorageReady", "addon": "Ad
 NODE_PREREQUISITES = ("ensure_image", "ensure_security_groups", "ensure_load_balancer", "ensure_cluster_secrets")
 
 
-def node_steps(spec: dict[str, Any]) -> tuple[list[StepSpec], list[StepSpec]]:
-    """(control-plane steps, chained; worker steps, each after the last control-plane node)."""
+def node_steps(spec: ClusterSpec) -> tuple[list[StepSpec], list[StepSpec]]:
+    """(control-plane steps, chained; worker steps, each after the last control-plane node). The first
+    control-plane node initialises the cluster; its input says so."""
     control: list[StepSpec] = []
-    workers: list[dict[str, Any]] = []
-    for pool in spec["pools"]:
-        for i in range(pool["count"]):
-            node = {
-                "pool": pool["name"],
-                "role": pool["role"],
-                "index": i,
-                "zone": pool["zones"][i % len(pool["zones"])],  # spread evenly over the pool's zones
-                "instanceType": pool["instanceType"],
-            }
-            if pool["role"] == "controlPlane":
+    workers: list[NodeTemplate] = []
+    for pool in spec.pools:
+        for i in range(pool.count):
+            node = NodeTemplate(
+                pool=pool.name,
+                role=pool.role,
+                index=i,
+                zone=pool.zones[i % len(pool.zones)],  # spread evenly over the pool's zones
+                instance_type=pool.instance_type,
+                init=pool.role == CONTROL_PLANE and not control,
+            )
+            if pool.role == CONTROL_PLANE:
                 after = (control[-1].name,) if control else NODE_PREREQUISITES
-                control.append(StepSpec(f"ensure_node/{pool['name']}-{i}", Q, "ControlPlaneReady", after, node))
+                control.append(StepSpec(f"ensure_node/{node.name}", Q, "ControlPlaneReady", after, node.to_json()))
             else:
                 workers.append(node)
     last = (control[-1].name,) if control else NODE_PREREQUISITES
-    return control, [StepSpec(f"ensure_node/{n['pool']}-{n['index']}", Q, "WorkersReady", last, n) for n in workers]
+    return control, [StepSpec(f"ensure_node/{n.name}", Q, "WorkersReady", last, n.to_json()) for n in workers]
 
 
-def plan_cluster(spec: dict[str, Any]) -> list[StepSpec]:
+def plan_cluster(spec: ClusterSpec) -> list[StepSpec]:
     """Steps that bring a cluster to its spec."""
-    if spec.get("deleting"):
+    if spec.deleting:
         return [
             StepSpec("delete_nodes", Q, "Ready"),
             StepSpec("delete_infrastructure", Q, "Ready", ("delete_nodes",)),
@@ -64,23 +65,23 @@ def plan_cluster(spec: dict[str, Any]) -> list[StepSpec]:
     nodes = control + workers
     after = tuple(s.name for s in nodes) or NODE_PREREQUISITES
     packs = []
-    for entry in spec["layers"]:
-        if entry["layer"] in PACK_CONDITIONS:
-            packs.append(pack_step(entry, after))
+    for layer in spec.layers:
+        if layer.layer in PACK_CONDITIONS:
+            packs.append(pack_step(layer, after))
             after = (packs[-1].name,)
     packs.append(StepSpec("prune_packs", "addons", "AddonsReady", after))
     return [*infrastructure, *nodes, *packs, StepSpec("finalize_create", Q, "Ready", ("prune_packs",))]
 
 
-def pack_step(entry: dict[str, Any], after: tuple[str, ...] = ()) -> StepSpec:
+def pack_step(layer: Layer, after: tuple[str, ...] = ()) -> StepSpec:
     """The step that applies one pack layer and waits for its workloads."""
-    condition = PACK_CONDITIONS[entry["layer"]]
-    return StepSpec(f"ensure_pack/{entry['pack']}", "addons", condition, after, {"pack": entry["pack"]})
+    return StepSpec(f"ensure_pack/{layer.pack}", "addons", PACK_CONDITIONS[layer.layer], after, {"pack": layer.pack})
 
 
-def plan_override(spec: dict[str, Any], pack: str, running: bool) -> list[StepSpec]:
+def plan_override(spec: ClusterSpec, pack: str, running: bool) -> list[StepSpec]:
     """After a values override: a running cluster re-applies that pack alone; one still being created
     gets its whole plan again (what exists is found, and the pack is applied with the new values)."""
-    if not running:
+    layer = spec.pack(pack)
+    if not running or layer is None:
         return plan_cluster(spec)
-    return [pack_step(next(e for e in spec["layers"] if e["pack"] == pack))]
+    return [pack_step(layer)]

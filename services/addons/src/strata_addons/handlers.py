@@ -17,11 +17,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from strata_addons.readiness import WORKLOADS, NotReady, not_ready
+from strata_common.cloud_steps import spec_of
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
 from strata_common.kube.access import KubeAccess, NotReachable, cluster_access
 from strata_common.kube.client import KubeClient, KubeError
+from strata_common.model.cluster import Layer
 from strata_common.packs.manifests import ManifestError
 from strata_common.packs.values import effective_values, pack_layer, render_objects
 
@@ -67,15 +69,15 @@ def _parse_key(key: str) -> tuple[str, str, str | None, str]:
     return api_version, kind, namespace or None, name
 
 
-def pack_objects(ctx: StepContext, pack: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(layer entry, labelled objects) of the cluster's layer `pack` with its effective values."""
+def pack_objects(ctx: StepContext, pack: str) -> tuple[Layer, list[dict[str, Any]]]:
+    """(layer, labelled objects) of the cluster's layer `pack` with its effective values."""
+    spec = spec_of(ctx)
     with ctx.db.connection() as conn:
-        found = pack_layer(conn, ctx.cluster["spec"], pack)
+        found = pack_layer(conn, spec, pack)
     if found is None:
         raise StepError("PackNotInProfile", f"the cluster's profile has no pack {pack!r}", USER_FIXABLE)
     entry, definition = found
-    override = (ctx.cluster["spec"].get("overrides") or {}).get(pack)
-    values, _ = effective_values(definition, entry.get("values") or "", override)
+    values, _ = effective_values(definition, entry.values, spec.overrides.get(pack))
     try:
         objects = render_objects(definition, values)
     except (ManifestError, ValueError, TypeError, AttributeError, KeyError) as err:
@@ -149,10 +151,10 @@ def ensure_pack(ctx: StepContext) -> dict:
             if before.get(key) != applied[key]:
                 changed.append(key)
         pruned = _delete(client, [k for k in before if k not in applied])
-        _save_inventory(client, pack, entry["version"], applied)
+        _save_inventory(client, pack, entry.version, applied)
         if changed or pruned:
             shown = ", ".join(" ".join(k.split("|")[1:][::2]) for k in changed[:10])
-            ctx.event("info", "PackApplied", f"{pack}@{entry['version']}: {len(changed)} of {len(objects)} objects "
+            ctx.event("info", "PackApplied", f"{pack}@{entry.version}: {len(changed)} of {len(objects)} objects "
                       f"created or changed{f' ({shown})' if shown else ''}, {len(pruned)} pruned",
                       {"pack": pack, "changed": changed, "pruned": pruned})  # fmt: skip
         waiting = wait_available(client, [obj for obj in objects if obj["kind"] in WORKLOADS])
@@ -161,7 +163,7 @@ def ensure_pack(ctx: StepContext) -> dict:
         raise StepError("WorkloadNotAvailable", "; ".join(stuck), USER_FIXABLE)
     if waiting:
         raise Retry(_poll_seconds(ctx), "; ".join(w.message for w in waiting))
-    return {"pack": pack, "version": entry["version"], "objects": len(objects), "changed": len(changed),
+    return {"pack": pack, "version": entry.version, "objects": len(objects), "changed": len(changed),
             "pruned": len(pruned)}  # fmt: skip
 
 
@@ -185,7 +187,7 @@ def _poll_seconds(ctx: StepContext) -> float:
 @step_handler("addons", "prune_packs")
 def prune_packs(ctx: StepContext) -> dict:
     """Delete the objects of packs the cluster's profile no longer has, then their inventories."""
-    keep = {e["pack"] for e in ctx.cluster["spec"]["layers"]}
+    keep = {layer.pack for layer in spec_of(ctx).layers}
     removed = {}
     with kube(ctx) as client:
         for inventory in client.list("v1", "ConfigMap", INVENTORY_NAMESPACE, f"{INVENTORY_LABEL}=true"):

@@ -14,7 +14,9 @@ from marshmallow import Schema, ValidationError
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
+from strata_api.commands import Work, unit_of_work
 from strata_api.errors import ApiError
+from strata_common.config import Settings
 from strata_common.db.pool import get_pool
 from strata_common.db.tokens import Principal
 from strata_common.schemas import flatten_errors
@@ -71,6 +73,18 @@ def transaction() -> Iterator[Connection]:
 
 def principal() -> Principal:
     return g.principal
+
+
+def settings() -> Settings:
+    return current_app.config["STRATA_SETTINGS"]
+
+
+@contextmanager
+def work() -> Iterator[Work]:
+    """This request's connection as a command's unit of work: one transaction of the caller's project,
+    its ready steps published after commit."""
+    with unit_of_work(db(), principal().project_id, settings(), current_app.extensions["strata_publisher"]) as unit:
+        yield unit
 
 
 def api(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from strata_common.cloud_steps import cloud, layer, owner, region, wait_ready
+from strata_common.cloud_steps import cloud, layer, owner, record_status, spec_of, wait_ready
 from strata_common.clouds import registry
 from strata_common.clouds.driver import CloudDriver, Resource
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
@@ -52,16 +52,23 @@ def _record(ctx: StepContext, image_id: str, plan: ImagePlan, source: str, state
     name, version = plan.pack.split("@")
     labels = {"pack": name, "packVersion": version, "kubernetesVersion": plan.variables.get("kubernetes_version")}
     with ctx.db.connection() as conn:
-        builds.record_image(conn, ctx.cluster["spec"]["cloudAccount"], region(ctx), image_id, plan.signature, source,
+        builds.record_image(conn, spec_of(ctx).cloud_account, spec_of(ctx).region, image_id, plan.signature, source,
                             state, labels)  # fmt: skip
 
 
 @step_handler("imagebuilder", "ensure_image")
 def ensure_image(ctx: StepContext) -> dict:
+    """The cluster's image, recorded in its status for the node steps."""
+    found = _resolve(ctx)
+    record_status(ctx, image=found["image"])
+    return found
+
+
+def _resolve(ctx: StepContext) -> dict:
     os_pack, values = layer(ctx, "os")
     kubernetes, _ = layer(ctx, "k8s")
     plan = plan_image(os_pack, values, kubernetes["kubernetes"]["version"])
-    cloud_type, where = ctx.cluster["spec"]["cloudType"], region(ctx)
+    cloud_type, where = spec_of(ctx).cloud_type, spec_of(ctx).region
     base = base_image(os_pack, cloud_type, where)
     if not plan.build:
         ctx.event("info", "ImageAsIs", f"{plan.reason}: {base}")
@@ -86,7 +93,7 @@ def ensure_image(ctx: StepContext) -> dict:
 
 
 def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) -> dict:
-    account, where = ctx.cluster["spec"]["cloudAccount"], region(ctx)
+    account, where = spec_of(ctx).cloud_account, spec_of(ctx).region
     with ctx.db.connection() as conn:
         claim = builds.claim(conn, account, plan.signature, ctx.step.id, ctx.step.cluster_id)
     if not claim.mine:
@@ -102,7 +109,7 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) ->
         ctx.event("info", "ImageBuild", f"building image {plan.signature[:12]} (attempt {claim.attempt}): "
                                         f"{plan.reason}")  # fmt: skip
         ctx.note(buildToken=attempt_token)
-    zone = (_regions(ctx.cluster["spec"]["cloudType"]).get(where) or [None])[0]
+    zone = (_regions(spec_of(ctx).cloud_type).get(where) or [None])[0]
     builder = driver.run_instance(where, zone, BUILDER_TYPE, base, "", builder_tags, attempt_token)
     builder = wait_ready(driver, builder, "running")
     image_tags = {"strata:signature": plan.signature, "strata:source": "built", "strata:managed-by": "strata",

@@ -8,11 +8,12 @@ cloud call finds its resource instead of making a second one.
 from __future__ import annotations
 
 from strata_common import pki
-from strata_common.cloud_steps import cloud, layer, owner, region, step_output, token, wait_ready
-from strata_common.crypto import SecretBox
-from strata_common.engine.errors import Retry
+from strata_common.cloud_steps import cloud, layer, owner, record_status, spec_of, status_of, token, wait_ready
+from strata_common.db.queries import clusters, secrets
+from strata_common.engine.errors import Retry, StepError
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
+from strata_common.model.cluster import CONTROL_PLANE, NodeTemplate
 from strata_provisioner.bootstrap import kubeadm_documents, user_data
 
 NETWORK_CIDR = "10.0.0.0/16"
@@ -32,110 +33,90 @@ WORKER_RULES = [
 ]
 
 
-def _zones(ctx: StepContext) -> list[str]:
-    return sorted({zone for pool in ctx.cluster["spec"]["pools"] for zone in pool["zones"]})
-
-
 @step_handler("provisioner", "ensure_network")
 def ensure_network(ctx: StepContext) -> dict:
+    spec = spec_of(ctx)
     with cloud(ctx) as driver:
-        network = driver.ensure_network(region(ctx), NETWORK_CIDR, _zones(ctx), owner(ctx), token(ctx))
-    subnets = dict(zip(_zones(ctx), network.spec["subnets"], strict=True))
+        network = driver.ensure_network(spec.region, NETWORK_CIDR, spec.zones(), owner(ctx), token(ctx))
+    subnets = dict(zip(spec.zones(), network.spec["subnets"], strict=True))
+    record_status(ctx, network=network.id, subnets=subnets)
     return {"network": network.id, "subnets": subnets}
 
 
 @step_handler("provisioner", "ensure_security_groups")
 def ensure_security_groups(ctx: StepContext) -> dict:
-    network = step_output(ctx, "ensure_network")["network"]
+    network, region = status_of(ctx, "network"), spec_of(ctx).region
     groups = {}
     with cloud(ctx) as driver:
         for role, rules in (("control-plane", CONTROL_PLANE_RULES), ("workers", WORKER_RULES)):
             tags = {**owner(ctx), "strata:role": role}
-            groups[role] = driver.ensure_security_group(
-                region(ctx), network, role, rules, tags, token(ctx, f"/{role}")
-            ).id
+            groups[role] = driver.ensure_security_group(region, network, role, rules, tags, token(ctx, f"/{role}")).id
+    record_status(ctx, securityGroups=groups)
     return {"groups": groups}
 
 
 @step_handler("provisioner", "ensure_load_balancer")
 def ensure_load_balancer(ctx: StepContext) -> dict:
-    network = step_output(ctx, "ensure_network")["network"]
+    network = status_of(ctx, "network")
     with cloud(ctx) as driver:
-        balancer = driver.ensure_load_balancer(region(ctx), network, API_PORT, owner(ctx), token(ctx))
+        balancer = driver.ensure_load_balancer(spec_of(ctx).region, network, API_PORT, owner(ctx), token(ctx))
         balancer = wait_ready(driver, balancer, "available")
-    return {"loadBalancer": balancer.id, "endpoint": f"https://{balancer.spec['dnsName']}:{API_PORT}"}
+    endpoint = f"https://{balancer.spec['dnsName']}:{API_PORT}"
+    record_status(ctx, loadBalancer=balancer.id, endpoint=endpoint)
+    return {"loadBalancer": balancer.id, "endpoint": endpoint}
 
 
 @step_handler("provisioner", "ensure_cluster_secrets")
 def ensure_cluster_secrets(ctx: StepContext) -> dict:
     """Generate the cluster's PKI once; a re-run (or a racing one) keeps the first."""
     with ctx.db.connection() as conn:
-        row = conn.execute(
-            "SELECT ca_cert FROM cluster_secrets WHERE cluster_id = %s", (ctx.step.cluster_id,)
-        ).fetchone()
-    if row is None:
+        ca_cert = secrets.ca_cert(conn, ctx.step.cluster_id)
+    if ca_cert is None:
         generated = pki.generate(ctx.cluster["name"])
         with ctx.db.connection() as conn:
-            conn.execute(
-                "INSERT INTO cluster_secrets (cluster_id, sealed, ca_cert) VALUES (%s, %s, %s)"
-                " ON CONFLICT (cluster_id) DO NOTHING",
-                (ctx.step.cluster_id, SecretBox(ctx.settings.secret_key).seal(generated), generated["caCert"]),
-            )
-            row = conn.execute(
-                "SELECT ca_cert FROM cluster_secrets WHERE cluster_id = %s", (ctx.step.cluster_id,)
-            ).fetchone()
-    return {"caCertHash": pki.ca_cert_hash(row["ca_cert"])}
+            ca_cert = secrets.store_once(conn, ctx.step.cluster_id, generated, ctx.settings.secret_key)
+    return {"caCertHash": pki.ca_cert_hash(ca_cert)}
 
 
-def _secrets(ctx: StepContext) -> dict[str, str]:
-    with ctx.db.connection() as conn:
-        row = conn.execute(
-            "SELECT sealed FROM cluster_secrets WHERE cluster_id = %s", (ctx.step.cluster_id,)
-        ).fetchone()
-    return SecretBox(ctx.settings.secret_key).open(row["sealed"])
-
-
-def _node_user_data(ctx: StepContext) -> str:
-    node = {**ctx.step.input, "name": ctx.step.name.split("/", 1)[1]}
-    first_control_plane = next(p["name"] for p in ctx.cluster["spec"]["pools"] if p["role"] == "controlPlane")
-    first = node["role"] == "controlPlane" and node["pool"] == first_control_plane and node["index"] == 0
-    endpoint = step_output(ctx, "ensure_load_balancer")["endpoint"].removeprefix("https://")
+def _node_user_data(ctx: StepContext, node: NodeTemplate) -> str:
+    endpoint = status_of(ctx, "endpoint").removeprefix("https://")
     kubernetes, values = layer(ctx, "k8s")
-    documents = kubeadm_documents(node, first, endpoint, kubernetes["kubernetes"], values, _secrets(ctx))
-    return user_data(documents)
+    with ctx.db.connection() as conn:
+        cluster_secrets = secrets.unsealed(conn, ctx.step.cluster_id, ctx.settings.secret_key)
+    if cluster_secrets is None:
+        raise StepError("SecretsMissing", "the cluster's PKI does not exist yet")
+    bootstrap_node = {"name": node.name, "pool": node.pool, "role": node.role, "index": node.index}
+    return user_data(kubeadm_documents(bootstrap_node, node.init, endpoint, kubernetes["kubernetes"], values,
+                                       cluster_secrets))  # fmt: skip
 
 
 @step_handler("provisioner", "ensure_node")
 def ensure_node(ctx: StepContext) -> dict:
-    node = ctx.step.input
-    role = "control-plane" if node["role"] == "controlPlane" else "workers"
-    tags = {**owner(ctx), "strata:pool": node["pool"], "strata:role": role, "strata:node": ctx.step.name}
+    node = NodeTemplate.from_json(ctx.step.input)
+    role = "control-plane" if node.role == CONTROL_PLANE else "workers"
+    tags = {**owner(ctx), "strata:pool": node.pool, "strata:role": role, "strata:node": ctx.step.name}
     launch_token = token(ctx)
     ctx.note(token=launch_token)  # stored before the cloud is called: a re-run finds what it launched
     ctx.kill_point("before-cloud-call")
     with cloud(ctx) as driver:
         instance = driver.run_instance(
-            region(ctx),
-            node["zone"],
-            node["instanceType"],
-            step_output(ctx, "ensure_image")["image"],
-            _node_user_data(ctx),
+            spec_of(ctx).region,
+            node.zone,
+            node.instance_type,
+            status_of(ctx, "image"),
+            _node_user_data(ctx, node),
             tags,
             launch_token,
         )
         ctx.kill_point("after-cloud-call")
         instance = wait_ready(driver, instance, "running")
-    return {"instance": instance.id, "zone": instance.zone, "pool": node["pool"]}
+    return {"instance": instance.id, "zone": instance.zone, "pool": node.pool}
 
 
 @step_handler("provisioner", "finalize_create")
 def finalize_create(ctx: StepContext) -> dict:
     with ctx.db.connection() as conn:
-        conn.execute(
-            "UPDATE clusters SET phase = 'Running', updated_at = now() WHERE id = %s AND generation = %s"
-            " AND phase <> 'Deleting'",
-            (ctx.step.cluster_id, ctx.step.generation),
-        )
+        clusters.set_phase(conn, ctx.step.cluster_id, ctx.step.generation, "Running")
     ctx.event("info", "ClusterRunning", f"cluster {ctx.cluster['name']} is running")
     return {}
 
@@ -177,10 +158,6 @@ def sweep(ctx: StepContext) -> dict:
 def finalize_delete(ctx: StepContext) -> dict:
     """The last step of a delete: runs after the sweep found nothing, then the cluster is gone."""
     with ctx.db.connection() as conn:
-        conn.execute(
-            "UPDATE clusters SET phase = 'Deleted', deleted_at = coalesce(deleted_at, now()), updated_at = now()"
-            " WHERE id = %s",
-            (ctx.step.cluster_id,),
-        )
+        clusters.mark_deleted(conn, ctx.step.cluster_id)
     ctx.event("info", "ClusterDeleted", f"cluster {ctx.cluster['name']} deleted")
     return {"deleted": True}

@@ -142,7 +142,7 @@ def run_step(
             return "not-claimed"
         cluster = one(
             conn.execute(
-                "SELECT id, project_id, name, generation, spec FROM clusters WHERE id = %s", (step.cluster_id,)
+                "SELECT id, project_id, name, generation, spec, status FROM clusters WHERE id = %s", (step.cluster_id,)
             ).fetchone()
         )
         if step.condition:

@@ -36,12 +36,8 @@ class NotReachable(LookupError):
 
 def cluster_access(conn: DbConnection, cluster_id: UUID | str, settings: Settings) -> KubeAccess:
     row = conn.execute(
-        """
-        SELECT c.spec ->> 'cloudType' AS cloud, s.sealed,
-               (SELECT output ->> 'endpoint' FROM steps WHERE cluster_id = c.id AND name = 'ensure_load_balancer'
-                  AND status = 'succeeded' ORDER BY generation DESC LIMIT 1) AS endpoint
-        FROM clusters c LEFT JOIN cluster_secrets s ON s.cluster_id = c.id WHERE c.id = %s
-        """,
+        "SELECT c.spec ->> 'cloudType' AS cloud, c.status ->> 'endpoint' AS endpoint, s.sealed"
+        " FROM clusters c LEFT JOIN cluster_secrets s ON s.cluster_id = c.id WHERE c.id = %s",
         (cluster_id,),
     ).fetchone()
     if row is None or row["sealed"] is None or row["endpoint"] is None:

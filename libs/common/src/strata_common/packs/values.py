@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from strata_common.db.types import DbConnection, one
+from strata_common.db.queries import packs
+from strata_common.db.types import DbConnection
+from strata_common.model.cluster import ClusterSpec, Layer
 from strata_common.packs.manifests import parse_documents, render
 from strata_common.packs.profiles import deep_merge, parse_values
 
@@ -44,10 +46,9 @@ def render_objects(definition: dict[str, Any], values: dict[str, Any]) -> list[d
     return objects
 
 
-def pack_layer(conn: DbConnection, spec: dict[str, Any], pack: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(layer entry, pack definition) of a cluster spec's layer named `pack`, or None."""
-    entry = next((e for e in spec["layers"] if e["pack"] == pack), None)
-    if entry is None:
+def pack_layer(conn: DbConnection, spec: ClusterSpec, pack: str) -> tuple[Layer, dict[str, Any]] | None:
+    """(layer, pack definition) of a cluster spec's layer named `pack`, or None."""
+    layer = spec.pack(pack)
+    if layer is None:
         return None
-    row = one(conn.execute("SELECT definition FROM packs WHERE id = %s", (entry["packId"],)).fetchone())
-    return entry, row["definition"]
+    return layer, packs.definition(conn, layer.pack_id)

@@ -3,69 +3,25 @@
 from __future__ import annotations
 
 from flask import Blueprint
-from marshmallow import fields, validate
 
 from strata_api.errors import ApiError
 from strata_api.http import api, db, load_json, reply, transaction
-from strata_api.schemas import Request, Response
+from strata_api.schemas.localcloud import (
+    ACTIONS,
+    FaultCreate,
+    FaultList,
+    FaultView,
+    QuotaUpdate,
+    RegionList,
+    RegionView,
+    ThrottlingList,
+    ThrottlingUpdate,
+    ThrottlingView,
+)
 from strata_common.clouds import registry
 
 bp = Blueprint("localcloud", __name__, url_prefix="/v1/localcloud")
 local = registry.plugin("local").admin()
-ACTIONS = local.ACTIONS
-
-
-class FaultCreate(Request):
-    action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
-    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z][A-Za-z0-9.]{1,63}$"))
-    message = fields.String(load_default="injected fault", validate=validate.Length(max=1024))
-    count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-
-
-class FaultView(Response):
-    id = fields.Integer(required=True)
-    action = fields.String(required=True)
-    code = fields.String(required=True)
-    message = fields.String(required=True)
-    remaining = fields.Integer(required=True)
-
-
-class FaultList(Response):
-    items = fields.List(fields.Nested(FaultView), required=True)
-
-
-class QuotaUpdate(Request):
-    vcpus = fields.Integer(required=True, validate=validate.Range(min=0, max=1_000_000))
-
-
-class RegionView(Response):
-    name = fields.String(required=True)
-    vcpuQuota = fields.Integer(required=True)
-    vcpusUsed = fields.Integer(required=True)
-
-
-class RegionList(Response):
-    items = fields.List(fields.Nested(RegionView), required=True)
-
-
-class ThrottlingUpdate(Request):
-    rate = fields.Float(
-        required=True,
-        validate=validate.Range(min=0, max=1_000_000),
-        metadata={"description": "calls per second refilled; 0 turns throttling off"},
-    )
-    burst = fields.Float(required=True, validate=validate.Range(min=1, max=1_000_000),
-                         metadata={"description": "calls that may be made at once"})  # fmt: skip
-
-
-class ThrottlingView(Response):
-    action = fields.String(required=True)
-    rate = fields.Float(required=True)
-    burst = fields.Float(required=True)
-
-
-class ThrottlingList(Response):
-    items = fields.List(fields.Nested(ThrottlingView), required=True)
 
 
 def _region_view(row) -> dict:

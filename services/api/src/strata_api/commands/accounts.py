@@ -1,0 +1,31 @@
+"""Cloud account commands: credentials are sealed before they are stored; an account in use stays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from strata_api.commands import Work
+from strata_api.errors import ApiError
+from strata_api.queries.accounts import account_in_use, own_account
+from strata_common.crypto import SecretBox
+
+
+def create_account(work: Work, data: dict[str, Any]) -> dict[str, Any]:
+    sealed = SecretBox(work.settings.secret_key).seal(data["credentials"]) if data["credentials"] else None
+    row = work.conn.execute(
+        "INSERT INTO cloud_accounts (project_id, name, cloud, config, credentials) VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT (project_id, name) DO NOTHING RETURNING *",
+        (work.project_id, data["name"], data["cloud"], Jsonb(data["config"]), sealed),
+    ).fetchone()
+    if row is None:
+        raise ApiError(409, "conflict", f"a cloud account named {data['name']!r} exists", {"name": "already used"})
+    return row
+
+
+def delete_account(work: Work, account_id: str) -> None:
+    row = own_account(work.conn, work.project_id, account_id)
+    if account_in_use(work.conn, row["id"]):
+        raise ApiError(409, "in_use", "clusters run in this account; delete them first")
+    work.conn.execute("DELETE FROM cloud_accounts WHERE id = %s", (row["id"],))
