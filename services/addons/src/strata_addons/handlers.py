@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -157,7 +157,7 @@ def ensure_pack(ctx: StepContext) -> dict:
             ctx.event("info", "PackApplied", f"{pack}@{entry.version}: {len(changed)} of {len(objects)} objects "
                       f"created or changed{f' ({shown})' if shown else ''}, {len(pruned)} pruned",
                       {"pack": pack, "changed": changed, "pruned": pruned})  # fmt: skip
-        waiting = wait_available(client, [obj for obj in objects if obj["kind"] in WORKLOADS])
+        waiting = wait_available(client, [obj for obj in objects if obj["kind"] in WORKLOADS], ctx.deps.clock)
     stuck = [w.message for w in waiting if w.stuck]
     if stuck:
         raise StepError("WorkloadNotAvailable", "; ".join(stuck), USER_FIXABLE)
@@ -167,14 +167,14 @@ def ensure_pack(ctx: StepContext) -> dict:
             "pruned": len(pruned)}  # fmt: skip
 
 
-def wait_available(client: KubeClient, workloads: list[dict[str, Any]]) -> list[NotReady]:
+def wait_available(client: KubeClient, workloads: list[dict[str, Any]], clock: Callable[[], float]) -> list[NotReady]:
     """Watch the workloads for a moment; what is still not available (stuck ones at once)."""
-    deadline = time.monotonic() + READY_WAIT_SECONDS
+    deadline = clock() + READY_WAIT_SECONDS
     pending = workloads
     while True:
         waiting = [(obj, problem) for obj in pending if (problem := not_ready(client, obj))]
         problems = [problem for _, problem in waiting]
-        if not waiting or any(p.stuck for p in problems) or time.monotonic() > deadline:
+        if not waiting or any(p.stuck for p in problems) or clock() > deadline:
             return problems
         pending = [obj for obj, _ in waiting]
         time.sleep(0.05)

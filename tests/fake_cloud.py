@@ -1,0 +1,99 @@
+"""An in-memory CloudDriver for running step handlers in-process: every create answers the resource
+its idempotency token first made, resources are ready at once, and it counts what it was asked, so a
+test can tell a re-run from a duplicate. It is test support, not a cloud: no latency, quota or fault."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from strata_common.clouds.driver import CloudError, Resource
+
+READY = {"instance": "running"}
+
+
+class FakeCloud:
+    def __init__(self, builder_root: Path | None = None):
+        self.resources: dict[str, Resource] = {}
+        self.by_token: dict[tuple[str, str], str] = {}
+        self.calls: list[str] = []
+        self.builder_root = builder_root
+        self._ids = itertools.count(1)
+
+    def _create(self, kind: str, region: str, zone: str | None, spec: dict[str, Any], tags: dict[str, str],
+                token: str) -> Resource:  # fmt: skip
+        self.calls.append(kind)
+        existing = self.by_token.get((kind, token))
+        if existing:
+            return self.resources[existing]
+        ident = f"{kind}-{next(self._ids)}"
+        resource = Resource(ident, kind, region, zone, READY.get(kind, "available"), spec, dict(tags),
+                            datetime.now(UTC))  # fmt: skip
+        self.resources[ident] = resource
+        self.by_token[(kind, token)] = ident
+        return resource
+
+    def add_image(self, region: str, tags: dict[str, str]) -> Resource:
+        return self._create("image", region, None, {}, tags, f"seed-{len(self.resources)}")
+
+    def ensure_network(self, region: str, cidr: str, zones: list[str], tags: dict[str, str], token: str) -> Resource:
+        subnets = [self._create("subnet", region, z, {"cidr": cidr}, tags, f"{token}/{z}").id for z in zones]
+        network = self._create("network", region, None, {"cidr": cidr}, tags, token)
+        return replace(network, spec={**network.spec, "subnets": subnets})
+
+    def ensure_security_group(self, region: str, network_id: str, name: str, rules: list[dict[str, Any]],
+                              tags: dict[str, str], token: str) -> Resource:  # fmt: skip
+        return self._create("security_group", region, None, {"network": network_id, "rules": rules}, tags, token)
+
+    def ensure_load_balancer(self, region: str, network_id: str, port: int, tags: dict[str, str], token: str
+                             ) -> Resource:  # fmt: skip
+        spec = {"network": network_id, "port": port, "dnsName": f"api.{region}.fake"}
+        return self._create("load_balancer", region, None, spec, tags, token)
+
+    def find_images(self, region: str, tags: dict[str, str]) -> list[Resource]:
+        return [r for r in self._live() if r.kind == "image" and r.region == region and tags.items() <= r.tags.items()]
+
+    def copy_image(self, image_id: str, region: str, tags: dict[str, str], token: str) -> Resource:
+        source = self.resources[image_id]
+        return self._create("image", region, None, {"copiedFrom": image_id}, {**source.tags, **tags}, token)
+
+    def create_image(self, instance_id: str, tags: dict[str, str], token: str) -> Resource:
+        region = self.resources[instance_id].region
+        return self._create("image", region, None, {"fromInstance": instance_id}, tags, token)
+
+    def run_instance(self, region: str, zone: str, instance_type: str, image_id: str, user_data: str,
+                     tags: dict[str, str], token: str) -> Resource:  # fmt: skip
+        if not image_id:
+            raise CloudError("InvalidAMIID.NotFound", "no image")
+        spec = {"instanceType": instance_type, "image": image_id, "userData": user_data}
+        return self._create("instance", region, zone, spec, tags, token)
+
+    def describe(self, ids: list[str]) -> list[Resource]:
+        return [self.resources[i] for i in ids if i in self.resources]
+
+    def change_instance_type(self, instance_id: str, instance_type: str) -> Resource:
+        resource = replace(self.resources[instance_id], spec={**self.resources[instance_id].spec,
+                                                               "instanceType": instance_type})  # fmt: skip
+        self.resources[instance_id] = resource
+        return resource
+
+    def delete(self, resource_id: str) -> None:
+        if resource_id in self.resources:
+            gone = "terminated" if self.resources[resource_id].kind == "instance" else "deleted"
+            self.resources[resource_id] = replace(self.resources[resource_id], state=gone)
+
+    def list_owned(self, tags: dict[str, str]) -> list[Resource]:
+        return [r for r in self._live() if tags.items() <= r.tags.items()]
+
+    def builder_connection(self, builder: Resource) -> dict[str, str]:
+        assert self.builder_root is not None, "this fake cloud builds no images"
+        return {"ansible_connection": "local", "image_root": str(self.builder_root)}
+
+    def poll_delay(self, resource: Resource) -> float:
+        return 0.0
+
+    def _live(self) -> list[Resource]:
+        return [r for r in self.resources.values() if r.state not in ("terminated", "deleted")]
