@@ -220,13 +220,3 @@ def int_arg(name: str, default: int, low: int, high: int, raw: str | None = None
     if not low <= number <= high:
         raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}", {name: "out of range"})
     return number
-
-
-def uuid_arg(raw: str, what: str):
-    """A path id as a UUID; anything else cannot exist, so it is a 404."""
-    import uuid
-
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise ApiError(404, "not_found", f"{what} {raw!r} not found") from None
