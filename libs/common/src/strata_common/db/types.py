@@ -17,3 +17,8 @@ def one(row: dict[str, Any] | None) -> dict[str, Any]:
     if row is None:
         raise LookupError("a statement that always returns a row returned none")
     return row
+
+
+def exists(conn: DbConnection, query: str, params: tuple[Any, ...]) -> bool:
+    """Whether `query` (a SELECT ... LIMIT 1) finds a row."""
+    return conn.execute(query, params).fetchone() is not None

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from strata_api.queries import project_row
-from strata_common.db.types import DbConnection
+from strata_common.db.types import DbConnection, exists
 
 
 def own_account(conn: DbConnection, project_id: UUID, account_id: Any) -> dict[str, Any]:
@@ -18,10 +18,8 @@ def list_accounts(conn: DbConnection, project_id: UUID) -> list[dict[str, Any]]:
 
 
 def account_in_use(conn: DbConnection, account_id: UUID) -> bool:
-    return bool(
-        conn.execute(
-            "SELECT 1 FROM clusters WHERE cloud_account_id = %s AND deleted_at IS NULL LIMIT 1", (account_id,)
-        ).fetchone()
+    return exists(
+        conn, "SELECT 1 FROM clusters WHERE cloud_account_id = %s AND deleted_at IS NULL LIMIT 1", (account_id,)
     )
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from strata_api.errors import ApiError
 from strata_api.queries import project_row
-from strata_common.db.types import DbConnection, one
+from strata_common.db.types import DbConnection, exists, one
 
 VISIBLE = "(r.project_id IS NULL OR r.project_id = %(project)s)"
 PACKS = "SELECT p.id, p.digest, p.definition, r.name AS registry FROM packs p JOIN registries r ON r.id = p.registry_id"
@@ -80,12 +80,11 @@ def visible_registry_ids(conn: DbConnection, project_id: UUID, registry_id: str 
 
 def registry_in_use(conn: DbConnection, registry_id: UUID) -> bool:
     """Whether a profile revision uses a pack of the registry."""
-    return bool(
-        conn.execute(
-            "SELECT 1 FROM profile_revisions pr, jsonb_array_elements(pr.layers) l"
-            " WHERE l->>'packId' IN (SELECT id::text FROM packs WHERE registry_id = %s) LIMIT 1",
-            (registry_id,),
-        ).fetchone()
+    return exists(
+        conn,
+        "SELECT 1 FROM profile_revisions pr, jsonb_array_elements(pr.layers) l"
+        " WHERE l->>'packId' IN (SELECT id::text FROM packs WHERE registry_id = %s) LIMIT 1",
+        (registry_id,),
     )
 
 

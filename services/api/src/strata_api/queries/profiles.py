@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from strata_api.queries import project_row
-from strata_common.db.types import DbConnection, one
+from strata_common.db.types import DbConnection, exists, one
 
 
 def own_profile(conn: DbConnection, project_id: UUID, profile_id: Any, lock: bool = False) -> dict[str, Any]:
@@ -25,11 +25,7 @@ def profile_ids(conn: DbConnection, project_id: UUID) -> list[UUID]:
 
 
 def profile_in_use(conn: DbConnection, profile_id: UUID) -> bool:
-    return bool(
-        conn.execute(
-            "SELECT 1 FROM clusters WHERE profile_id = %s AND deleted_at IS NULL LIMIT 1", (profile_id,)
-        ).fetchone()
-    )
+    return exists(conn, "SELECT 1 FROM clusters WHERE profile_id = %s AND deleted_at IS NULL LIMIT 1", (profile_id,))
 
 
 def profile_view(conn: DbConnection, profile_id: UUID) -> dict[str, Any]:
