@@ -33,6 +33,7 @@ from strata_cli.embedded import free_port
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # pytest-xdist's name of this test process
 WORKER_INDEX = int(WORKER.removeprefix("gw") or 0)
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 TEMPLATE = f"strata_template_{WORKER}"
 
 
@@ -147,14 +148,15 @@ def empty_database_url(postgres_admin_url: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-_redis_databases = itertools.count(1 + WORKER_INDEX * 100)
+_redis_databases = itertools.count()
 
 
 def fresh_redis_database(server_url: str) -> str:
     """One of the server's numbered databases, emptied: each test or module that runs processes gets its
     own, so a fleet left running by one never consumes another's messages (database 0 is left alone)."""
     count = int(redis.Redis.from_url(server_url).config_get("databases")["databases"])
-    url = with_database(server_url, str(next(_redis_databases) % (count - 1) + 1))
+    mine = [db for db in range(1, count) if (db - 1) % WORKERS == WORKER_INDEX]  # test processes never share one
+    url = with_database(server_url, str(mine[next(_redis_databases) % len(mine)]))
     redis.Redis.from_url(url).flushdb()
     return url
 
