@@ -10,9 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from strata_common.clouds.driver import CloudError, Resource
-
-READY = {"instance": "running"}
+from strata_common.clouds.driver import GONE, INVALID, NODE_ROLES, READY, CloudError, LaunchSpec, Resource
 
 
 class FakeCloud:
@@ -30,8 +28,7 @@ class FakeCloud:
         if existing:
             return self.resources[existing]
         ident = f"{kind}-{next(self._ids)}"
-        resource = Resource(ident, kind, region, zone, READY.get(kind, "available"), spec, dict(tags),
-                            datetime.now(UTC))  # fmt: skip
+        resource = Resource(ident, kind, region, zone, READY, spec, dict(tags), datetime.now(UTC))
         self.resources[ident] = resource
         self.by_token[(kind, token)] = ident
         return resource
@@ -39,8 +36,10 @@ class FakeCloud:
     def add_image(self, region: str, tags: dict[str, str]) -> Resource:
         return self._create("image", region, None, {}, tags, f"seed-{len(self.resources)}")
 
-    def ensure_network(self, region: str, cidr: str, zones: list[str], tags: dict[str, str], token: str) -> Resource:
-        subnets = [self._create("subnet", region, z, {"cidr": cidr}, tags, f"{token}/{z}").id for z in zones]
+    def ensure_network(self, region: str, cidr: str, zones: list[str], tags: dict[str, str], token: str,
+                       roles: tuple[str, ...] = NODE_ROLES) -> Resource:  # fmt: skip
+        subnets = {role: {z: self._create("subnet", region, z, {"role": role}, tags, f"{token}/{role}/{z}").id
+                          for z in zones} for role in roles}  # fmt: skip
         network = self._create("network", region, None, {"cidr": cidr}, tags, token)
         return replace(network, spec={**network.spec, "subnets": subnets})
 
@@ -53,6 +52,12 @@ class FakeCloud:
         spec = {"network": network_id, "port": port, "dnsName": f"api.{region}.fake"}
         return self._create("load_balancer", region, None, spec, tags, token)
 
+    def register_targets(self, load_balancer_id: str, instance_ids: list[str]) -> Resource:
+        balancer = self.resources[load_balancer_id]
+        targets = sorted({*balancer.spec.get("targets", []), *instance_ids})
+        self.resources[load_balancer_id] = replace(balancer, spec={**balancer.spec, "targets": targets})
+        return self.resources[load_balancer_id]
+
     def find_images(self, region: str, tags: dict[str, str]) -> list[Resource]:
         return [r for r in self._live() if r.kind == "image" and r.region == region and tags.items() <= r.tags.items()]
 
@@ -64,12 +69,18 @@ class FakeCloud:
         region = self.resources[instance_id].region
         return self._create("image", region, None, {"fromInstance": instance_id}, tags, token)
 
-    def run_instance(self, region: str, zone: str, instance_type: str, image_id: str, user_data: str,
-                     tags: dict[str, str], token: str) -> Resource:  # fmt: skip
-        if not image_id:
-            raise CloudError("InvalidAMIID.NotFound", "no image")
-        spec = {"instanceType": instance_type, "image": image_id, "userData": user_data}
-        return self._create("instance", region, zone, spec, tags, token)
+    def run_instance(self, launch: LaunchSpec) -> Resource:
+        if not launch.image:
+            raise CloudError(INVALID, "InvalidAMIID.NotFound", "no image")
+        spec = {
+            "instanceType": launch.instance_type,
+            "image": launch.image,
+            "userData": launch.user_data,
+            "subnet": launch.subnet,
+            "securityGroups": list(launch.security_groups),
+            "diskGiB": launch.disk_gib,
+        }
+        return self._create("instance", launch.region, launch.zone, spec, launch.tags, launch.token)
 
     def describe(self, ids: list[str]) -> list[Resource]:
         return [self.resources[i] for i in ids if i in self.resources]
@@ -82,8 +93,7 @@ class FakeCloud:
 
     def delete(self, resource_id: str) -> None:
         if resource_id in self.resources:
-            gone = "terminated" if self.resources[resource_id].kind == "instance" else "deleted"
-            self.resources[resource_id] = replace(self.resources[resource_id], state=gone)
+            self.resources[resource_id] = replace(self.resources[resource_id], state=GONE)
 
     def list_owned(self, tags: dict[str, str]) -> list[Resource]:
         return [r for r in self._live() if tags.items() <= r.tags.items()]
@@ -96,4 +106,4 @@ class FakeCloud:
         return 0.0
 
     def _live(self) -> list[Resource]:
-        return [r for r in self.resources.values() if r.state not in ("terminated", "deleted")]
+        return [r for r in self.resources.values() if r.state != GONE]

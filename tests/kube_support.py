@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 
 from helpers import STRATA, wait_until
 from strata_common import pki
+from strata_common.clouds.driver import LaunchSpec
 from strata_common.crypto import SecretBox
 from strata_common.kube.access import KubeAccess, kubeconfig
 from strata_localcloud.cloud import LatencyModel, LocalCloud
@@ -70,10 +71,12 @@ def emulated_cluster(database_url: str, env: dict[str, str], workers: int = 2) -
             documents = kubeadm_documents(node, index == 0, endpoint, KUBERNETES, {}, secrets)
             tags = {**owner, "strata:role": "control-plane" if index == 0 else "workers",
                     "strata:pool": node["pool"], "strata:node": f"ensure_node/{node['name']}"}  # fmt: skip
-            cloud.run_instance("local-1", "local-1a", "large", "ubuntu-22.04", user_data(documents), tags,
-                               f"{cluster_id}:{index}:{uuid.uuid4()}")  # fmt: skip
+            cloud.run_instance(LaunchSpec("local-1", "local-1a", "large", "ubuntu-22.04", user_data(documents), tags,
+                                          f"{cluster_id}:{index}:{uuid.uuid4()}"))  # fmt: skip
         builder = {**owner, "strata:role": "image-builder"}  # the cluster's, but never a node
-        cloud.run_instance("local-1", "local-1a", "medium", "ubuntu-22.04", "", builder, f"{cluster_id}:builder")
+        cloud.run_instance(
+            LaunchSpec("local-1", "local-1a", "medium", "ubuntu-22.04", "", builder, f"{cluster_id}:builder")
+        )
     server = f"{env['STRATA_KUBEAPI_URL']}/clusters/{cluster_id}"
     access = KubeAccess(server, balancer.spec["dnsName"], secrets["caCert"], secrets["adminCert"],
                         secrets["adminKey"], secrets["clusterName"])  # fmt: skip

@@ -200,3 +200,18 @@ def test_credentials_are_sealed_and_never_shown(clients, database_url, tmp_path)
     assert AWS_SECRET not in (tmp_path / "api.log").read_text()  # nor in the API's logs
     assert op.delete(f"/v1/cloudaccounts/{account['id']}").status_code == 204
     assert op.get(f"/v1/cloudaccounts/{account['id']}").status_code == 404
+
+
+def test_a_cluster_on_a_cloud_without_an_installed_driver_is_refused(clients, world):
+    op = clients["operator"]
+    account = op.post("/v1/cloudaccounts", {"name": "prod", "cloud": "aws", "config": {"defaultRegion": "us-east-1"},
+                                            "credentials": {"accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+                                                            "secretAccessKey": AWS_SECRET}}).json()  # fmt: skip
+    pools = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "m5.large", "zones": ["us-east-1a"]}]
+    body = cluster_request(world["profile"]["id"], account["id"], cloud={"region": "us-east-1"}, pools=pools)
+    refused = op.post("/v1/clusters", body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["fields"] == {
+        "cloudAccount": "no driver for the aws cloud is installed in this Strata"
+    }
+    assert op.get("/v1/clusters").json()["items"] == []

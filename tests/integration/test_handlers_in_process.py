@@ -103,13 +103,22 @@ def test_image_infrastructure_and_nodes_on_a_fake_cloud_and_every_step_again(wor
     status = cluster_row(world)["status"]
     image = cloud.resources[status["image"]]
     assert image.region == "local-1" and image.spec == {"copiedFrom": source.id}
-    assert set(status["subnets"]) == {"local-1a", "local-1b"} and status["network"].startswith("network-")
+    assert {role: set(zones) for role, zones in status["subnets"].items()} == {
+        "control-plane": {"local-1a", "local-1b"}, "workers": {"local-1a", "local-1b"}}  # fmt: skip
+    assert status["network"].startswith("network-")
     assert set(status["securityGroups"]) == {"control-plane", "workers"}
     assert status["endpoint"] == "https://api.local-1.fake:6443"
+    control_plane = [r.id for r in cloud.resources.values() if r.tags.get("strata:node") == "ensure_node/cp-0"]
+    assert cloud.resources[status["loadBalancer"]].spec["targets"] == control_plane
     instances = {r.tags["strata:node"]: r for r in cloud.resources.values() if r.kind == "instance"}
     assert sorted(instances) == ["ensure_node/cp-0", "ensure_node/w-0", "ensure_node/w-1"]
     assert {r.spec["image"] for r in instances.values()} == {image.id}
     assert [r.zone for _, r in sorted(instances.items())] == ["local-1a", "local-1a", "local-1b"]
+    for name, instance in instances.items():  # each node in its zone's subnet and its role's group, disk as asked
+        role = "control-plane" if "cp-" in name else "workers"
+        assert instance.spec["subnet"] == status["subnets"][role][instance.zone]
+        assert instance.spec["securityGroups"] == [status["securityGroups"][role]]
+        assert instance.spec["diskGiB"] == 40
     kinds = {name: [d["kind"] for d in yaml.safe_load_all(yaml.safe_load(
                  r.spec["userData"].removeprefix("#cloud-config\n"))["write_files"][0]["content"])]
              for name, r in instances.items()}  # fmt: skip

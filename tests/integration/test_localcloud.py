@@ -10,12 +10,16 @@ import pytest
 from psycopg.rows import dict_row
 
 from strata_common.clouds import registry
-from strata_common.clouds.driver import CloudError
+from strata_common.clouds.driver import GONE, PENDING, READY, CloudError, LaunchSpec
 from strata_common.db.pool import open_pool
 from strata_localcloud.admin import add_fault, list_regions, list_throttling, set_quota, set_throttling
 from strata_localcloud.cloud import LatencyModel, LocalCloud
 
 OWNER = {"strata:cluster": "c-1"}
+
+
+def launch(region: str, zone: str, size: str, token: str) -> LaunchSpec:
+    return LaunchSpec(region, zone, size, "ubuntu-22.04", "", OWNER, token)
 
 
 @pytest.fixture
@@ -38,43 +42,47 @@ def test_regions_are_the_catalogs_and_the_driver_is_found_by_its_entry_point(dat
 
 
 def test_a_token_answers_the_instance_it_first_created_even_under_concurrency(cloud):
-    def launch(_):
-        return cloud.run_instance("local-1", "local-1a", "medium", "ubuntu-22.04", "", OWNER, "step-7/cp-0")
+    def once(_):
+        return cloud.run_instance(launch("local-1", "local-1a", "medium", "step-7/cp-0"))
 
     with ThreadPoolExecutor(8) as pool:
-        instances = list(pool.map(launch, range(16)))
+        instances = list(pool.map(once, range(16)))
     assert len({i.id for i in instances}) == 1
     assert [r.id for r in cloud.list_owned(OWNER)] == [instances[0].id]
-    other = cloud.run_instance("local-1", "local-1b", "medium", "ubuntu-22.04", "", OWNER, "step-7/cp-1")
+    other = cloud.run_instance(launch("local-1", "local-1b", "medium", "step-7/cp-1"))
     assert other.id != instances[0].id
 
 
 def test_instances_are_pending_until_their_boot_latency_passes(database_url):
     pool = open_pool(database_url)
     cloud = LocalCloud(pool, LatencyModel(time_scale=0.02))  # 45 s x 0.02 = 0.9 s
-    launched = cloud.run_instance("local-1", "local-1a", "small", "ubuntu-22.04", "", OWNER, "t-1")
-    assert launched.state == "pending"
+    launched = cloud.run_instance(launch("local-1", "local-1a", "small", "t-1"))
+    assert (launched.state, launched.native_state) == ("pending", "pending")
     deadline = time.monotonic() + 10
-    while cloud.describe([launched.id])[0].state == "pending":
+    while cloud.describe([launched.id])[0].state == PENDING:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert cloud.describe([launched.id])[0].state == "running"
+    running = cloud.describe([launched.id])[0]
+    assert (running.state, running.native_state) == (READY, "running")
     cloud.delete(launched.id)
     cloud.delete(launched.id)  # deleting twice is fine
-    assert cloud.describe([launched.id])[0].state == "terminated"
+    assert (cloud.describe([launched.id])[0].state, cloud.describe([launched.id])[0].native_state) == (
+        GONE,
+        "terminated",
+    )
     pool.close()
 
 
 def test_vcpu_quota_is_enforced_like_ec2_and_raising_it_unblocks(cloud, database_url):
     admin(database_url, set_quota, "local-2", 4)
-    cloud.run_instance("local-2", "local-2a", "medium", "ubuntu-22.04", "", OWNER, "q-1")  # 2 vCPU
-    cloud.run_instance("local-2", "local-2a", "medium", "ubuntu-22.04", "", OWNER, "q-2")  # 4 of 4
+    cloud.run_instance(launch("local-2", "local-2a", "medium", "q-1"))  # 2 vCPU
+    cloud.run_instance(launch("local-2", "local-2a", "medium", "q-2"))  # 4 of 4
     with pytest.raises(CloudError) as err:
-        cloud.run_instance("local-2", "local-2b", "small", "ubuntu-22.04", "", OWNER, "q-3")
+        cloud.run_instance(launch("local-2", "local-2b", "small", "q-3"))
     assert err.value.code == "VcpuLimitExceeded" and err.value.user_fixable
     assert "current vCPU limit of 4" in err.value.message
     admin(database_url, set_quota, "local-2", 8)
-    assert cloud.run_instance("local-2", "local-2b", "small", "ubuntu-22.04", "", OWNER, "q-3").state == "running"
+    assert cloud.run_instance(launch("local-2", "local-2b", "small", "q-3")).state == READY
     used = {r["name"]: r["vcpus_used"] for r in admin(database_url, list_regions)}
     assert used["local-2"] == 5
 
@@ -83,10 +91,10 @@ def test_injected_faults_fail_the_next_n_calls_of_that_action(cloud, database_ur
     admin(database_url, add_fault, "RunInstances", "RequestLimitExceeded", "Request limit exceeded.", 2)
     for _ in range(2):
         with pytest.raises(CloudError) as err:
-            cloud.run_instance("local-1", "local-1a", "small", "ubuntu-22.04", "", OWNER, "f-1")
+            cloud.run_instance(launch("local-1", "local-1a", "small", "f-1"))
         assert err.value.code == "RequestLimitExceeded" and not err.value.user_fixable
     cloud.ensure_network("local-1", "10.0.0.0/16", ["local-1a"], OWNER, "net")  # other actions are unaffected
-    assert cloud.run_instance("local-1", "local-1a", "small", "ubuntu-22.04", "", OWNER, "f-1").state == "running"
+    assert cloud.run_instance(launch("local-1", "local-1a", "small", "f-1")).state == READY
 
 
 def test_every_action_is_throttled_by_a_token_bucket_that_refills(cloud, database_url):
@@ -115,17 +123,18 @@ def test_every_action_is_throttled_by_a_token_bucket_that_refills(cloud, databas
 def test_networks_groups_balancers_and_images_are_owned_and_swept(cloud):
     network = cloud.ensure_network("local-1", "10.0.0.0/16", ["local-1a", "local-1b", "local-1c"], OWNER, "net")
     again = cloud.ensure_network("local-1", "10.0.0.0/16", ["local-1a", "local-1b", "local-1c"], OWNER, "net")
-    assert again.id == network.id and len(network.spec["subnets"]) == 3
+    assert again.id == network.id and [len(zones) for zones in network.spec["subnets"].values()] == [3, 3]
     rules = [{"protocol": "tcp", "port": 6443, "from": "workers"}]
     group = cloud.ensure_security_group("local-1", network.id, "cp", rules, OWNER, "sg-cp")
     balancer = cloud.ensure_load_balancer("local-1", network.id, 6443, OWNER, "lb")
-    instance = cloud.run_instance("local-1", "local-1a", "small", "ubuntu-22.04", "", OWNER, "i-1")
+    instance = cloud.run_instance(launch("local-1", "local-1a", "small", "i-1"))
     image = cloud.create_image(instance.id, {**OWNER, "strata:signature": "abc"}, "img")
     assert [i.id for i in cloud.find_images("local-1", {"strata:signature": "abc"})] == [image.id]
     copy = cloud.copy_image(image.id, "local-2", {"strata:copy": "1"}, "copy")
     assert copy.region == "local-2" and copy.spec["copiedFrom"] == image.id
     owned = {r.id for r in cloud.list_owned(OWNER)}
-    assert {network.id, group.id, balancer.id, instance.id, image.id, copy.id, *network.spec["subnets"]} == owned
+    subnets = [subnet for zones in network.spec["subnets"].values() for subnet in zones.values()]
+    assert {network.id, group.id, balancer.id, instance.id, image.id, copy.id, *subnets} == owned
     for resource_id in owned:
         cloud.delete(resource_id)
     assert cloud.list_owned(OWNER) == []

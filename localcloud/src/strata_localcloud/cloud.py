@@ -20,13 +20,29 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from strata_common.clouds.driver import CloudError, Resource
+from strata_common.clouds.driver import (
+    AUTH,
+    CAPACITY,
+    CONFLICT,
+    GONE,
+    INVALID,
+    NODE_ROLES,
+    NOT_FOUND,
+    PENDING,
+    QUOTA,
+    READY,
+    THROTTLED,
+    UNAVAILABLE,
+    CloudError,
+    LaunchSpec,
+    Resource,
+)
 from strata_localcloud import disks
 from strata_localcloud.catalog import CATALOG
 
 ACTIONS = (
     "CreateNetwork", "CreateSecurityGroup", "CreateLoadBalancer", "DescribeImages", "CopyImage", "CreateImage",
-    "RunInstances", "DescribeInstances", "ModifyInstanceAttribute", "DeleteResource", "ListOwned",
+    "RunInstances", "DescribeInstances", "ModifyInstanceAttribute", "DeleteResource", "ListOwned", "RegisterTargets",
 )  # fmt: skip
 PREFIX = {"network": "vpc", "subnet": "subnet", "security_group": "sg", "load_balancer": "lb", "instance": "i",
           "image": "ami"}  # fmt: skip
@@ -63,19 +79,34 @@ class LatencyModel:
         return self.time_scale * getattr(self, kind if kind != "subnet" else "network")
 
 
-def _state(row: dict[str, Any]) -> str:
+# EC2's codes, as the local cloud words its refusals, by normalized kind; an injected fault with any
+# other code is an outage (transient).
+KINDS = {
+    "VcpuLimitExceeded": QUOTA, "InsufficientInstanceCapacity": CAPACITY, "AuthFailure": AUTH,
+    "UnauthorizedOperation": AUTH, "InvalidAMIID.NotFound": INVALID, "InvalidParameterValue": INVALID,
+    "RequestLimitExceeded": THROTTLED, "Throttling": THROTTLED, "InvalidInstanceID.NotFound": NOT_FOUND,
+    "IdempotentParameterMismatch": CONFLICT, "LoadBalancerNotFound": NOT_FOUND,
+}  # fmt: skip
+
+
+def refusal(code: str, message: str) -> CloudError:
+    return CloudError(KINDS.get(code, UNAVAILABLE), code, message)
+
+
+def _states(row: dict[str, Any]) -> tuple[str, str]:
+    """(normalized state, EC2's word for it)."""
+    instance = row["kind"] == "instance"
     if row["deleted_at"] is not None:
-        return "terminated" if row["kind"] == "instance" else "deleted"
-    ready = row["ready"]
-    if row["kind"] == "instance":
-        return "running" if ready else "pending"
-    return "available" if ready else "pending"
+        return GONE, "terminated" if instance else "deleted"
+    if not row["ready"]:
+        return PENDING, "pending"
+    return READY, "running" if instance else "available"
 
 
 def _resource(row: dict[str, Any]) -> Resource:
-    return Resource(
-        row["id"], row["kind"], row["region"], row["zone"], _state(row), row["spec"], row["tags"], row["created_at"]
-    )
+    state, native = _states(row)
+    return Resource(row["id"], row["kind"], row["region"], row["zone"], state, row["spec"], row["tags"],
+                    row["created_at"], native)  # fmt: skip
 
 
 SELECT = "SELECT *, ready_at <= now() AS ready FROM lc_resources"
@@ -101,18 +132,18 @@ class LocalCloud:
         ).fetchone()
         if fault:
             conn.commit()  # the fault is used up even though the call fails
-            raise CloudError(fault["code"], fault["message"])
+            raise refusal(fault["code"], fault["message"])
         bucket = conn.execute(THROTTLE, (action,)).fetchone()
         conn.commit()
         if bucket is not None and not bucket["allowed"]:
-            raise CloudError("RequestLimitExceeded", "Request limit exceeded.")
+            raise refusal("RequestLimitExceeded", "Request limit exceeded.")
 
     def _region(self, conn: Connection, region: str, lock: bool = False) -> dict[str, Any]:
         row = conn.execute(
             "SELECT * FROM lc_regions WHERE name = %s" + (" FOR UPDATE" if lock else ""), (region,)
         ).fetchone()
         if row is None:
-            raise CloudError("InvalidParameterValue", f"region {region!r} does not exist")
+            raise refusal("InvalidParameterValue", f"region {region!r} does not exist")
         return row
 
     def _by_token(self, conn: Connection, kind: str, region: str, token: str) -> Resource | None:
@@ -156,15 +187,20 @@ class LocalCloud:
 
     # -- CloudDriver ---------------------------------------------------------------------------
 
-    def ensure_network(self, region: str, cidr: str, zones: list[str], tags: dict[str, str], token: str) -> Resource:
+    def ensure_network(
+        self, region: str, cidr: str, zones: list[str], tags: dict[str, str], token: str,
+        roles: tuple[str, ...] = NODE_ROLES,
+    ) -> Resource:  # fmt: skip
         network = self._ensure("CreateNetwork", "network", region, None, {"cidr": cidr}, tags, token)
-        subnets = [
-            self._ensure("CreateNetwork", "subnet", region, zone,
-                         {"network": network.id, "cidr": _subnet_cidr(cidr, i)}, tags, f"{token}/{zone}").id
-            for i, zone in enumerate(zones)
-        ]  # fmt: skip
+        pairs = [(role, zone) for role in roles for zone in zones]
+        subnets: dict[str, dict[str, str]] = {role: {} for role in roles}
+        for i, (role, zone) in enumerate(pairs):
+            spec = {"network": network.id, "cidr": _subnet_cidr(cidr, i), "role": role}
+            subnets[role][zone] = self._ensure("CreateNetwork", "subnet", region, zone, spec,
+                                               {**tags, "strata:role": role}, f"{token}/{role}/{zone}").id  # fmt: skip
         spec = {**network.spec, "subnets": subnets}
-        return Resource(network.id, "network", region, None, network.state, spec, tags, network.created_at)
+        return Resource(network.id, "network", region, None, network.state, spec, tags, network.created_at,
+                        network.native_state)  # fmt: skip
 
     def ensure_security_group(
         self, region: str, network_id: str, name: str, rules: list[dict[str, Any]], tags: dict[str, str], token: str
@@ -178,6 +214,20 @@ class LocalCloud:
         name = f"api-{hashlib.sha256(token.encode()).hexdigest()[:16]}.lb.{region}.local"  # a valid DNS name
         spec = {"network": network_id, "port": port, "dnsName": name}
         return self._ensure("CreateLoadBalancer", "load_balancer", region, None, spec, tags, token)
+
+    def register_targets(self, load_balancer_id: str, instance_ids: list[str]) -> Resource:
+        with self.pool.connection() as conn:
+            self._call(conn, "RegisterTargets")
+            row = conn.execute(
+                "UPDATE lc_resources SET spec = jsonb_set(spec, '{targets}', (SELECT coalesce(jsonb_agg(DISTINCT t"
+                " ORDER BY t), '[]') FROM jsonb_array_elements_text(coalesce(spec->'targets', '[]') || %s) t))"
+                " WHERE id = %s AND kind = 'load_balancer' AND deleted_at IS NULL"
+                " RETURNING *, ready_at <= now() AS ready",
+                (Jsonb(instance_ids), load_balancer_id),
+            ).fetchone()
+        if row is None:
+            raise refusal("LoadBalancerNotFound", f"load balancer {load_balancer_id} does not exist")
+        return _resource(row)
 
     def find_images(self, region: str, tags: dict[str, str]) -> list[Resource]:
         with self.pool.connection() as conn:
@@ -222,27 +272,25 @@ class LocalCloud:
                 )
         return image
 
-    def run_instance(
-        self, region: str, zone: str, instance_type: str, image_id: str, user_data: str,
-        tags: dict[str, str], token: str,
-    ) -> Resource:  # fmt: skip
-        size = CATALOG.instance_types.get(instance_type)
+    def run_instance(self, launch: LaunchSpec) -> Resource:
+        region = launch.region
+        size = CATALOG.instance_types.get(launch.instance_type)
         if size is None:
-            raise CloudError("InvalidParameterValue", f"instance type {instance_type!r} does not exist")
+            raise refusal("InvalidParameterValue", f"instance type {launch.instance_type!r} does not exist")
         with self.pool.connection() as conn:
             self._call(conn, "RunInstances")
-            existing = self._by_token(conn, "instance", region, token)
+            existing = self._by_token(conn, "instance", region, launch.token)
             if existing:
                 return existing
             if (
-                image_id not in disks.CATALOG
+                launch.image not in disks.CATALOG
                 and not conn.execute(
                     "SELECT 1 FROM lc_resources WHERE id = %s AND kind = 'image' AND region = %s"
                     " AND deleted_at IS NULL",
-                    (image_id, region),
+                    (launch.image, region),
                 ).fetchone()
             ):
-                raise CloudError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist in {region}")
+                raise refusal("InvalidAMIID.NotFound", f"The image id '[{launch.image}]' does not exist in {region}")
             quota = self._region(conn, region, lock=True)["vcpu_quota"]  # launches in a region serialize here
             used = conn.execute(
                 "SELECT coalesce(sum((spec->>'vcpus')::int), 0) AS used FROM lc_resources"
@@ -250,10 +298,11 @@ class LocalCloud:
                 (region,),
             ).fetchone()["used"]
             if used + size.cpu > quota:
-                raise CloudError("VcpuLimitExceeded", QUOTA_MESSAGE.format(quota=quota, region=region))
-            spec = {"instanceType": instance_type, "vcpus": size.cpu, "memoryMiB": size.memory_mib,
-                    "image": image_id, "userData": user_data}  # fmt: skip
-            return self._insert(conn, "instance", region, zone, spec, tags, token)
+                raise refusal("VcpuLimitExceeded", QUOTA_MESSAGE.format(quota=quota, region=region))
+            spec = {"instanceType": launch.instance_type, "vcpus": size.cpu, "memoryMiB": size.memory_mib,
+                    "image": launch.image, "userData": launch.user_data, "subnet": launch.subnet,
+                    "securityGroups": list(launch.security_groups), "diskGiB": launch.disk_gib}  # fmt: skip
+            return self._insert(conn, "instance", region, launch.zone, spec, launch.tags, launch.token)
 
     def describe(self, ids: list[str]) -> list[Resource]:
         with self.pool.connection() as conn:
@@ -264,7 +313,7 @@ class LocalCloud:
     def change_instance_type(self, instance_id: str, instance_type: str) -> Resource:
         size = CATALOG.instance_types.get(instance_type)
         if size is None:
-            raise CloudError("InvalidParameterValue", f"instance type {instance_type!r} does not exist")
+            raise refusal("InvalidParameterValue", f"instance type {instance_type!r} does not exist")
         with self.pool.connection() as conn:
             self._call(conn, "ModifyInstanceAttribute")
             row = conn.execute(
@@ -273,7 +322,7 @@ class LocalCloud:
                 (Jsonb({"instanceType": instance_type, "vcpus": size.cpu, "memoryMiB": size.memory_mib}), instance_id),
             ).fetchone()
         if row is None:
-            raise CloudError("InvalidInstanceID.NotFound", f"instance {instance_id} does not exist")
+            raise refusal("InvalidInstanceID.NotFound", f"instance {instance_id} does not exist")
         return _resource(row)
 
     def delete(self, resource_id: str) -> None:
@@ -314,10 +363,10 @@ class LocalCloud:
         return max(latency - age, latency / 20, 0.01)
 
     def _live(self, resource_id: str, kind: str) -> Resource:
-        found = [r for r in self.describe([resource_id]) if r.kind == kind and r.state not in ("terminated", "deleted")]
+        found = [r for r in self.describe([resource_id]) if r.kind == kind and r.state != GONE]
         if not found:
             code = "InvalidAMIID.NotFound" if kind == "image" else "InvalidInstanceID.NotFound"
-            raise CloudError(code, f"{kind} {resource_id} does not exist")
+            raise refusal(code, f"{kind} {resource_id} does not exist")
         return found[0]
 
 

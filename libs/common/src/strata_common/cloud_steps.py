@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from strata_common.clouds.driver import CloudDriver, CloudError, Resource
+from strata_common.clouds.driver import PENDING, READY, CloudDriver, CloudError, Resource
 from strata_common.db.queries import clusters, packs
 from strata_common.engine.errors import TRANSIENT, USER_FIXABLE, Retry, StepError
 from strata_common.engine.runner import StepContext
@@ -43,13 +43,14 @@ def token(ctx: StepContext, suffix: str = "") -> str:
     return f"{ctx.step.cluster_id}:{ctx.step.name}{suffix}"
 
 
-def wait_ready(driver: CloudDriver, resource: Resource, ready: str) -> Resource:
-    """The resource once it is `ready`; while pending the step requeues (it holds no worker meanwhile)
+def wait_ready(driver: CloudDriver, resource: Resource) -> Resource:
+    """The resource once it is ready; while pending the step requeues (it holds no worker meanwhile)
     and is looked at again when the driver expects it to be ready."""
-    if resource.state == "pending":
+    if resource.state == PENDING:
         raise Retry(driver.poll_delay(resource), f"{resource.kind} {resource.id} is still pending")
-    if resource.state != ready:
-        raise StepError("ResourceFailed", f"{resource.kind} {resource.id} is {resource.state}")
+    if resource.state != READY:
+        shown = f"{resource.state} ({resource.native_state})" if resource.native_state else resource.state
+        raise StepError("ResourceFailed", f"{resource.kind} {resource.id} is {shown}")
     return resource
 
 

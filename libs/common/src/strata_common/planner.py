@@ -34,6 +34,7 @@ def node_steps(spec: ClusterSpec) -> tuple[list[StepSpec], list[StepSpec]]:
                 index=i,
                 zone=pool.zones[i % len(pool.zones)],  # spread evenly over the pool's zones
                 instance_type=pool.instance_type,
+                disk_gib=pool.disk_gib,
                 init=pool.role == CONTROL_PLANE and not control,
             )
             if pool.role == CONTROL_PLANE:

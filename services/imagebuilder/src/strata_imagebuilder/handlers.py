@@ -9,7 +9,7 @@ from typing import Any
 
 from strata_common.cloud_steps import cloud, layer, owner, record_status, spec_of, wait_ready
 from strata_common.clouds import registry
-from strata_common.clouds.driver import CloudDriver, Resource
+from strata_common.clouds.driver import PENDING, READY, CloudDriver, LaunchSpec, Resource
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
@@ -38,22 +38,23 @@ def _regions(cloud_type: str) -> dict[str, list[str]]:
 
 def _usable(images: list[Resource]) -> Resource | None:
     """An available image, else a pending one (worth waiting for), else none."""
-    ranked = sorted(images, key=lambda image: image.state != "available")
-    return next((image for image in ranked if image.state in ("available", "pending")), None)
+    ranked = sorted(images, key=lambda image: image.state != READY)
+    return next((image for image in ranked if image.state in (READY, PENDING)), None)
 
 
 def _result(ctx: StepContext, driver: CloudDriver, image: Resource, plan: ImagePlan, source: str) -> dict:
-    image = wait_ready(driver, image, "available")
+    image = wait_ready(driver, image)
     _record(ctx, image.id, plan, source, image.state)
     return {"image": image.id, "source": source, "signature": plan.signature}
 
 
 def _record(ctx: StepContext, image_id: str, plan: ImagePlan, source: str, state: str) -> None:
+    """Remember the image for GET /v1/images, whose states are EC2's words (available, pending)."""
     name, version = plan.pack.split("@")
     labels = {"pack": name, "packVersion": version, "kubernetesVersion": plan.variables.get("kubernetes_version")}
     with ctx.db.connection() as conn:
         builds.record_image(conn, spec_of(ctx).cloud_account, spec_of(ctx).region, image_id, plan.signature, source,
-                            state, labels)  # fmt: skip
+                            "available" if state == READY else state, labels)  # fmt: skip
 
 
 @step_handler("imagebuilder", "ensure_image")
@@ -72,7 +73,7 @@ def _resolve(ctx: StepContext) -> dict:
     base = base_image(os_pack, cloud_type, where)
     if not plan.build:
         ctx.event("info", "ImageAsIs", f"{plan.reason}: {base}")
-        _record(ctx, base, plan, "catalog", "available")
+        _record(ctx, base, plan, "catalog", READY)
         return {"image": base, "source": "catalog", "signature": plan.signature}
     signed = {"strata:signature": plan.signature}
     with cloud(ctx) as driver:
@@ -83,7 +84,7 @@ def _resolve(ctx: StepContext) -> dict:
         if found:
             return _result(ctx, driver, found, plan, found.tags.get("strata:source", "built"))
         for other in sorted(set(_regions(cloud_type)) - {where}):
-            source = next((i for i in driver.find_images(other, signed) if i.state == "available"), None)
+            source = next((i for i in driver.find_images(other, signed) if i.state == READY), None)
             if source:
                 ctx.event("info", "ImageCopy", f"copying image {source.id} ({plan.signature[:12]}) from {other}")
                 copy = driver.copy_image(source.id, where, {**signed, "strata:source": "copied"},
@@ -110,8 +111,8 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) ->
                                         f"{plan.reason}")  # fmt: skip
         ctx.note(buildToken=attempt_token)
     zone = (_regions(spec_of(ctx).cloud_type).get(where) or [None])[0]
-    builder = driver.run_instance(where, zone, BUILDER_TYPE, base, "", builder_tags, attempt_token)
-    builder = wait_ready(driver, builder, "running")
+    builder = driver.run_instance(LaunchSpec(where, zone, BUILDER_TYPE, base, "", builder_tags, attempt_token))
+    builder = wait_ready(driver, builder)
     image_tags = {"strata:signature": plan.signature, "strata:source": "built", "strata:managed-by": "strata",
                   "strata:build-token": attempt_token, "strata:pack": plan.pack,
                   "strata:kubernetes": plan.variables.get("kubernetes_version") or "none"}  # fmt: skip
@@ -120,7 +121,7 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) ->
         _customize(ctx, driver, builder, plan, account)
         image = driver.create_image(builder.id, image_tags, f"{attempt_token}/image")
         _record(ctx, image.id, plan, "built", image.state)
-    image = wait_ready(driver, image, "available")
+    image = wait_ready(driver, image)
     driver.delete(builder.id)
     with ctx.db.connection() as conn:
         builds.finish(conn, account, plan.signature, ctx.step.id, image.id, None)

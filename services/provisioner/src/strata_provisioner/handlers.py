@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from strata_common import pki
 from strata_common.cloud_steps import cloud, layer, owner, record_status, spec_of, status_of, token, wait_ready
+from strata_common.clouds.driver import LaunchSpec
 from strata_common.db.queries import clusters, secrets
 from strata_common.engine.errors import Retry, StepError
 from strata_common.engine.registry import step_handler
@@ -38,7 +39,7 @@ def ensure_network(ctx: StepContext) -> dict:
     spec = spec_of(ctx)
     with cloud(ctx) as driver:
         network = driver.ensure_network(spec.region, NETWORK_CIDR, spec.zones(), owner(ctx), token(ctx))
-    subnets = dict(zip(spec.zones(), network.spec["subnets"], strict=True))
+    subnets = network.spec["subnets"]  # {role: {zone: subnet}}: control plane and workers apart
     record_status(ctx, network=network.id, subnets=subnets)
     return {"network": network.id, "subnets": subnets}
 
@@ -60,7 +61,7 @@ def ensure_load_balancer(ctx: StepContext) -> dict:
     network = status_of(ctx, "network")
     with cloud(ctx) as driver:
         balancer = driver.ensure_load_balancer(spec_of(ctx).region, network, API_PORT, owner(ctx), token(ctx))
-        balancer = wait_ready(driver, balancer, "available")
+        balancer = wait_ready(driver, balancer)
     endpoint = f"https://{balancer.spec['dnsName']}:{API_PORT}"
     record_status(ctx, loadBalancer=balancer.id, endpoint=endpoint)
     return {"loadBalancer": balancer.id, "endpoint": endpoint}
@@ -98,18 +99,25 @@ def ensure_node(ctx: StepContext) -> dict:
     launch_token = token(ctx)
     ctx.note(token=launch_token)  # stored before the cloud is called: a re-run finds what it launched
     ctx.kill_point("before-cloud-call")
+    spec = spec_of(ctx)
+    launch = LaunchSpec(
+        region=spec.region,
+        zone=node.zone,
+        instance_type=node.instance_type,
+        image=status_of(ctx, "image"),
+        user_data=_node_user_data(ctx, node),
+        tags=tags,
+        token=launch_token,
+        subnet=status_of(ctx, "subnets")[role][node.zone],
+        security_groups=(status_of(ctx, "securityGroups")[role],),
+        disk_gib=node.disk_gib,
+    )
     with cloud(ctx) as driver:
-        instance = driver.run_instance(
-            spec_of(ctx).region,
-            node.zone,
-            node.instance_type,
-            status_of(ctx, "image"),
-            _node_user_data(ctx, node),
-            tags,
-            launch_token,
-        )
+        instance = driver.run_instance(launch)
         ctx.kill_point("after-cloud-call")
-        instance = wait_ready(driver, instance, "running")
+        instance = wait_ready(driver, instance)
+        if node.role == CONTROL_PLANE:  # the API's load balancer sends to every control-plane node
+            driver.register_targets(status_of(ctx, "loadBalancer"), [instance.id])
     return {"instance": instance.id, "zone": instance.zone, "pool": node.pool}
 
 

@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+# Normalized states: every driver maps its cloud's words (running, available, terminated, ...) to these.
+PENDING, READY, DELETING, GONE, FAILED = "pending", "ready", "deleting", "gone", "failed"
+STATES = (PENDING, READY, DELETING, GONE, FAILED)
+
 
 @dataclass(frozen=True)
 class Resource:
-    """Anything a cloud holds for a cluster; `state` is the cloud's own word (pending, running, ...)."""
+    """Anything a cloud holds for a cluster: `state` is one of STATES, `native_state` the cloud's own word."""
 
     id: str
     kind: str
@@ -20,29 +24,62 @@ class Resource:
     spec: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
+    native_state: str = ""
 
 
-# Codes a user must fix (quota, credentials, a missing image); everything else is retried as transient.
-USER_FIXABLE_CODES = {"VcpuLimitExceeded", "AuthFailure", "UnauthorizedOperation", "InvalidAMIID.NotFound",
-                      "InvalidParameterValue", "InsufficientInstanceCapacity", "UnsupportedCloud"}  # fmt: skip
+@dataclass(frozen=True)
+class LaunchSpec:
+    """One instance to launch: where, what, on which network, and the token that makes a retry find it."""
+
+    region: str
+    zone: str | None
+    instance_type: str
+    image: str
+    user_data: str
+    tags: dict[str, str]
+    token: str
+    subnet: str | None = None
+    security_groups: tuple[str, ...] = ()
+    disk_gib: int = 40
+    key_pair: str | None = None
+    identity: str | None = None
+
+
+# The roles whose nodes live apart: a subnet and a security group each (the seed: "isolating master
+# and worker nodes in dedicated network domains").
+NODE_ROLES = ("control-plane", "workers")
+
+# Normalized error kinds: every driver maps its cloud's codes to these in one place.
+QUOTA, CAPACITY, AUTH, NOT_FOUND, THROTTLED, INVALID, CONFLICT, UNAVAILABLE = (
+    "quota", "capacity", "auth", "not-found", "throttled", "invalid", "conflict", "unavailable",
+)  # fmt: skip
+USER_FIXABLE_KINDS = frozenset({QUOTA, CAPACITY, AUTH, INVALID})  # a retry alone will not fix these
 
 
 class CloudError(Exception):
-    """A refusal by the cloud: its code and message as the cloud words them, and whether a user must act
-    (quota, credentials, a missing image) or a retry may do (throttling, capacity blips)."""
+    """A refusal by the cloud: its normalized `kind`, and its code and message as the cloud words them
+    (shown to the user as they are). Quota, capacity, credentials and invalid requests need a user;
+    throttling, not-found (eventual consistency), conflicts and outages are retried."""
 
-    def __init__(self, code: str, message: str, user_fixable: bool | None = None):
+    def __init__(self, kind: str, code: str, message: str):
         super().__init__(f"{code}: {message}")
+        self.kind = kind
         self.code = code
         self.message = message
-        self.user_fixable = code in USER_FIXABLE_CODES if user_fixable is None else user_fixable
+        self.user_fixable = kind in USER_FIXABLE_KINDS
 
 
 class CloudDriver(Protocol):
-    """Every create takes an idempotency `token` (derived from the step) and ownership `tags`."""
+    """Every create takes an idempotency `token` (derived from the step, stable across attempts) and
+    ownership `tags`. The idempotency duty: a driver uses the cloud's native token where it has one
+    (EC2's ClientToken), tags what it creates with the token, and looks the token up before creating,
+    so a retry after a crash finds the first resource instead of making a second."""
 
-    def ensure_network(self, region: str, cidr: str, zones: list[str], tags: dict[str, str], token: str) -> Resource:
-        """A network with one subnet per zone (the subnets are listed in spec["subnets"])."""
+    def ensure_network(
+        self, region: str, cidr: str, zones: list[str], tags: dict[str, str], token: str,
+        roles: tuple[str, ...] = NODE_ROLES,
+    ) -> Resource:  # fmt: skip
+        """A network with one subnet per role and zone: spec["subnets"] is {role: {zone: subnet id}}."""
 
     def ensure_security_group(
         self, region: str, network_id: str, name: str, rules: list[dict[str, Any]], tags: dict[str, str], token: str
@@ -52,22 +89,16 @@ class CloudDriver(Protocol):
         self, region: str, network_id: str, port: int, tags: dict[str, str], token: str
     ) -> Resource: ...
 
+    def register_targets(self, load_balancer_id: str, instance_ids: list[str]) -> Resource:
+        """Add instances to the load balancer's targets (those already there stay); spec["targets"] lists them."""
+
     def find_images(self, region: str, tags: dict[str, str]) -> list[Resource]: ...
 
     def copy_image(self, image_id: str, region: str, tags: dict[str, str], token: str) -> Resource: ...
 
     def create_image(self, instance_id: str, tags: dict[str, str], token: str) -> Resource: ...
 
-    def run_instance(
-        self,
-        region: str,
-        zone: str,
-        instance_type: str,
-        image_id: str,
-        user_data: str,
-        tags: dict[str, str],
-        token: str,
-    ) -> Resource: ...
+    def run_instance(self, launch: LaunchSpec) -> Resource: ...
 
     def describe(self, ids: list[str]) -> list[Resource]: ...
 

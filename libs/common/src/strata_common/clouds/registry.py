@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from strata_common.clouds.catalog import PLANNED, Catalog
-from strata_common.clouds.driver import CloudDriver, CloudError
+from strata_common.clouds.driver import INVALID, CloudDriver, CloudError
 from strata_common.config import Settings
 from strata_common.db.types import DbPool
 
@@ -49,9 +49,7 @@ def plugin(cloud: str) -> CloudPlugin:
     try:
         return plugins()[cloud]
     except KeyError:
-        raise CloudError(
-            "UnsupportedCloud", f"the {cloud} driver is not available in this version of Strata", user_fixable=True
-        ) from None
+        raise CloudError(INVALID, "UnsupportedCloud", f"no driver for the {cloud} cloud is installed") from None
 
 
 def catalog(cloud: str) -> Catalog | None:

@@ -128,6 +128,7 @@ class NodeTemplate:
     index: int
     zone: str
     instance_type: str
+    disk_gib: int = 40
     init: bool = False
 
     @property
@@ -137,8 +138,8 @@ class NodeTemplate:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> NodeTemplate:
         return cls(data["pool"], data["role"], data["index"], data["zone"], data["instanceType"],
-                   bool(data.get("init")))  # fmt: skip
+                   data.get("diskGiB", 40), bool(data.get("init")))  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {"pool": self.pool, "role": self.role, "index": self.index, "zone": self.zone,
-                "instanceType": self.instance_type, "init": self.init}  # fmt: skip
+                "instanceType": self.instance_type, "diskGiB": self.disk_gib, "init": self.init}  # fmt: skip

@@ -99,6 +99,8 @@ def create_cluster(work: Work, data: dict[str, Any]) -> dict[str, Any]:
         account = own_account(work.conn, work.project_id, data["cloudAccount"])
     except ApiError:
         raise ApiError(422, "invalid", "no such cloud account in this project", {"cloudAccount": "not found"}) from None
+    if account["cloud"] not in registry.plugins():  # accepted, it would only retry forever
+        invalid({"cloudAccount": f"no driver for the {account['cloud']} cloud is installed in this Strata"})
     pools = tuple(Pool.from_json(pool) for pool in data["pools"])
     problems = _placement_problems(account, data["cloud"]["region"], list(pools))
     problems.update(_profile_problems(work, layers, account["cloud"], pools))

@@ -1,0 +1,119 @@
+"""What every cloud driver promises the steps, checked the same way on each: idempotent creates by
+token, normalized states and errors, ownership by tag, images by tag across regions."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from strata_common.clouds.driver import (
+    GONE,
+    NODE_ROLES,
+    PENDING,
+    QUOTA,
+    READY,
+    THROTTLED,
+    CloudError,
+    LaunchSpec,
+)
+
+
+def owner() -> dict[str, str]:
+    return {"strata:cluster": str(uuid.uuid4()), "strata:managed-by": "strata"}
+
+
+def launch(cloud, tags: dict[str, str], token: str, zone: str | None = None) -> LaunchSpec:
+    return LaunchSpec(cloud.region, zone or cloud.zones[0], cloud.instance_type, cloud.image, "#cloud-config\n",
+                      tags, token)  # fmt: skip
+
+
+def settled(cloud, resource):
+    """The resource once the cloud no longer calls it pending."""
+    for _ in range(200):
+        if resource.state != PENDING:
+            return resource
+        resource = cloud.driver.describe([resource.id])[0]
+    return resource
+
+
+def test_a_network_has_a_subnet_per_role_and_zone_and_a_token_answers_the_same_one(cloud):
+    tags = owner()
+    first = cloud.driver.ensure_network(cloud.region, "10.0.0.0/16", cloud.zones, tags, "net-1")
+    again = cloud.driver.ensure_network(cloud.region, "10.0.0.0/16", cloud.zones, tags, "net-1")
+    assert again.id == first.id and again.spec["subnets"] == first.spec["subnets"]
+    assert {role: sorted(zones) for role, zones in first.spec["subnets"].items()} == {
+        role: sorted(cloud.zones) for role in NODE_ROLES}  # fmt: skip
+    ids = [subnet for zones in first.spec["subnets"].values() for subnet in zones.values()]
+    owned = {r.id: r.zone for r in cloud.driver.list_owned(tags) if r.kind == "subnet"}
+    assert len(set(ids)) == len(NODE_ROLES) * len(cloud.zones) and set(owned) == set(ids)
+
+
+def test_a_load_balancer_keeps_its_registered_targets(cloud):
+    tags = owner()
+    network = cloud.driver.ensure_network(cloud.region, "10.0.0.0/16", cloud.zones, tags, "net")
+    balancer = settled(cloud, cloud.driver.ensure_load_balancer(cloud.region, network.id, 6443, tags, "lb"))
+    nodes = [cloud.driver.run_instance(launch(cloud, tags, f"cp-{i}")).id for i in range(2)]
+    cloud.driver.register_targets(balancer.id, nodes[:1])
+    cloud.driver.register_targets(balancer.id, nodes)  # again, and one more: each is there once
+    assert sorted(cloud.driver.describe([balancer.id])[0].spec["targets"]) == sorted(nodes)
+
+
+def test_security_groups_keep_their_rules_and_one_token_is_one_group(cloud):
+    tags = owner()
+    network = cloud.driver.ensure_network(cloud.region, "10.0.0.0/16", cloud.zones, tags, "net")
+    rules = [{"protocol": "tcp", "ports": "6443", "from": ["load-balancer"], "why": "API server"}]
+    group = cloud.driver.ensure_security_group(cloud.region, network.id, "control-plane", rules, tags, "sg")
+    assert (
+        cloud.driver.ensure_security_group(cloud.region, network.id, "control-plane", rules, tags, "sg").id == group.id
+    )
+    assert group.spec["rules"] == rules
+
+
+def test_one_token_launches_one_instance_which_becomes_ready_and_is_owned(cloud):
+    tags = owner()
+    first = cloud.driver.run_instance(launch(cloud, tags, "node-1"))
+    second = cloud.driver.run_instance(launch(cloud, tags, "node-1"))
+    assert first.id == second.id
+    assert settled(cloud, first).state == READY
+    assert [r.id for r in cloud.driver.list_owned(tags)] == [first.id]
+
+
+def test_delete_twice_is_fine_and_what_is_gone_is_no_longer_owned(cloud):
+    tags = owner()
+    instance = cloud.driver.run_instance(launch(cloud, tags, "node-1"))
+    cloud.driver.delete(instance.id)
+    cloud.driver.delete(instance.id)
+    assert cloud.driver.list_owned(tags) == []
+    assert settled(cloud, cloud.driver.describe([instance.id])[0]).state == GONE
+
+
+def test_a_quota_refusal_is_user_fixable_with_the_clouds_own_message(cloud):
+    cloud.set_quota(cloud.vcpus)
+    tags = owner()
+    cloud.driver.run_instance(launch(cloud, tags, "fits"))
+    with pytest.raises(CloudError) as refused:
+        cloud.driver.run_instance(launch(cloud, tags, "does-not-fit"))
+    assert refused.value.kind == QUOTA and refused.value.user_fixable
+    assert refused.value.code and refused.value.message  # as the cloud words them, shown to the user
+
+
+def test_throttling_is_transient(cloud):
+    cloud.refuse_next("RunInstances", "RequestLimitExceeded", "Request limit exceeded.")
+    with pytest.raises(CloudError) as refused:
+        cloud.driver.run_instance(launch(cloud, owner(), "throttled"))
+    assert refused.value.kind == THROTTLED and not refused.value.user_fixable
+    assert settled(cloud, cloud.driver.run_instance(launch(cloud, owner(), "throttled"))).state == READY
+
+
+def test_images_are_made_from_an_instance_found_by_tag_and_copied_to_another_region(cloud):
+    tags = owner()
+    builder = settled(cloud, cloud.driver.run_instance(launch(cloud, tags, "builder")))
+    signature = {"strata:signature": uuid.uuid4().hex}
+    image = settled(cloud, cloud.driver.create_image(builder.id, {**tags, **signature}, "image-1"))
+    assert cloud.driver.create_image(builder.id, {**tags, **signature}, "image-1").id == image.id
+    assert [i.id for i in cloud.driver.find_images(cloud.region, signature)] == [image.id]
+    assert cloud.driver.find_images(cloud.other_region, signature) == []
+    copy = settled(cloud, cloud.driver.copy_image(image.id, cloud.other_region, signature, "copy-1"))
+    assert copy.state == READY and copy.region == cloud.other_region
+    assert [i.id for i in cloud.driver.find_images(cloud.other_region, signature)] == [copy.id]
