@@ -13,6 +13,7 @@ COPY services/imagebuilder/pyproject.toml services/imagebuilder/
 COPY services/provisioner/pyproject.toml services/provisioner/
 COPY services/addons/pyproject.toml services/addons/
 COPY localcloud/pyproject.toml localcloud/
+COPY drivers/aws/pyproject.toml drivers/aws/
 COPY cli/pyproject.toml cli/
 RUN uv sync --frozen --no-dev --all-packages --no-install-workspace
 
@@ -20,6 +21,7 @@ RUN uv sync --frozen --no-dev --all-packages --no-install-workspace
 COPY libs libs
 COPY services services
 COPY localcloud localcloud
+COPY drivers drivers
 COPY cli cli
 COPY packs packs
 RUN uv sync --frozen --no-dev --all-packages \

@@ -32,17 +32,22 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, message:
         time.sleep(interval)
 
 
+def wait_answering(url: str, what: str, timeout: float = 60) -> None:
+    """Block until GET `url` answers 2xx."""
+
+    def answers() -> bool:
+        try:
+            return requests.get(url, timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    wait_until(answers, timeout=timeout, message=f"{what} to answer")
+
+
 def start_api(processes, env: dict[str, str]) -> str:
     """Start `strata serve api` on a free port; return its base URL once /healthz answers."""
     port = free_port()
     processes.start("api", [*STRATA, "serve", "api"], {**env, "STRATA_API_PORT": str(port)})
     base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            return requests.get(f"{base}/healthz", timeout=2).ok
-        except requests.RequestException:
-            return False
-
-    wait_until(healthy, timeout=60, message="the API to answer /healthz")
+    wait_answering(f"{base}/healthz", "the API's /healthz")
     return base

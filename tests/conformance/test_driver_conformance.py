@@ -89,17 +89,17 @@ def test_delete_twice_is_fine_and_what_is_gone_is_no_longer_owned(cloud):
 
 
 def test_a_quota_refusal_is_user_fixable_with_the_clouds_own_message(cloud):
-    cloud.set_quota(cloud.vcpus)
     tags = owner()
     cloud.driver.run_instance(launch(cloud, tags, "fits"))
+    cloud.exhaust_quota()
     with pytest.raises(CloudError) as refused:
         cloud.driver.run_instance(launch(cloud, tags, "does-not-fit"))
     assert refused.value.kind == QUOTA and refused.value.user_fixable
-    assert refused.value.code and refused.value.message  # as the cloud words them, shown to the user
+    assert refused.value.code == "VcpuLimitExceeded" and "vCPU limit" in refused.value.message  # as AWS words it
 
 
-def test_throttling_is_transient(cloud):
-    cloud.refuse_next("RunInstances", "RequestLimitExceeded", "Request limit exceeded.")
+def test_throttling_is_transient_once_the_sdks_own_bounded_retries_are_spent(cloud):
+    cloud.refuse_next("RunInstances", "RequestLimitExceeded", "Request limit exceeded.", cloud.sdk_attempts)
     with pytest.raises(CloudError) as refused:
         cloud.driver.run_instance(launch(cloud, owner(), "throttled"))
     assert refused.value.kind == THROTTLED and not refused.value.user_fixable

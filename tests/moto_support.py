@@ -1,0 +1,98 @@
+"""moto_server behind a WSGI wrapper of ours, as a real process on a free loopback port.
+
+moto answers the EC2 and ELBv2 APIs; the wrapper adds what the tests need of real AWS that moto
+does not do: refusals as AWS words them, injected per action (`POST /_strata/faults` with action,
+code, message, status, count), RunInstances' ClientToken semantics (the same token answers the first
+reservation; moto 5 records the token but launches again), and a count of calls per action
+(`GET /_strata/calls`). Run as `python tests/moto_support.py PORT`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import uuid
+from collections import Counter
+from typing import Any
+from urllib.parse import parse_qs
+
+ERROR = ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}'
+         "</Message></Error></Errors><RequestID>{request}</RequestID></Response>")  # fmt: skip
+
+
+class Wrapper:
+    def __init__(self, app: Any):
+        self.app = app
+        self.lock = threading.Lock()
+        self.faults: list[dict[str, Any]] = []
+        self.calls: Counter[str] = Counter()
+        self.tokens: dict[str, bytes] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_strata/"):
+            return self._control(environ, start_response, path)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        form = parse_qs(body.decode(errors="replace"))
+        action = (form.get("Action") or parse_qs(environ.get("QUERY_STRING", "")).get("Action") or ["?"])[0]
+        with self.lock:
+            self.calls[action] += 1
+            fault = next((f for f in self.faults if f["action"] == action and f["count"] > 0), None)
+            if fault:
+                fault["count"] -= 1
+        if fault:
+            text = ERROR.format(code=fault["code"], message=fault["message"], request=uuid.uuid4())
+            start_response(f"{fault['status']} Refused", [("Content-Type", "text/xml")])
+            return [text.encode()]
+        token = (form.get("ClientToken") or [None])[0] if action == "RunInstances" else None
+        if token and token in self.tokens:
+            start_response("200 OK", [("Content-Type", "text/xml")])
+            return [self.tokens[token]]
+        environ["wsgi.input"] = _Body(body)
+        captured: dict[str, Any] = {}
+
+        def remember(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+            captured["status"] = status
+            return start_response(status, headers, exc_info)
+
+        answer = b"".join(self.app(environ, remember))
+        if token and captured.get("status", "").startswith("200"):
+            self.tokens[token] = answer
+        return [answer]
+
+    def _control(self, environ: dict[str, Any], start_response: Any, path: str) -> Any:
+        if path == "/_strata/faults" and environ["REQUEST_METHOD"] == "POST":
+            fault = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+            with self.lock:
+                self.faults.append({"status": 400, "count": 1, **fault})
+            answer = {"ok": True}
+        else:
+            answer = dict(self.calls)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(answer).encode()]
+
+
+class _Body:
+    def __init__(self, data: bytes):
+        self.data, self.offset = data, 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self.data) if size is None or size < 0 else self.offset + size
+        chunk, self.offset = self.data[self.offset : end], min(end, len(self.data))
+        return chunk
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+
+def main(port: int) -> None:
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import run_simple
+
+    app = Wrapper(DomainDispatcherApplication(create_backend_app))
+    run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
