@@ -3,14 +3,17 @@
 moto answers the EC2 and ELBv2 APIs; the wrapper adds what the tests need of real AWS that moto
 does not do: refusals as AWS words them, injected per action (`POST /_strata/faults` with action,
 code, message, status, count), RunInstances' ClientToken semantics (the same token answers the first
-reservation; moto 5 records the token but launches again), and a count of calls per action
-(`GET /_strata/calls`). Run as `python tests/moto_support.py PORT`."""
+reservation; moto 5 records the token but launches again), EC2's eventual consistency (`POST
+/_strata/lag` with seconds: a new instance is InvalidInstanceID.NotFound to DescribeInstances for that
+long), and a count of calls per action (`GET /_strata/calls`). Run as `python tests/moto_support.py PORT`."""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from typing import Any
@@ -27,6 +30,8 @@ class Wrapper:
         self.faults: list[dict[str, Any]] = []
         self.calls: Counter[str] = Counter()
         self.tokens: dict[str, bytes] = {}
+        self.lag = 0.0
+        self.hidden: dict[str, float] = {}  # instance id -> when DescribeInstances may show it
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -45,6 +50,8 @@ class Wrapper:
             text = ERROR.format(code=fault["code"], message=fault["message"], request=uuid.uuid4())
             start_response(f"{fault['status']} Refused", [("Content-Type", "text/xml")])
             return [text.encode()]
+        if action == "DescribeInstances" and (hidden := self._hidden(form)):
+            return self._not_yet(start_response, form, hidden)
         token = (form.get("ClientToken") or [None])[0] if action == "RunInstances" else None
         if token and token in self.tokens:
             start_response("200 OK", [("Content-Type", "text/xml")])
@@ -59,13 +66,41 @@ class Wrapper:
         answer = b"".join(self.app(environ, remember))
         if token and captured.get("status", "").startswith("200"):
             self.tokens[token] = answer
+        if action == "RunInstances" and self.lag and captured.get("status", "").startswith("200"):
+            with self.lock:
+                for instance in re.findall(rb"<instanceId>(i-[0-9a-f]+)</instanceId>", answer):
+                    self.hidden.setdefault(instance.decode(), time.monotonic() + self.lag)
         return [answer]
 
+    def _hidden(self, form: dict[str, list[str]]) -> list[str]:
+        """The instances a DescribeInstances would show that EC2 would not show yet (by id, or all by filter)."""
+        now = time.monotonic()
+        with self.lock:
+            waiting = [i for i, until in self.hidden.items() if until > now]
+        named = [v for k, values in form.items() if k.startswith("InstanceId.") for v in values]
+        return [i for i in waiting if i in named] if named else waiting
+
+    def _not_yet(self, start_response: Any, form: dict[str, list[str]], hidden: list[str]) -> Any:
+        if any(k.startswith("InstanceId.") for k in form):
+            message = f"The instance ID '{hidden[0]}' does not exist"
+            text = ERROR.format(code="InvalidInstanceID.NotFound", message=message, request=uuid.uuid4())
+            start_response("400 Bad Request", [("Content-Type", "text/xml")])
+            return [text.encode()]
+        empty = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/'
+            f'doc/2016-11-15/"><requestId>{uuid.uuid4()}</requestId><reservationSet/></DescribeInstancesResponse>'
+        )
+        start_response("200 OK", [("Content-Type", "text/xml")])
+        return [empty.encode()]
+
     def _control(self, environ: dict[str, Any], start_response: Any, path: str) -> Any:
-        if path == "/_strata/faults" and environ["REQUEST_METHOD"] == "POST":
-            fault = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        if environ["REQUEST_METHOD"] == "POST":
+            body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
             with self.lock:
-                self.faults.append({"status": 400, "count": 1, **fault})
+                if path == "/_strata/faults":
+                    self.faults.append({"status": 400, "count": 1, **body})
+                elif path == "/_strata/lag":
+                    self.lag = float(body["seconds"])
             answer = {"ok": True}
         else:
             answer = dict(self.calls)

@@ -45,6 +45,7 @@ class DriverUnderTest:
     refuse: Callable[[str, str, str, int], None]
     exhaust: Callable[[], None]
     sdk_attempts: int = 1  # how often the driver's SDK tries a throttled call itself
+    lag: Callable[[float], None] = lambda seconds: None  # new instances stay invisible that long
 
     def exhaust_quota(self) -> None:
         """The next launch exceeds the account's vCPU quota."""
@@ -106,4 +107,6 @@ def aws_cloud(moto_url) -> DriverUnderTest:
 
     return DriverUnderTest("aws", driver, "us-east-1", "us-west-2", ["us-east-1a", "us-east-1b"], "t3.micro", image,
                            refuse, lambda: refuse("RunInstances", "VcpuLimitExceeded", AWS_QUOTA_MESSAGE),
-                           sdk_attempts=ATTEMPTS)  # fmt: skip
+                           sdk_attempts=ATTEMPTS,
+                           lag=lambda seconds: requests.post(f"{moto_url}/_strata/lag", json={"seconds": seconds},
+                                                             timeout=10).raise_for_status())  # fmt: skip

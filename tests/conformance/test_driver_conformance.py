@@ -3,6 +3,7 @@ token, normalized states and errors, ownership by tag, images by tag across regi
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -117,3 +118,19 @@ def test_images_are_made_from_an_instance_found_by_tag_and_copied_to_another_reg
     copy = settled(cloud, cloud.driver.copy_image(image.id, cloud.other_region, signature, "copy-1"))
     assert copy.state == READY and copy.region == cloud.other_region
     assert [i.id for i in cloud.driver.find_images(cloud.other_region, signature)] == [copy.id]
+
+
+def test_an_instance_the_cloud_does_not_show_yet_is_pending_and_its_token_launches_no_second(cloud):
+    cloud.lag(2.0)  # EC2 is eventually consistent: a new instance may be "not found" for a while
+    try:
+        tags = owner()
+        first = cloud.driver.run_instance(launch(cloud, tags, "lagging"))
+        assert cloud.driver.describe([first.id])[0].state in (PENDING, READY)
+        assert cloud.driver.run_instance(launch(cloud, tags, "lagging")).id == first.id  # not a second launch
+    finally:
+        cloud.lag(0)
+    deadline = time.monotonic() + 30
+    while cloud.driver.describe([first.id])[0].state != READY and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert cloud.driver.describe([first.id])[0].state == READY
+    assert [r.id for r in cloud.driver.list_owned(tags) if r.kind == "instance"] == [first.id]

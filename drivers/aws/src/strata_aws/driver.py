@@ -15,6 +15,7 @@ deduplicates ClientToken (the test's wrapper adds both); the driver depends on n
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,6 +28,7 @@ from strata_aws.errors import cloud_error
 from strata_common.clouds.driver import GONE, INVALID, NODE_ROLES, PENDING, READY, CloudError, LaunchSpec, Resource
 
 TOKEN_TAG = "strata:token"
+CONSISTENCY_SECONDS = 120.0  # how long a launched instance EC2 does not show yet counts as pending, not gone
 ATTEMPTS = 4  # botocore's own tries of a throttled or failed call; the step's backoff comes after
 RETRIES = Config(retries={"mode": "adaptive", "total_max_attempts": ATTEMPTS})
 EC2_STATES = {
@@ -72,6 +74,7 @@ class AwsCloud:
         self.regions = regions
         self.endpoint_url = endpoint_url
         self._clients: dict[tuple[str, str], Any] = {}
+        self._launched: dict[str, float] = {}  # instance id -> when this process launched it
 
     def _client(self, service: str, region: str) -> Any:
         key = (service, region)
@@ -404,6 +407,7 @@ class AwsCloud:
             if launch.identity:
                 request["IamInstanceProfile"] = {"Name": launch.identity}
             instance = ec2.run_instances(**request)["Instances"][0]
+        self._launched[instance["InstanceId"]] = time.monotonic()
         return self._instance_resource(instance, launch.region)
 
     def change_instance_type(self, instance_id: str, instance_type: str) -> Resource:
@@ -460,6 +464,9 @@ class AwsCloud:
         with self._calls():
             for resource_id in ids:
                 resource = self._find_by_id(resource_id, self._region_of(resource_id))
+                if resource is None and time.monotonic() - self._launched.get(resource_id, -1e9) < CONSISTENCY_SECONDS:
+                    # EC2 is eventually consistent: an instance just launched may not be described yet
+                    resource = Resource(resource_id, "instance", "", None, PENDING, native_state="not-yet-visible")
                 found.append(resource or Resource(resource_id, "unknown", "", None, GONE, native_state="not-found"))
         return found
 
