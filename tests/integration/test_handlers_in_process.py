@@ -77,7 +77,7 @@ def drive(world, cloud: FakeCloud) -> list[str]:
         for step in ready:
             outcomes.append(run_step(step["id"], pool=world["pool"], settings=world["settings"],
                                      publisher=Publisher(Sent()), service=step["queue"], worker="test",
-                                     deps=Dependencies(driver=lambda _cloud: cloud)))  # fmt: skip
+                                     deps=Dependencies(driver=lambda _cloud, _account: cloud)))  # fmt: skip
 
 
 def cluster_row(world) -> dict:

@@ -11,7 +11,10 @@ from psycopg.rows import dict_row
 
 from strata_common.clouds import registry
 from strata_common.clouds.driver import GONE, PENDING, READY, CloudError, LaunchSpec
+from strata_common.config import load_settings
+from strata_common.crypto import SecretBox
 from strata_common.db.pool import open_pool
+from strata_common.db.tokens import ensure_project
 from strata_localcloud.admin import add_fault, list_regions, list_throttling, set_quota, set_throttling
 from strata_localcloud.cloud import LatencyModel, LocalCloud
 
@@ -139,3 +142,22 @@ def test_networks_groups_balancers_and_images_are_owned_and_swept(cloud):
         cloud.delete(resource_id)
     assert cloud.list_owned(OWNER) == []
     assert cloud.list_owned({"strata:cluster": "someone-else"}) == []
+
+
+def test_a_driver_is_built_for_its_account_whose_credentials_are_unsealed_once_and_never_shown(database_url):
+    settings = load_settings({"STRATA_DATABASE_URL": database_url, "STRATA_REDIS_URL": "redis://127.0.0.1:1/0",
+                              "STRATA_SECRET_KEY": "s" * 40})  # fmt: skip
+    secret = {"token": "never-printed-1234"}
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        account_id = conn.execute(
+            "INSERT INTO cloud_accounts (project_id, name, cloud, config, credentials)"
+            " VALUES (%s, 'lab', 'local', '{}', %s) RETURNING id",
+            (ensure_project(conn, "alpha"), SecretBox(settings.secret_key).seal(secret)),
+        ).fetchone()["id"]
+    pool = open_pool(database_url, max_size=2)
+    account = registry.cloud_account(str(account_id), pool, settings)
+    assert account.credentials == secret and "never-printed" not in repr(account)
+    assert isinstance(registry.driver_for("local", str(account_id), pool, settings), LocalCloud)
+    with pytest.raises(CloudError, match="AccountNotFound"):
+        registry.cloud_account("6f1c1f4a-0000-4000-8000-000000000009", pool, settings)
+    pool.close()

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from psycopg_pool import ConnectionPool
 
 from strata_common.clouds.driver import CloudDriver
+from strata_common.clouds.registry import CloudAccount
 from strata_common.config import Settings
 from strata_localcloud import admin
 from strata_localcloud.catalog import CATALOG
@@ -18,7 +19,8 @@ class LocalPlugin:
     name = "local"
     catalog = CATALOG
 
-    def driver(self, pool: ConnectionPool, settings: Settings) -> CloudDriver:
+    def driver(self, pool: ConnectionPool, settings: Settings, account: CloudAccount) -> CloudDriver:
+        """The local cloud has one account's worth of everything: the account changes nothing."""
         return LocalCloud(pool, LatencyModel(settings.localcloud_time_scale))
 
     def api_server(self, cluster_id: str, endpoint: str, settings: Settings) -> tuple[str, str | None]:

@@ -58,7 +58,8 @@ def wait_ready(driver: CloudDriver, resource: Resource) -> Resource:
 def cloud(ctx: StepContext) -> Iterator[CloudDriver]:
     """The cluster's driver; a cloud's refusal becomes a StepError with its code and class."""
     try:
-        yield ctx.deps.driver(spec_of(ctx).cloud_type)
+        spec = spec_of(ctx)
+        yield ctx.deps.driver(spec.cloud_type, spec.cloud_account)
     except CloudError as err:
         raise StepError(err.code, err.message, USER_FIXABLE if err.user_fixable else TRANSIENT) from None
 

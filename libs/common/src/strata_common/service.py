@@ -31,7 +31,9 @@ def create_worker_app(service: str) -> Celery:
     app = create_celery(service, settings.redis_url)
     publisher = Publisher(app)
     worker = f"{service}@{socket.gethostname()}"
-    deps = Dependencies(driver=lambda cloud: registry.driver_for(cloud, get_pool(settings), settings), kube=KubeClient)
+    deps = Dependencies(
+        driver=lambda cloud, account: registry.driver_for(cloud, account, get_pool(settings), settings), kube=KubeClient
+    )
 
     @app.task(name=ping_task(service))
     def ping(token: str) -> None:

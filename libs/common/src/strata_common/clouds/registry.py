@@ -1,12 +1,17 @@
 """Cloud drivers as plugins: each cloud registers a `CloudPlugin` in the entry point group
 `strata.clouds` under its cloud type, and product code reaches a cloud only through here.
 
-A plugin gives its catalog, builds a driver for a region's account, and says where a cluster's
+A plugin gives its catalog, builds a driver for a cloud account, and says where a cluster's
 Kubernetes API answers for a client (a stand-in cloud may serve it elsewhere than the endpoint).
+An account's credentials are unsealed once per process and kept for ACCOUNT_SECONDS, so a rotated
+key is picked up within a minute without a database read per step.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any, Protocol
@@ -14,17 +19,30 @@ from typing import Any, Protocol
 from strata_common.clouds.catalog import PLANNED, Catalog
 from strata_common.clouds.driver import INVALID, CloudDriver, CloudError
 from strata_common.config import Settings
+from strata_common.crypto import SecretBox
+from strata_common.db.queries import accounts
 from strata_common.db.types import DbPool
 
 GROUP = "strata.clouds"
+ACCOUNT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class CloudAccount:
+    """What a driver is built from; the credentials never show in a repr (logs, tracebacks)."""
+
+    id: str
+    cloud: str
+    config: dict[str, Any]
+    credentials: dict[str, str] = field(repr=False, default_factory=dict)
 
 
 class CloudPlugin(Protocol):
     name: str
     catalog: Catalog
 
-    def driver(self, pool: DbPool, settings: Settings) -> CloudDriver:
-        """A driver for this cloud (stateless between calls; a process may keep it)."""
+    def driver(self, pool: DbPool, settings: Settings, account: CloudAccount) -> CloudDriver:
+        """A driver for the account (stateless between calls; a process may keep it)."""
 
     def api_server(self, cluster_id: str, endpoint: str, settings: Settings) -> tuple[str, str | None]:
         """(URL a client connects to, TLS server name to verify) for a cluster whose API endpoint is `endpoint`."""
@@ -58,5 +76,27 @@ def catalog(cloud: str) -> Catalog | None:
     return found.catalog if found else PLANNED.get(cloud)
 
 
-def driver_for(cloud: str, pool: DbPool, settings: Settings) -> CloudDriver:
-    return plugin(cloud).driver(pool, settings)
+_accounts: dict[str, tuple[float, CloudAccount]] = {}
+_accounts_lock = threading.Lock()
+
+
+def cloud_account(account_id: str, pool: DbPool, settings: Settings) -> CloudAccount:
+    """The account with its credentials unsealed, read at most once per ACCOUNT_SECONDS per process."""
+    with _accounts_lock:
+        cached = _accounts.get(account_id)
+    if cached and time.monotonic() - cached[0] < ACCOUNT_SECONDS:
+        return cached[1]
+    with pool.connection() as conn:
+        row = accounts.account_row(conn, account_id)
+    if row is None:
+        raise CloudError(INVALID, "AccountNotFound", f"cloud account {account_id} does not exist")
+    credentials = SecretBox(settings.secret_key).open(row["credentials"]) if row["credentials"] else {}
+    account = CloudAccount(str(row["id"]), row["cloud"], row["config"], credentials)
+    with _accounts_lock:
+        _accounts[account_id] = (time.monotonic(), account)
+    return account
+
+
+def driver_for(cloud: str, account_id: str, pool: DbPool, settings: Settings) -> CloudDriver:
+    """The driver of the cluster's cloud for its account."""
+    return plugin(cloud).driver(pool, settings, cloud_account(account_id, pool, settings))

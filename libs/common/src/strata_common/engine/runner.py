@@ -41,11 +41,11 @@ def _missing(what: str) -> Callable[..., Any]:
 
 @dataclass(frozen=True)
 class Dependencies:
-    """How handlers reach the world outside the database: `driver(cloud_type)` a cloud driver,
+    """How handlers reach the world outside the database: `driver(cloud_type, account_id)` a cloud driver,
     `kube(access)` a Kubernetes client, `clock()` the time in seconds. A service passes the real ones;
     a test passes fakes and runs handlers in-process. The engine knows neither clouds nor Kubernetes."""
 
-    driver: Callable[[str], Any] = field(default=_missing("cloud driver"))
+    driver: Callable[[str, str], Any] = field(default=_missing("cloud driver"))
     kube: Callable[[Any], Any] = field(default=_missing("Kubernetes client"))
     clock: Callable[[], float] = time.monotonic
 
