@@ -10,12 +10,11 @@ import psycopg
 import pytest
 import yaml
 from api_support import LOCAL_PROFILE, cluster_request
+from conftest import start_fleet
 from cryptography import x509
-from engine_support import engine_env, start_worker
-from kube_support import start_addons
 from psycopg.rows import dict_row
 
-from helpers import STRATA, wait_until
+from helpers import wait_until
 
 
 @pytest.fixture
@@ -170,15 +169,10 @@ def test_a_worker_killed_at_a_dangerous_point_launches_no_duplicate(
     clients, processes, strata_env, database_url, tmp_path, point
 ):
     marker = tmp_path / "killed"
-    env = engine_env(
-        strata_env, STRATA_LOCALCLOUD_TIME_SCALE="0", STRATA_TEST_KILL_AT=f"ensure_node/w-1@{point}@{marker}"
-    )
-    start_worker(processes, env)
-    start_worker(processes, env, "imagebuilder")
-    start_addons(processes, env)
-    processes.start("beat", [*STRATA, "serve", "beat"], env)
+    start_fleet(processes, {**strata_env, "STRATA_TEST_KILL_AT": f"ensure_node/w-1@{point}@{marker}"})
     op = clients["operator"]
-    profile = op.post("/v1/profiles", LOCAL_PROFILE).json()
+    nodes_only = {"name": "nodes", "layers": LOCAL_PROFILE["layers"][:2]}  # OS and Kubernetes: the nodes are the point
+    profile = op.post("/v1/profiles", nodes_only).json()
     account = op.post("/v1/cloudaccounts", {"name": "lab", "cloud": "local"}).json()
     pools = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["local-1a"]},
              {"name": "w", "role": "worker", "count": 2, "instanceType": "medium", "zones": ["local-1a"]}]  # fmt: skip
