@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_TABLES = re.compile(r"\b(lc_resources|lc_regions|lc_faults|lc_throttle|lc_image_disks|kube_objects|kube_changes"
                           r"|kube_compaction)\b")  # fmt: skip
-PRODUCT = ("libs", "services", "cli")
+PRODUCT = ("libs", "services", "drivers", "cli")
 
 
 def test_only_the_local_cloud_package_touches_its_tables():

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from strata_api.queries import project_row
-from strata_common.db.types import DbConnection
+from strata_common.db.types import DbConnection, one
 from strata_common.engine.conditions import CONDITION_COLUMNS, condition_views
 
 _PAIRS = ", ".join(f"'{column}', {column}" for column in CONDITION_COLUMNS.split(", "))
@@ -25,9 +25,7 @@ def own_cluster(conn: DbConnection, project_id: UUID, cluster_id: Any, lock: boo
 
 def with_conditions(conn: DbConnection, cluster_id: UUID) -> dict[str, Any]:
     """A cluster row with its conditions (after a change in this transaction)."""
-    row = conn.execute(f"SELECT {WITH_CONDITIONS} FROM clusters WHERE id = %s", (cluster_id,)).fetchone()
-    assert row is not None, "a cluster this transaction holds"
-    return row
+    return one(conn.execute(f"SELECT {WITH_CONDITIONS} FROM clusters WHERE id = %s", (cluster_id,)).fetchone())
 
 
 def page(
