@@ -25,7 +25,17 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from strata_aws.errors import cloud_error
-from strata_common.clouds.driver import GONE, INVALID, NODE_ROLES, PENDING, READY, CloudError, LaunchSpec, Resource
+from strata_common.clouds.driver import (
+    GONE,
+    INVALID,
+    NODE_ROLES,
+    NOT_FOUND,
+    PENDING,
+    READY,
+    CloudError,
+    LaunchSpec,
+    Resource,
+)
 
 TOKEN_TAG = "strata:token"
 CONSISTENCY_SECONDS = 120.0  # how long a launched instance EC2 does not show yet counts as pending, not gone
@@ -61,6 +71,11 @@ def _short(token: str, length: int = 16) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:length]
 
 
+def _gone(refused: CloudError) -> bool:
+    """Whether AWS refused because the resource does not exist (any `*.NotFound`, an image's included)."""
+    return refused.kind == NOT_FOUND or refused.code.endswith(".NotFound")
+
+
 def _subnet_cidr(cidr: str, index: int) -> str:
     base = cidr.split("/")[0].split(".")
     return f"{base[0]}.{base[1]}.{index * 16}.0/20"
@@ -91,13 +106,17 @@ class AwsCloud:
         except (ClientError, BotoCoreError) as err:
             raise cloud_error(err) from None
 
+    def _locate(self, resource_id: str) -> tuple[str, Resource | None]:
+        """The region a resource lives in, and the resource (None where no region has it)."""
+        regions = [resource_id.split(":")[3]] if resource_id.startswith("arn:") else self.regions
+        for region in regions:  # EC2 ids carry no region: ask each, the first that has it answers
+            found = self._find_by_id(resource_id, region)
+            if found is not None:
+                return region, found
+        return regions[0], None
+
     def _region_of(self, resource_id: str) -> str:
-        if resource_id.startswith("arn:"):
-            return resource_id.split(":")[3]
-        for region in self.regions:  # ids carry no region: ask each (one call where it is found)
-            if self._find_by_id(resource_id, region) is not None:
-                return region
-        return self.regions[0]
+        return self._locate(resource_id)[0]
 
     # -- networks --------------------------------------------------------------------------------
 
@@ -332,9 +351,9 @@ class AwsCloud:
             return self._image_resource(ec2.describe_images(ImageIds=[copy_id])["Images"][0], region)
 
     def create_image(self, instance_id: str, tags: dict[str, str], token: str) -> Resource:
-        region = self._region_of(instance_id)
-        ec2 = self._client("ec2", region)
         with self._calls():
+            region = self._region_of(instance_id)
+            ec2 = self._client("ec2", region)
             found = ec2.describe_images(Owners=["self"], Filters=_filters({TOKEN_TAG: token}))["Images"]
             if found:
                 return self._image_resource(found[0], region)
@@ -411,9 +430,9 @@ class AwsCloud:
         return self._instance_resource(instance, launch.region)
 
     def change_instance_type(self, instance_id: str, instance_type: str) -> Resource:
-        region = self._region_of(instance_id)
-        ec2 = self._client("ec2", region)
         with self._calls():
+            region = self._region_of(instance_id)
+            ec2 = self._client("ec2", region)
             ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": instance_type})
             return self._instance_resource(self._instances(ec2, InstanceIds=[instance_id])[0], region)
 
@@ -454,7 +473,7 @@ class AwsCloud:
                         native_state=items[0].get("State", "available"),
                     )
         except ClientError as err:
-            if cloud_error(err).kind == "not-found" or "NotFound" in cloud_error(err).code:
+            if _gone(cloud_error(err)):
                 return None
             raise
         return None
@@ -463,7 +482,7 @@ class AwsCloud:
         found = []
         with self._calls():
             for resource_id in ids:
-                resource = self._find_by_id(resource_id, self._region_of(resource_id))
+                _, resource = self._locate(resource_id)
                 if resource is None and time.monotonic() - self._launched.get(resource_id, -1e9) < CONSISTENCY_SECONDS:
                     # EC2 is eventually consistent: an instance just launched may not be described yet
                     resource = Resource(resource_id, "instance", "", None, PENDING, native_state="not-yet-visible")
@@ -471,10 +490,10 @@ class AwsCloud:
         return found
 
     def delete(self, resource_id: str) -> None:
-        region = self._region_of(resource_id)
-        ec2 = self._client("ec2", region)
         try:
             with self._calls():
+                region = self._region_of(resource_id)
+                ec2 = self._client("ec2", region)
                 if resource_id.startswith("i-"):
                     ec2.terminate_instances(InstanceIds=[resource_id])
                 elif resource_id.startswith("ami-"):
@@ -496,10 +515,9 @@ class AwsCloud:
                     ec2.delete_internet_gateway(InternetGatewayId=resource_id)
                 elif resource_id.startswith("vpc-"):
                     ec2.delete_vpc(VpcId=resource_id)
-        except Exception as err:
-            if getattr(err, "kind", None) == "not-found":
-                return
-            raise
+        except CloudError as err:
+            if not _gone(err):  # deleting what is already gone is not an error
+                raise
 
     def list_owned(self, tags: dict[str, str]) -> list[Resource]:
         owned: list[Resource] = []

@@ -13,12 +13,7 @@ from strata_common.clouds.driver import PENDING, READY, CloudDriver, CloudError,
 from strata_common.db.queries import clusters, packs
 from strata_common.engine.errors import TRANSIENT, USER_FIXABLE, Retry, StepError
 from strata_common.engine.runner import StepContext
-from strata_common.model.cluster import ClusterSpec
 from strata_common.packs.profiles import deep_merge, parse_values
-
-
-def spec_of(ctx: StepContext) -> ClusterSpec:
-    return ClusterSpec.from_json(ctx.cluster["spec"])
 
 
 def status_of(ctx: StepContext, key: str) -> Any:
@@ -58,15 +53,14 @@ def wait_ready(driver: CloudDriver, resource: Resource) -> Resource:
 def cloud(ctx: StepContext) -> Iterator[CloudDriver]:
     """The cluster's driver; a cloud's refusal becomes a StepError with its code and class."""
     try:
-        spec = spec_of(ctx)
-        yield ctx.deps.driver(spec.cloud_type, spec.cloud_account)
+        yield ctx.deps.driver(ctx.spec.cloud_type, ctx.spec.cloud_account)
     except CloudError as err:
         raise StepError(err.code, err.message, USER_FIXABLE if err.user_fixable else TRANSIENT) from None
 
 
 def layer(ctx: StepContext, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(pack definition, effective values) of the profile's layer of `kind`."""
-    entry = spec_of(ctx).layer_of(kind)
+    entry = ctx.spec.layer_of(kind)
     with ctx.db.connection() as conn:
         definition = packs.definition(conn, entry.pack_id)
     return definition, deep_merge(parse_values(definition["values"]), parse_values(entry.values))

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from strata_addons.readiness import WORKLOADS, NotReady, not_ready
-from strata_common.cloud_steps import spec_of
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
@@ -71,13 +70,12 @@ def _parse_key(key: str) -> tuple[str, str, str | None, str]:
 
 def pack_objects(ctx: StepContext, pack: str) -> tuple[Layer, list[dict[str, Any]]]:
     """(layer, labelled objects) of the cluster's layer `pack` with its effective values."""
-    spec = spec_of(ctx)
     with ctx.db.connection() as conn:
-        found = pack_layer(conn, spec, pack)
+        found = pack_layer(conn, ctx.spec, pack)
     if found is None:
         raise StepError("PackNotInProfile", f"the cluster's profile has no pack {pack!r}", USER_FIXABLE)
     entry, definition = found
-    values, _ = effective_values(definition, entry.values, spec.overrides.get(pack))
+    values, _ = effective_values(definition, entry.values, ctx.spec.overrides.get(pack))
     try:
         objects = render_objects(definition, values)
     except (ManifestError, ValueError, TypeError, AttributeError, KeyError) as err:
@@ -187,7 +185,7 @@ def _poll_seconds(ctx: StepContext) -> float:
 @step_handler("addons", "prune_packs")
 def prune_packs(ctx: StepContext) -> dict:
     """Delete the objects of packs the cluster's profile no longer has, then their inventories."""
-    keep = {layer.pack for layer in spec_of(ctx).layers}
+    keep = {layer.pack for layer in ctx.spec.layers}
     removed = {}
     with kube(ctx) as client:
         for inventory in client.list("v1", "ConfigMap", INVENTORY_NAMESPACE, f"{INVENTORY_LABEL}=true"):

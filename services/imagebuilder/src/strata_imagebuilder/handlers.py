@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from strata_common.cloud_steps import cloud, layer, owner, record_status, spec_of, wait_ready
+from strata_common.cloud_steps import cloud, layer, owner, record_status, wait_ready
 from strata_common.clouds import registry
 from strata_common.clouds.driver import PENDING, READY, CloudDriver, LaunchSpec, Resource
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
@@ -53,7 +53,7 @@ def _record(ctx: StepContext, image_id: str, plan: ImagePlan, source: str, state
     name, version = plan.pack.split("@")
     labels = {"pack": name, "packVersion": version, "kubernetesVersion": plan.variables.get("kubernetes_version")}
     with ctx.db.connection() as conn:
-        builds.record_image(conn, spec_of(ctx).cloud_account, spec_of(ctx).region, image_id, plan.signature, source,
+        builds.record_image(conn, ctx.spec.cloud_account, ctx.spec.region, image_id, plan.signature, source,
                             "available" if state == READY else state, labels)  # fmt: skip
 
 
@@ -69,7 +69,7 @@ def _resolve(ctx: StepContext) -> dict:
     os_pack, values = layer(ctx, "os")
     kubernetes, _ = layer(ctx, "k8s")
     plan = plan_image(os_pack, values, kubernetes["kubernetes"]["version"])
-    cloud_type, where = spec_of(ctx).cloud_type, spec_of(ctx).region
+    cloud_type, where = ctx.spec.cloud_type, ctx.spec.region
     base = base_image(os_pack, cloud_type, where)
     if not plan.build:
         ctx.event("info", "ImageAsIs", f"{plan.reason}: {base}")
@@ -94,7 +94,7 @@ def _resolve(ctx: StepContext) -> dict:
 
 
 def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) -> dict:
-    account, where = spec_of(ctx).cloud_account, spec_of(ctx).region
+    account, where = ctx.spec.cloud_account, ctx.spec.region
     with ctx.db.connection() as conn:
         claim = builds.claim(conn, account, plan.signature, ctx.step.id, ctx.step.cluster_id)
     if not claim.mine:
@@ -110,7 +110,7 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) ->
         ctx.event("info", "ImageBuild", f"building image {plan.signature[:12]} (attempt {claim.attempt}): "
                                         f"{plan.reason}")  # fmt: skip
         ctx.note(buildToken=attempt_token)
-    zone = (_regions(spec_of(ctx).cloud_type).get(where) or [None])[0]
+    zone = (_regions(ctx.spec.cloud_type).get(where) or [None])[0]
     builder = driver.run_instance(LaunchSpec(where, zone, BUILDER_TYPE, base, "", builder_tags, attempt_token))
     builder = wait_ready(driver, builder)
     image_tags = {"strata:signature": plan.signature, "strata:source": "built", "strata:managed-by": "strata",

@@ -8,7 +8,7 @@ cloud call finds its resource instead of making a second one.
 from __future__ import annotations
 
 from strata_common import pki
-from strata_common.cloud_steps import cloud, layer, owner, record_status, spec_of, status_of, token, wait_ready
+from strata_common.cloud_steps import cloud, layer, owner, record_status, status_of, token, wait_ready
 from strata_common.clouds.driver import LaunchSpec
 from strata_common.db.queries import clusters, secrets
 from strata_common.engine.errors import Retry, StepError
@@ -36,9 +36,8 @@ WORKER_RULES = [
 
 @step_handler("provisioner", "ensure_network")
 def ensure_network(ctx: StepContext) -> dict:
-    spec = spec_of(ctx)
     with cloud(ctx) as driver:
-        network = driver.ensure_network(spec.region, NETWORK_CIDR, spec.zones(), owner(ctx), token(ctx))
+        network = driver.ensure_network(ctx.spec.region, NETWORK_CIDR, ctx.spec.zones(), owner(ctx), token(ctx))
     subnets = network.spec["subnets"]  # {role: {zone: subnet}}: control plane and workers apart
     record_status(ctx, network=network.id, subnets=subnets)
     return {"network": network.id, "subnets": subnets}
@@ -46,7 +45,7 @@ def ensure_network(ctx: StepContext) -> dict:
 
 @step_handler("provisioner", "ensure_security_groups")
 def ensure_security_groups(ctx: StepContext) -> dict:
-    network, region = status_of(ctx, "network"), spec_of(ctx).region
+    network, region = status_of(ctx, "network"), ctx.spec.region
     groups = {}
     with cloud(ctx) as driver:
         for role, rules in (("control-plane", CONTROL_PLANE_RULES), ("workers", WORKER_RULES)):
@@ -60,7 +59,7 @@ def ensure_security_groups(ctx: StepContext) -> dict:
 def ensure_load_balancer(ctx: StepContext) -> dict:
     network = status_of(ctx, "network")
     with cloud(ctx) as driver:
-        balancer = driver.ensure_load_balancer(spec_of(ctx).region, network, API_PORT, owner(ctx), token(ctx))
+        balancer = driver.ensure_load_balancer(ctx.spec.region, network, API_PORT, owner(ctx), token(ctx))
         balancer = wait_ready(driver, balancer)
     endpoint = f"https://{balancer.spec['dnsName']}:{API_PORT}"
     record_status(ctx, loadBalancer=balancer.id, endpoint=endpoint)
@@ -99,9 +98,8 @@ def ensure_node(ctx: StepContext) -> dict:
     launch_token = token(ctx)
     ctx.note(token=launch_token)  # stored before the cloud is called: a re-run finds what it launched
     ctx.kill_point("before-cloud-call")
-    spec = spec_of(ctx)
     launch = LaunchSpec(
-        region=spec.region,
+        region=ctx.spec.region,
         zone=node.zone,
         instance_type=node.instance_type,
         image=status_of(ctx, "image"),

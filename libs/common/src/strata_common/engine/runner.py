@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from strata_common.config import Settings
@@ -22,6 +23,7 @@ from strata_common.engine.events import append_event
 from strata_common.engine.model import Step
 from strata_common.engine.publish import Publisher
 from strata_common.engine.registry import handler_for
+from strata_common.model.cluster import ClusterSpec
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,11 @@ class StepContext:
     service: str
     deps: Dependencies = field(default_factory=Dependencies)
     lost: threading.Event = field(default_factory=threading.Event)
+
+    @cached_property
+    def spec(self) -> ClusterSpec:
+        """The cluster's typed spec, read once per step (when a handler first asks)."""
+        return ClusterSpec.from_json(self.cluster["spec"])
 
     def heartbeat(self) -> None:
         """Extend the lease now (the runner also does it for every running step each lease/3 seconds)."""

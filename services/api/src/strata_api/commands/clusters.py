@@ -33,7 +33,7 @@ def _catalog(cloud: str) -> Catalog:
     return found
 
 
-def _placement_problems(account: dict[str, Any], region: str, pools: list[Pool]) -> dict[str, str]:
+def _placement_problems(account: dict[str, Any], region: str, pools: tuple[Pool, ...]) -> dict[str, str]:
     cloud, catalog = account["cloud"], _catalog(account["cloud"])
     problems: dict[str, str] = {}
     zones: list[str] | None
@@ -102,7 +102,7 @@ def create_cluster(work: Work, data: dict[str, Any]) -> dict[str, Any]:
     if account["cloud"] not in registry.plugins():  # accepted, it would only retry forever
         invalid({"cloudAccount": f"no driver for the {account['cloud']} cloud is installed in this Strata"})
     pools = tuple(Pool.from_json(pool) for pool in data["pools"])
-    problems = _placement_problems(account, data["cloud"]["region"], list(pools))
+    problems = _placement_problems(account, data["cloud"]["region"], pools)
     problems.update(_profile_problems(work, layers, account["cloud"], pools))
     invalid(problems)
     spec = ClusterSpec(data["name"], profile_id, number, layers, str(account["id"]), account["cloud"],

@@ -15,15 +15,14 @@ def ca_cert(conn: DbConnection, cluster_id: Any) -> str | None:
 
 
 def store_once(conn: DbConnection, cluster_id: Any, secrets: dict[str, str], key: str) -> str:
-    """Seal and store the cluster's secrets unless some are stored already; the CA certificate that won."""
-    conn.execute(
+    """Seal and store the cluster's secrets unless some are stored already; the CA certificate that won
+    (a conflicting insert touches nothing but answers the stored row)."""
+    row = conn.execute(
         "INSERT INTO cluster_secrets (cluster_id, sealed, ca_cert) VALUES (%s, %s, %s)"
-        " ON CONFLICT (cluster_id) DO NOTHING",
+        " ON CONFLICT (cluster_id) DO UPDATE SET cluster_id = EXCLUDED.cluster_id RETURNING ca_cert",
         (cluster_id, SecretBox(key).seal(secrets), secrets["caCert"]),
-    )
-    return one(conn.execute("SELECT ca_cert FROM cluster_secrets WHERE cluster_id = %s", (cluster_id,)).fetchone())[
-        "ca_cert"
-    ]
+    ).fetchone()
+    return one(row)["ca_cert"]
 
 
 def unsealed(conn: DbConnection, cluster_id: Any, key: str) -> dict[str, str] | None:
