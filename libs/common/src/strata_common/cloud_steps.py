@@ -1,5 +1,5 @@
-"""What step handlers share about their cluster and its cloud: the typed spec and observed status,
-the driver (from the step context, so tests can hand in a fake), ownership tags and idempotency
+"""What step handlers share about their cluster and its cloud (the typed spec is `ctx.spec`): its
+observed status, the driver (from the step context, so tests can hand in a fake), ownership tags and idempotency
 tokens, the wait for a pending resource, and the cluster's packs. This is the step's edge of a cloud
 call: a CloudError becomes a StepError here and nowhere else."""
 
