@@ -26,6 +26,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from aws_support import Moto, Sshd, start_moto, start_sshd
 
 from helpers import with_database
 from strata_cli.database import prepare_database
@@ -98,6 +99,24 @@ def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 raise
             time.sleep(0.05)
     yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    """A real sshd standing in for image builder VMs on stand-in clouds (tests/aws_support.py)."""
+    proc, server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Moto]:
+    """moto_server behind our wrapper, one per test process, with IAM authentication on."""
+    proc, server = start_moto(tmp_path_factory.mktemp("moto"), sshd.authorized_keys)
+    yield server
     proc.terminate()
     proc.wait(10)
 

@@ -43,12 +43,14 @@ class FakeCloud:
         network = self._create("network", region, None, {"cidr": cidr}, tags, token)
         return replace(network, spec={**network.spec, "subnets": subnets})
 
-    def ensure_security_group(self, region: str, network_id: str, name: str, rules: list[dict[str, Any]],
-                              tags: dict[str, str], token: str) -> Resource:  # fmt: skip
-        return self._create("security_group", region, None, {"network": network_id, "rules": rules}, tags, token)
+    def ensure_security_groups(self, region: str, network_id: str, groups: dict[str, list[dict[str, Any]]],
+                               tags: dict[str, str], token: str) -> dict[str, Resource]:  # fmt: skip
+        return {name: self._create("security_group", region, None, {"network": network_id, "rules": rules},
+                                   {**tags, "strata:role": name}, f"{token}/{name}")
+                for name, rules in groups.items()}  # fmt: skip
 
-    def ensure_load_balancer(self, region: str, network_id: str, port: int, tags: dict[str, str], token: str
-                             ) -> Resource:  # fmt: skip
+    def ensure_load_balancer(self, region: str, network_id: str, port: int, tags: dict[str, str], token: str,
+                             security_groups: tuple[str, ...] = ()) -> Resource:  # fmt: skip
         spec = {"network": network_id, "port": port, "dnsName": f"api.{region}.fake"}
         return self._create("load_balancer", region, None, spec, tags, token)
 
@@ -57,6 +59,9 @@ class FakeCloud:
         targets = sorted({*balancer.spec.get("targets", []), *instance_ids})
         self.resources[load_balancer_id] = replace(balancer, spec={**balancer.spec, "targets": targets})
         return self.resources[load_balancer_id]
+
+    def catalog_image(self, region: str, reference: dict[str, Any]) -> str:
+        return reference["image"]
 
     def find_images(self, region: str, tags: dict[str, str]) -> list[Resource]:
         return [r for r in self._live() if r.kind == "image" and r.region == region and tags.items() <= r.tags.items()]
@@ -95,10 +100,10 @@ class FakeCloud:
         if resource_id in self.resources:
             self.resources[resource_id] = replace(self.resources[resource_id], state=GONE)
 
-    def list_owned(self, tags: dict[str, str]) -> list[Resource]:
-        return [r for r in self._live() if tags.items() <= r.tags.items()]
+    def list_owned(self, tags: dict[str, str], kinds: tuple[str, ...] | None = None) -> list[Resource]:
+        return [r for r in self._live() if tags.items() <= r.tags.items() and (kinds is None or r.kind in kinds)]
 
-    def builder_connection(self, builder: Resource) -> dict[str, str]:
+    def builder_connection(self, builder: Resource, user: str | None = None) -> dict[str, str]:
         assert self.builder_root is not None, "this fake cloud builds no images"
         return {"ansible_connection": "local", "image_root": str(self.builder_root)}
 

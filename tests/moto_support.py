@@ -1,15 +1,21 @@
 """moto_server behind a WSGI wrapper of ours, as a real process on a free loopback port.
 
-moto answers the EC2 and ELBv2 APIs; the wrapper adds what the tests need of real AWS that moto
-does not do: refusals as AWS words them, injected per action (`POST /_strata/faults` with action,
-code, message, status, count), RunInstances' ClientToken semantics (the same token answers the first
-reservation; moto 5 records the token but launches again), EC2's eventual consistency (`POST
-/_strata/lag` with seconds: a new instance is InvalidInstanceID.NotFound to DescribeInstances for that
-long), and a count of calls per action (`GET /_strata/calls`). Run as `python tests/moto_support.py PORT`."""
+moto answers the EC2, ELBv2, STS and IAM APIs; the wrapper adds what the tests need of real AWS
+that moto does not do: refusals as AWS words them, injected per action (`POST /_strata/faults` with
+action, code, message, status, and a count or a rate in 0..1; `DELETE /_strata/faults` clears them),
+RunInstances' ClientToken semantics (the same token answers the first reservation; moto 5 records
+the token but launches again), EC2's eventual consistency (`POST /_strata/lag` with seconds: a new
+instance is InvalidInstanceID.NotFound to DescribeInstances for that long), a count of calls per
+action (`GET /_strata/calls`), and what cloud-init does with a key pair: ImportKeyPair's public key
+is appended to the file STRATA_MOTO_AUTHORIZED_KEYS names (the sshd standing in for builder VMs
+takes it). Run as `python tests/moto_support.py PORT`."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import random
 import re
 import sys
 import threading
@@ -31,6 +37,7 @@ class Wrapper:
         self.calls: Counter[str] = Counter()
         self.tokens: dict[str, bytes] = {}
         self.lag = 0.0
+        self.random = random.Random(14)
         self.hidden: dict[str, float] = {}  # instance id -> when DescribeInstances may show it
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -43,9 +50,7 @@ class Wrapper:
         action = (form.get("Action") or parse_qs(environ.get("QUERY_STRING", "")).get("Action") or ["?"])[0]
         with self.lock:
             self.calls[action] += 1
-            fault = next((f for f in self.faults if f["action"] == action and f["count"] > 0), None)
-            if fault:
-                fault["count"] -= 1
+            fault = next((f for f in self.faults if f["action"] in (action, "*") and self._fires(f)), None)
         if fault:
             text = ERROR.format(code=fault["code"], message=fault["message"], request=uuid.uuid4())
             start_response(f"{fault['status']} Refused", [("Content-Type", "text/xml")])
@@ -66,11 +71,28 @@ class Wrapper:
         answer = b"".join(self.app(environ, remember))
         if token and captured.get("status", "").startswith("200"):
             self.tokens[token] = answer
+        if action == "ImportKeyPair" and captured.get("status", "").startswith("200"):
+            self._authorize_key(form)
         if action == "RunInstances" and self.lag and captured.get("status", "").startswith("200"):
             with self.lock:
                 for instance in re.findall(rb"<instanceId>(i-[0-9a-f]+)</instanceId>", answer):
                     self.hidden.setdefault(instance.decode(), time.monotonic() + self.lag)
         return [answer]
+
+    def _fires(self, fault: dict[str, Any]) -> bool:
+        if fault.get("rate"):
+            return self.random.random() < fault["rate"]
+        if fault["count"] > 0:
+            fault["count"] -= 1
+            return True
+        return False
+
+    def _authorize_key(self, form: dict[str, list[str]]) -> None:
+        keys = os.environ.get("STRATA_MOTO_AUTHORIZED_KEYS")
+        material = (form.get("PublicKeyMaterial") or [""])[0]
+        if keys and material:
+            with self.lock, open(keys, "a") as out:
+                out.write(base64.b64decode(material).decode().strip() + "\n")
 
     def _hidden(self, form: dict[str, list[str]]) -> list[str]:
         """The instances a DescribeInstances would show that EC2 would not show yet (by id, or all by filter)."""
@@ -94,7 +116,11 @@ class Wrapper:
         return [empty.encode()]
 
     def _control(self, environ: dict[str, Any], start_response: Any, path: str) -> Any:
-        if environ["REQUEST_METHOD"] == "POST":
+        if environ["REQUEST_METHOD"] == "DELETE":
+            with self.lock:
+                self.faults.clear()
+            answer = {"ok": True}
+        elif environ["REQUEST_METHOD"] == "POST":
             body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
             with self.lock:
                 if path == "/_strata/faults":

@@ -4,27 +4,21 @@ on their stand-ins."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
-import requests
+from aws_support import LATEST_JAMMY, Moto
 from psycopg.rows import dict_row
 
-from helpers import wait_answering
-from strata_cli.embedded import free_port
 from strata_common.clouds.driver import CloudDriver
 from strata_common.db.pool import open_pool
 from strata_localcloud import admin
 from strata_localcloud.cloud import LatencyModel, LocalCloud
 
-TESTS = Path(__file__).resolve().parents[1]
+JAMMY = {"imageOwner": "099720109477", "imageName": "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-*"}
 AWS_QUOTA_MESSAGE = (
     "You have requested more vCPU capacity than your current vCPU limit of 32 allows for the instance bucket that "
     "the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request "
@@ -46,6 +40,7 @@ class DriverUnderTest:
     exhaust: Callable[[], None]
     sdk_attempts: int = 1  # how often the driver's SDK tries a throttled call itself
     lag: Callable[[float], None] = lambda seconds: None  # new instances stay invisible that long
+    reference: dict[str, Any] = field(default_factory=dict)  # an OS pack's image reference, resolving to `image`
 
     def exhaust_quota(self) -> None:
         """The next launch exceeds the account's vCPU quota."""
@@ -73,40 +68,17 @@ def local_cloud(database_url) -> Iterator[DriverUnderTest]:
     pool = open_pool(database_url, max_size=4)
     yield DriverUnderTest("local", LocalCloud(pool, LatencyModel(0)), "local-1", "local-2", ["local-1a", "local-1b"],
                           "small", "ubuntu-22.04", lambda *fault: admin_call(admin.add_fault, *fault),
-                          exhaust)  # fmt: skip
+                          exhaust, reference={"image": "ubuntu-22.04"})  # fmt: skip
     pool.close()
 
 
-@pytest.fixture(scope="session")
-def moto_url(tmp_path_factory) -> Iterator[str]:
-    """moto_server behind our wrapper (tests/moto_support.py), one per test session."""
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, str(TESTS / "moto_support.py"), str(port)], stdout=log,
-                            stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    wait_answering(f"{url}/_strata/calls", "moto_server")
-    yield url
-    proc.terminate()
-    proc.wait(10)
-    log.close()
-
-
 @pytest.fixture
-def aws_cloud(moto_url) -> DriverUnderTest:
+def aws_cloud(moto: Moto) -> DriverUnderTest:
     from strata_aws.driver import ATTEMPTS, AwsCloud
 
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
-    driver = AwsCloud(session, ["us-east-1", "us-west-2"], endpoint_url=moto_url)
-    image = session.client("ec2", endpoint_url=moto_url).describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-
-    def refuse(action: str, code: str, message: str, count: int = 1) -> None:
-        status = 503 if code == "RequestLimitExceeded" else 400
-        fault = {"action": action, "code": code, "message": message, "status": status, "count": count}
-        requests.post(f"{moto_url}/_strata/faults", json=fault, timeout=10).raise_for_status()
-
-    return DriverUnderTest("aws", driver, "us-east-1", "us-west-2", ["us-east-1a", "us-east-1b"], "t3.micro", image,
-                           refuse, lambda: refuse("RunInstances", "VcpuLimitExceeded", AWS_QUOTA_MESSAGE),
-                           sdk_attempts=ATTEMPTS,
-                           lag=lambda seconds: requests.post(f"{moto_url}/_strata/lag", json={"seconds": seconds},
-                                                             timeout=10).raise_for_status())  # fmt: skip
+    driver = AwsCloud(moto.session(), ["us-east-1", "us-west-2"], endpoint_url=moto.url)
+    return DriverUnderTest("aws", driver, "us-east-1", "us-west-2", ["us-east-1a", "us-east-1b"], "t3.micro",
+                           LATEST_JAMMY, moto.refuse,
+                           lambda: moto.refuse("RunInstances", "VcpuLimitExceeded", AWS_QUOTA_MESSAGE),
+                           sdk_attempts=ATTEMPTS, lag=moto.lag,
+                           reference={"us-east-1": JAMMY})  # fmt: skip

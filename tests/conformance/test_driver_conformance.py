@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from strata_common.clouds.driver import (
+    CONFLICT,
     GONE,
     NODE_ROLES,
     PENDING,
@@ -50,25 +51,70 @@ def test_a_network_has_a_subnet_per_role_and_zone_and_a_token_answers_the_same_o
     assert len(set(ids)) == len(NODE_ROLES) * len(cloud.zones) and set(owned) == set(ids)
 
 
-def test_a_load_balancer_keeps_its_registered_targets(cloud):
+GROUPS = {
+    "load-balancer": [{"protocol": "tcp", "ports": "6443", "cidrs": ["0.0.0.0/0"], "why": "Kubernetes API"}],
+    "control-plane": [
+        {"protocol": "tcp", "ports": "6443", "from": ["load-balancer", "control-plane", "workers"], "why": "API"},
+        {"protocol": "tcp", "ports": "2379-2380", "from": ["control-plane"], "why": "etcd"},
+    ],
+    "workers": [
+        {"protocol": "tcp", "ports": "10250", "from": ["control-plane"], "why": "kubelet"},
+        {"protocol": "tcp", "ports": "30000-32767", "cidrs": ["10.0.0.0/16"], "why": "NodePort services"},
+    ],
+}
+
+
+def _as_created(rules: list[dict]) -> set[tuple]:
+    return {(r["protocol"], r["ports"], tuple(sorted(r.get("from", []))), tuple(sorted(r.get("cidrs", []))))
+            for r in rules}  # fmt: skip
+
+
+def test_security_groups_are_made_in_two_passes_and_their_rules_name_each_other(cloud):
     tags = owner()
     network = cloud.driver.ensure_network(cloud.region, "10.0.0.0/16", cloud.zones, tags, "net")
-    balancer = settled(cloud, cloud.driver.ensure_load_balancer(cloud.region, network.id, 6443, tags, "lb"))
+    made = cloud.driver.ensure_security_groups(cloud.region, network.id, GROUPS, tags, "sg")
+    again = cloud.driver.ensure_security_groups(cloud.region, network.id, GROUPS, tags, "sg")
+    ids = {name: group.id for name, group in made.items()}
+    assert {name: group.id for name, group in again.items()} == ids and len(set(ids.values())) == 3
+    for name, rules in GROUPS.items():  # as read back from the cloud, sources resolved to the groups' ids
+        resolved = [{**r, "from": [ids[source] for source in r.get("from", [])]} for r in rules]
+        assert _as_created(again[name].spec["rules"]) == _as_created(resolved), name
+    open_to_all = {n for n, g in again.items() for r in g.spec["rules"] if "0.0.0.0/0" in r.get("cidrs", [])}
+    assert open_to_all == {"load-balancer"}
+    assert {r.id for r in cloud.driver.list_owned(tags, ("security_group",))} == set(ids.values())
+
+
+def test_groups_that_name_each_other_are_deleted_within_a_retry(cloud):
+    tags = owner()
+    network = cloud.driver.ensure_network(cloud.region, "10.0.0.0/16", cloud.zones, tags, "net")
+    cloud.driver.ensure_security_groups(cloud.region, network.id, GROUPS, tags, "sg")
+    for _ in range(2):  # a group another group's rule names may be refused once (a conflict), never twice
+        for group in cloud.driver.list_owned(tags, ("security_group",)):
+            try:
+                cloud.driver.delete(group.id)
+            except CloudError as refused:
+                assert refused.kind == CONFLICT
+    assert cloud.driver.list_owned(tags, ("security_group",)) == []
+
+
+def test_a_load_balancer_has_its_group_and_keeps_its_registered_targets(cloud):
+    tags = owner()
+    network = cloud.driver.ensure_network(cloud.region, "10.0.0.0/16", cloud.zones, tags, "net")
+    group = cloud.driver.ensure_security_groups(cloud.region, network.id, GROUPS, tags, "sg")["load-balancer"]
+    balancer = cloud.driver.ensure_load_balancer(cloud.region, network.id, 6443, tags, "lb", (group.id,))
+    balancer = settled(cloud, balancer)
+    assert balancer.spec["dnsName"]
     nodes = [cloud.driver.run_instance(launch(cloud, tags, f"cp-{i}")).id for i in range(2)]
     cloud.driver.register_targets(balancer.id, nodes[:1])
     cloud.driver.register_targets(balancer.id, nodes)  # again, and one more: each is there once
     assert sorted(cloud.driver.describe([balancer.id])[0].spec["targets"]) == sorted(nodes)
 
 
-def test_security_groups_keep_their_rules_and_one_token_is_one_group(cloud):
-    tags = owner()
-    network = cloud.driver.ensure_network(cloud.region, "10.0.0.0/16", cloud.zones, tags, "net")
-    rules = [{"protocol": "tcp", "ports": "6443", "from": ["load-balancer"], "why": "API server"}]
-    group = cloud.driver.ensure_security_group(cloud.region, network.id, "control-plane", rules, tags, "sg")
-    assert (
-        cloud.driver.ensure_security_group(cloud.region, network.id, "control-plane", rules, tags, "sg").id == group.id
-    )
-    assert group.spec["rules"] == rules
+def test_an_os_packs_image_reference_resolves_to_the_regions_image(cloud):
+    assert cloud.driver.catalog_image(cloud.region, cloud.reference) == cloud.image
+    with pytest.raises(CloudError) as refused:
+        cloud.driver.catalog_image(cloud.region, {})
+    assert refused.value.user_fixable
 
 
 def test_one_token_launches_one_instance_which_becomes_ready_and_is_owned(cloud):

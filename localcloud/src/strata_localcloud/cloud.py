@@ -202,17 +202,35 @@ class LocalCloud:
         return Resource(network.id, "network", region, None, network.state, spec, tags, network.created_at,
                         network.native_state)  # fmt: skip
 
-    def ensure_security_group(
-        self, region: str, network_id: str, name: str, rules: list[dict[str, Any]], tags: dict[str, str], token: str
-    ) -> Resource:
-        spec = {"network": network_id, "name": name, "rules": rules}
-        return self._ensure("CreateSecurityGroup", "security_group", region, None, spec, tags, token)
+    def ensure_security_groups(
+        self, region: str, network_id: str, groups: dict[str, list[dict[str, Any]]], tags: dict[str, str], token: str
+    ) -> dict[str, Resource]:
+        made = {
+            name: self._ensure("CreateSecurityGroup", "security_group", region, None,
+                               {"network": network_id, "name": name}, {**tags, "strata:role": name}, f"{token}/{name}")
+            for name in groups
+        }  # fmt: skip
+        ids = {name: group.id for name, group in made.items()}
+        with self.pool.connection() as conn:
+            self._call(conn, "AuthorizeSecurityGroupIngress")
+            for name, rules in groups.items():
+                stored = [{"protocol": r["protocol"], "ports": str(r["ports"]),
+                           "from": sorted(ids[source] for source in r.get("from", [])),
+                           "cidrs": sorted(r.get("cidrs", [])), "why": r.get("why", "")} for r in rules]  # fmt: skip
+                row = conn.execute(
+                    "UPDATE lc_resources SET spec = spec || jsonb_build_object('rules', %s::jsonb) WHERE id = %s"
+                    " RETURNING *, ready_at <= now() AS ready",
+                    (Jsonb(stored), ids[name]),
+                ).fetchone()
+                made[name] = _resource(row)
+        return made
 
     def ensure_load_balancer(
-        self, region: str, network_id: str, port: int, tags: dict[str, str], token: str
-    ) -> Resource:
+        self, region: str, network_id: str, port: int, tags: dict[str, str], token: str,
+        security_groups: tuple[str, ...] = (),
+    ) -> Resource:  # fmt: skip
         name = f"api-{hashlib.sha256(token.encode()).hexdigest()[:16]}.lb.{region}.local"  # a valid DNS name
-        spec = {"network": network_id, "port": port, "dnsName": name}
+        spec = {"network": network_id, "port": port, "dnsName": name, "securityGroups": list(security_groups)}
         return self._ensure("CreateLoadBalancer", "load_balancer", region, None, spec, tags, token)
 
     def register_targets(self, load_balancer_id: str, instance_ids: list[str]) -> Resource:
@@ -228,6 +246,13 @@ class LocalCloud:
         if row is None:
             raise refusal("LoadBalancerNotFound", f"load balancer {load_balancer_id} does not exist")
         return _resource(row)
+
+    def catalog_image(self, region: str, reference: dict[str, Any]) -> str:
+        """The local cloud's base images are in every region, named as the packs name them."""
+        image = reference.get("image")
+        if image not in disks.CATALOG:
+            raise refusal("InvalidAMIID.NotFound", f"the local cloud has no base image {image!r}")
+        return image
 
     def find_images(self, region: str, tags: dict[str, str]) -> list[Resource]:
         with self.pool.connection() as conn:
@@ -340,7 +365,7 @@ class LocalCloud:
         with self.pool.connection() as conn:
             return disks.instance_root(conn, instance.id, instance.spec["image"])
 
-    def builder_connection(self, builder: Resource) -> dict[str, str]:
+    def builder_connection(self, builder: Resource, user: str | None = None) -> dict[str, str]:
         """A local builder is a folder: ansible runs with a local connection against it as `image_root`."""
         return {"ansible_connection": "local", "image_root": str(self.instance_root(builder))}
 
@@ -348,11 +373,13 @@ class LocalCloud:
         with self.pool.connection() as conn:
             return disks.image_files(conn, image_id)
 
-    def list_owned(self, tags: dict[str, str]) -> list[Resource]:
+    def list_owned(self, tags: dict[str, str], kinds: tuple[str, ...] | None = None) -> list[Resource]:
         with self.pool.connection() as conn:
             self._call(conn, "ListOwned")
             rows = conn.execute(
-                f"{SELECT} WHERE tags @> %s AND deleted_at IS NULL ORDER BY created_at, id", (Jsonb(tags),)
+                f"{SELECT} WHERE tags @> %s AND deleted_at IS NULL AND (%s::text[] IS NULL OR kind = ANY(%s))"
+                " ORDER BY created_at, id",
+                (Jsonb(tags), kinds and list(kinds), kinds and list(kinds)),
             ).fetchall()
         return [_resource(r) for r in rows]
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from types import ModuleType
-from urllib.parse import urlsplit
 
 from psycopg_pool import ConnectionPool
 
 from strata_common.clouds.driver import CloudDriver
-from strata_common.clouds.registry import CloudAccount
+from strata_common.clouds.registry import CloudAccount, emulated_api_server
 from strata_common.config import Settings
 from strata_localcloud import admin
 from strata_localcloud.catalog import CATALOG
@@ -23,10 +22,12 @@ class LocalPlugin:
         """The local cloud has one account's worth of everything: the account changes nothing."""
         return LocalCloud(pool, LatencyModel(settings.localcloud_time_scale))
 
+    def check_account(self, account: CloudAccount) -> None:
+        """The local cloud has no credentials to check."""
+
     def api_server(self, cluster_id: str, endpoint: str, settings: Settings) -> tuple[str, str | None]:
-        """The emulator serves every local cluster under its own URL; the certificate it presents is
-        chosen by the load balancer's name, which the client must ask for."""
-        return f"{settings.kubeapi_url.rstrip('/')}/clusters/{cluster_id}", urlsplit(endpoint).hostname
+        """Every local cluster's API is the emulator's."""
+        return emulated_api_server(cluster_id, endpoint, settings)
 
     def admin(self) -> ModuleType:
         return admin

@@ -6,10 +6,10 @@ racing attempts get one instance. Nodes of the control plane and the workers liv
 security groups of their own; the API's load balancer is a Network Load Balancer with a target
 group on the API port, to which the control-plane instances are registered.
 
-Security group rules: a rule's `from` roles are granted as the VPC's CIDR for now (the groups are
-created one at a time); rules that reference the other group by id need the two-pass protocol the
-AWS issue describes. Stand-in: tested against moto_server, which neither enforces vCPU quotas nor
-deduplicates ClientToken (the test's wrapper adds both); the driver depends on neither.
+Security groups are made in two passes (the groups, then rules naming each other's ids), and the
+NLB has a group of its own, the only one open to 0.0.0.0/0. Stand-in: tested against moto_server,
+which neither enforces vCPU quotas nor deduplicates ClientToken (the test's wrapper adds both), has
+the same AMI ids in every region and keeps no image contents; the driver depends on none of that.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -76,6 +77,42 @@ def _gone(refused: CloudError) -> bool:
     return refused.kind == NOT_FOUND or refused.code.endswith(".NotFound")
 
 
+Grant = tuple[str, int, int, str, str, str]  # protocol, from port, to port, "group"|"cidr", source, why
+
+
+def _rule_grants(rule: dict[str, Any], group_ids: dict[str, str]) -> list[Grant]:
+    """A rule as EC2's atoms: one per source, groups named by the set resolved to their ids."""
+    low, _, high = str(rule["ports"]).partition("-")
+    ports = (rule["protocol"], int(low), int(high or low))
+    why = rule.get("why", "")
+    return [(*ports, "group", group_ids[name], why) for name in rule.get("from", [])] + [
+        (*ports, "cidr", cidr, why) for cidr in rule.get("cidrs", [])
+    ]
+
+
+def _grants(permissions: list[dict[str, Any]]) -> set[tuple[str, int, int, str, str]]:
+    found = set()
+    for p in permissions:
+        ports = (p["IpProtocol"], p.get("FromPort", -1), p.get("ToPort", -1))
+        found |= {(*ports, "group", pair["GroupId"]) for pair in p.get("UserIdGroupPairs", [])}
+        found |= {(*ports, "cidr", cidr["CidrIp"]) for cidr in p.get("IpRanges", [])}
+    return found
+
+
+def _rules(group: dict[str, Any]) -> list[dict[str, Any]]:
+    """A group's ingress as Strata's rules, read back from EC2 (sources as group ids and CIDRs)."""
+    rules = []
+    for p in group.get("IpPermissions", []):
+        low, high = p.get("FromPort", -1), p.get("ToPort", -1)
+        pairs, ranges = p.get("UserIdGroupPairs", []), p.get("IpRanges", [])
+        rules.append({
+            "protocol": p["IpProtocol"], "ports": str(low) if low == high else f"{low}-{high}",
+            "from": sorted(pair["GroupId"] for pair in pairs), "cidrs": sorted(r["CidrIp"] for r in ranges),
+            "why": next((s["Description"] for s in [*pairs, *ranges] if s.get("Description")), ""),
+        })  # fmt: skip
+    return sorted(rules, key=lambda r: (r["protocol"], r["ports"]))
+
+
 def _subnet_cidr(cidr: str, index: int) -> str:
     base = cidr.split("/")[0].split(".")
     return f"{base[0]}.{base[1]}.{index * 16}.0/20"
@@ -84,10 +121,17 @@ def _subnet_cidr(cidr: str, index: int) -> str:
 class AwsCloud:
     """CloudDriver for one AWS account (its boto3 session) over the regions it is asked about."""
 
-    def __init__(self, session: boto3.Session, regions: list[str], endpoint_url: str | None = None):
+    def __init__(
+        self, session: boto3.Session, regions: list[str], endpoint_url: str | None = None,
+        builder_ssh: dict[str, str] | None = None,
+    ):  # fmt: skip
+        """`builder_ssh` is for stand-in clouds whose instances are not real machines: where the
+        builder's SSH answers instead ({"address": "host:port", "user": ..., "root": folder whose
+        subfolder per builder stands for its root filesystem})."""
         self.session = session
         self.regions = regions
         self.endpoint_url = endpoint_url
+        self.builder_ssh = builder_ssh
         self._clients: dict[tuple[str, str], Any] = {}
         self._launched: dict[str, float] = {}  # instance id -> when this process launched it
 
@@ -186,51 +230,63 @@ class AwsCloud:
                 GatewayId=found["InternetGatewayId"],
             )
 
-    def ensure_security_group(
-        self, region: str, network_id: str, name: str, rules: list[dict[str, Any]], tags: dict[str, str], token: str
-    ) -> Resource:
+    def ensure_security_groups(
+        self, region: str, network_id: str, groups: dict[str, list[dict[str, Any]]], tags: dict[str, str], token: str
+    ) -> dict[str, Resource]:
         ec2 = self._client("ec2", region)
         with self._calls():
-            group = self._one(ec2.describe_security_groups(Filters=_filters({TOKEN_TAG: token}))["SecurityGroups"])
-            if group is None:
-                group_id = ec2.create_security_group(
-                    GroupName=f"strata-{name}-{_short(token, 12)}",
-                    Description=f"Strata {name}",
-                    VpcId=network_id,
-                    TagSpecifications=[{"ResourceType": "security-group", "Tags": _tags({**tags, TOKEN_TAG: token})}],
-                )["GroupId"]
-                vpc_cidr = ec2.describe_vpcs(VpcIds=[network_id])["Vpcs"][0]["CidrBlock"]
-                ec2.authorize_security_group_ingress(
-                    GroupId=group_id, IpPermissions=[self._permission(rule, vpc_cidr) for rule in rules]
-                )
-            else:
-                group_id = group["GroupId"]
-        return Resource(
-            group_id,
-            "security_group",
-            region,
-            None,
-            READY,
-            {"network": network_id, "name": name, "rules": rules},
-            tags,
-            native_state="available",
-        )
+            made = {name: self._security_group(ec2, network_id, name, tags, f"{token}/{name}") for name in groups}
+            ids = {name: group["GroupId"] for name, group in made.items()}
+            for name, rules in groups.items():  # second pass: the rules, which name each other's groups
+                have = _grants(made[name].get("IpPermissions", []))
+                missing = [g for rule in rules for g in _rule_grants(rule, ids) if g[:5] not in have]
+                if missing:
+                    self._authorize(ec2, ids[name], missing)
+            described = ec2.describe_security_groups(GroupIds=list(ids.values()))["SecurityGroups"]
+        by_id = {group["GroupId"]: group for group in described}
+        return {
+            name: Resource(group_id, "security_group", region, None, READY,
+                           {"network": network_id, "name": name, "rules": _rules(by_id[group_id])},
+                           _tag_dict(by_id[group_id].get("Tags")), native_state="available")
+            for name, group_id in ids.items()
+        }  # fmt: skip
+
+    def _security_group(self, ec2: Any, network_id: str, name: str, tags: dict[str, str], token: str) -> dict:
+        found = self._one(ec2.describe_security_groups(Filters=_filters({TOKEN_TAG: token}))["SecurityGroups"])
+        if found is not None:
+            return found
+        group_id = ec2.create_security_group(
+            GroupName=f"strata-{name}-{_short(token, 12)}",
+            Description=f"Strata {name}",
+            VpcId=network_id,
+            TagSpecifications=[
+                {"ResourceType": "security-group", "Tags": _tags({**tags, "strata:role": name, TOKEN_TAG: token})}
+            ],
+        )["GroupId"]
+        return {"GroupId": group_id, "IpPermissions": []}
 
     @staticmethod
-    def _permission(rule: dict[str, Any], vpc_cidr: str) -> dict[str, Any]:
-        low, _, high = str(rule["ports"]).partition("-")
-        return {
-            "IpProtocol": rule["protocol"],
-            "FromPort": int(low),
-            "ToPort": int(high or low),
-            "IpRanges": [{"CidrIp": vpc_cidr, "Description": rule.get("why", "")[:255]}],
-        }
+    def _authorize(ec2: Any, group_id: str, grants: list[tuple[str, int, int, str, str, str]]) -> None:
+        permissions = []
+        for protocol, low, high, source_kind, source, why in grants:
+            permission: dict[str, Any] = {"IpProtocol": protocol, "FromPort": low, "ToPort": high}
+            if source_kind == "group":
+                permission["UserIdGroupPairs"] = [{"GroupId": source, "Description": why[:255]}]
+            else:
+                permission["IpRanges"] = [{"CidrIp": source, "Description": why[:255]}]
+            permissions.append(permission)
+        try:
+            ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=permissions)
+        except ClientError as err:  # a racing attempt authorized them first
+            if err.response.get("Error", {}).get("Code") != "InvalidPermission.Duplicate":
+                raise
 
     # -- load balancers --------------------------------------------------------------------------
 
     def ensure_load_balancer(
-        self, region: str, network_id: str, port: int, tags: dict[str, str], token: str
-    ) -> Resource:
+        self, region: str, network_id: str, port: int, tags: dict[str, str], token: str,
+        security_groups: tuple[str, ...] = (),
+    ) -> Resource:  # fmt: skip
         ec2, elb = self._client("ec2", region), self._client("elbv2", region)
         name = f"strata-{_short(token, 24)}"
         with self._calls():
@@ -242,13 +298,16 @@ class AwsCloud:
             )["Subnets"]
             found = self._load_balancer(elb, name)
             if found is None:  # CreateLoadBalancer is idempotent by name in AWS
-                found = elb.create_load_balancer(
-                    Name=name,
-                    Type="network",
-                    Scheme="internet-facing",
-                    Subnets=[s["SubnetId"] for s in subnets],
-                    Tags=_tags({**tags, TOKEN_TAG: token}),
-                )["LoadBalancers"][0]
+                request: dict[str, Any] = {
+                    "Name": name,
+                    "Type": "network",
+                    "Scheme": "internet-facing",
+                    "Subnets": [s["SubnetId"] for s in subnets],
+                    "Tags": _tags({**tags, TOKEN_TAG: token}),
+                }
+                if security_groups:  # an NLB with a group: the nodes admit the group, not the whole Internet
+                    request["SecurityGroups"] = list(security_groups)
+                found = elb.create_load_balancer(**request)["LoadBalancers"][0]
             groups = self._target_groups(elb, found["LoadBalancerArn"])
             if not groups:
                 group = elb.create_target_group(
@@ -326,6 +385,24 @@ class AwsCloud:
             native_state=native,
         )
 
+    def catalog_image(self, region: str, reference: dict[str, Any]) -> str:
+        """The pack's AMI for the region: pinned by `imageId`, or the newest available image of
+        `imageOwner` whose name matches `imageName` (a DescribeImages name filter, `*` wildcards)."""
+        entry = reference.get(region) or {}
+        if entry.get("imageId"):
+            return str(entry["imageId"])
+        if not entry.get("imageOwner") or not entry.get("imageName"):
+            raise CloudError(INVALID, "ImageReferenceMissing", f"the OS pack names no AWS image for {region}")
+        with self._calls():
+            images = self._client("ec2", region).describe_images(
+                Owners=[entry["imageOwner"]],
+                Filters=[{"Name": "name", "Values": [entry["imageName"]]}, {"Name": "state", "Values": ["available"]}],
+            )["Images"]
+        if not images:
+            wanted = f"{entry['imageName']!r} of owner {entry['imageOwner']}"
+            raise CloudError(INVALID, "InvalidAMIID.NotFound", f"no available image named {wanted} in {region}")
+        return str(max(images, key=lambda i: i.get("CreationDate", ""))["ImageId"])
+
     def find_images(self, region: str, tags: dict[str, str]) -> list[Resource]:
         with self._calls():
             images = self._client("ec2", region).describe_images(Owners=["self"], Filters=_filters(tags))["Images"]
@@ -374,6 +451,8 @@ class AwsCloud:
             "subnet": instance.get("SubnetId"),
             "securityGroups": [g["GroupId"] for g in instance.get("SecurityGroups", [])],
             "privateIp": instance.get("PrivateIpAddress"),
+            "publicIp": instance.get("PublicIpAddress"),
+            "keyName": instance.get("KeyName"),
         }
         return Resource(
             instance["InstanceId"],
@@ -421,13 +500,30 @@ class AwsCloud:
                 request["SecurityGroupIds"] = list(launch.security_groups)
             if launch.zone and not launch.subnet:
                 request["Placement"] = {"AvailabilityZone": launch.zone}
-            if launch.key_pair:
-                request["KeyName"] = launch.key_pair
+            if launch.ssh_key:
+                request["KeyName"] = self._key_pair(ec2, launch)
             if launch.identity:
                 request["IamInstanceProfile"] = {"Name": launch.identity}
             instance = ec2.run_instances(**request)["Instances"][0]
         self._launched[instance["InstanceId"]] = time.monotonic()
         return self._instance_resource(instance, launch.region)
+
+    def _key_pair(self, ec2: Any, launch: LaunchSpec) -> str:
+        """The launch's SSH key imported as a key pair named by its token (ImportKeyPair is by name)."""
+        name = f"strata-{_short(launch.token, 32)}"
+        if not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [name]}])["KeyPairs"]:
+            try:
+                ec2.import_key_pair(
+                    KeyName=name,
+                    PublicKeyMaterial=launch.ssh_key.encode() if launch.ssh_key else b"",
+                    TagSpecifications=[
+                        {"ResourceType": "key-pair", "Tags": _tags({**launch.tags, TOKEN_TAG: launch.token})}
+                    ],
+                )
+            except ClientError as err:  # a racing attempt imported it first
+                if err.response.get("Error", {}).get("Code") != "InvalidKeyPair.Duplicate":
+                    raise
+        return name
 
     def change_instance_type(self, instance_id: str, instance_type: str) -> Resource:
         with self._calls():
@@ -456,6 +552,7 @@ class AwsCloud:
                 "subnet-": (ec2.describe_subnets, "SubnetIds", "Subnets", "subnet"),
                 "sg-": (ec2.describe_security_groups, "GroupIds", "SecurityGroups", "security_group"),
                 "igw-": (ec2.describe_internet_gateways, "InternetGatewayIds", "InternetGateways", "internet_gateway"),
+                "key-": (ec2.describe_key_pairs, "KeyPairIds", "KeyPairs", "key_pair"),
             }
             for prefix, (call, key, field, kind) in describe.items():
                 if resource_id.startswith(prefix):
@@ -492,10 +589,15 @@ class AwsCloud:
     def delete(self, resource_id: str) -> None:
         try:
             with self._calls():
-                region = self._region_of(resource_id)
+                region, found = self._locate(resource_id)
                 ec2 = self._client("ec2", region)
                 if resource_id.startswith("i-"):
                     ec2.terminate_instances(InstanceIds=[resource_id])
+                    key = found.spec.get("keyName") if found else None
+                    if key and key.startswith("strata-"):  # the key pair Strata imported for it
+                        ec2.delete_key_pair(KeyName=key)
+                elif resource_id.startswith("key-"):
+                    ec2.delete_key_pair(KeyPairId=resource_id)
                 elif resource_id.startswith("ami-"):
                     ec2.deregister_image(ImageId=resource_id)
                 elif resource_id.startswith("arn:"):
@@ -505,6 +607,11 @@ class AwsCloud:
                     for group in groups:
                         elb.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
                 elif resource_id.startswith("sg-"):
+                    # its own rules first: a group that another group's rule names cannot be deleted
+                    # (DependencyViolation, retried), and revoking here frees the groups this one names
+                    groups = ec2.describe_security_groups(GroupIds=[resource_id])["SecurityGroups"]
+                    if groups and groups[0].get("IpPermissions"):
+                        ec2.revoke_security_group_ingress(GroupId=resource_id, IpPermissions=groups[0]["IpPermissions"])
                     ec2.delete_security_group(GroupId=resource_id)
                 elif resource_id.startswith("subnet-"):
                     ec2.delete_subnet(SubnetId=resource_id)
@@ -519,55 +626,63 @@ class AwsCloud:
             if not _gone(err):  # deleting what is already gone is not an error
                 raise
 
-    def list_owned(self, tags: dict[str, str]) -> list[Resource]:
+    def list_owned(self, tags: dict[str, str], kinds: tuple[str, ...] | None = None) -> list[Resource]:
+        def wanted(kind: str) -> bool:
+            return kinds is None or kind in kinds
+
         owned: list[Resource] = []
         with self._calls():
             for region in self.regions:
                 ec2 = self._client("ec2", region)
-                live = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
-                owned += [
-                    self._instance_resource(i, region) for i in self._instances(ec2, Filters=[*_filters(tags), live])
-                ]
-                owned += [
-                    self._image_resource(i, region)
-                    for i in ec2.describe_images(Owners=["self"], Filters=_filters(tags))["Images"]
-                ]
+                if wanted("instance"):
+                    live = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
+                    found = self._instances(ec2, Filters=[*_filters(tags), live])
+                    owned += [self._instance_resource(i, region) for i in found]
+                if wanted("image"):
+                    images = ec2.describe_images(Owners=["self"], Filters=_filters(tags))["Images"]
+                    owned += [self._image_resource(i, region) for i in images]
                 for call, field, kind, key in (
+                    (ec2.describe_key_pairs, "KeyPairs", "key_pair", "KeyPairId"),
                     (ec2.describe_vpcs, "Vpcs", "network", "VpcId"),
                     (ec2.describe_subnets, "Subnets", "subnet", "SubnetId"),
                     (ec2.describe_security_groups, "SecurityGroups", "security_group", "GroupId"),
                     (ec2.describe_internet_gateways, "InternetGateways", "internet_gateway", "InternetGatewayId"),
                 ):
-                    owned += [
-                        Resource(
-                            item[key],
-                            kind,
-                            region,
-                            item.get("AvailabilityZone"),
-                            READY,
-                            {},
-                            _tag_dict(item.get("Tags")),
-                        )
-                        for item in call(Filters=_filters(tags))[field]
-                    ]
-                elb = self._client("elbv2", region)
-                balancers = elb.describe_load_balancers()["LoadBalancers"]
-                if balancers:
-                    described = elb.describe_tags(ResourceArns=[b["LoadBalancerArn"] for b in balancers])[
-                        "TagDescriptions"
-                    ]
-                    mine = {d["ResourceArn"] for d in described if tags.items() <= _tag_dict(d["Tags"]).items()}
-                    owned += [self._balancer_resource(elb, b) for b in balancers if b["LoadBalancerArn"] in mine]
+                    if wanted(kind):
+                        owned += [
+                            Resource(item[key], kind, region, item.get("AvailabilityZone"), READY, {},
+                                     _tag_dict(item.get("Tags")))
+                            for item in call(Filters=_filters(tags))[field]
+                        ]  # fmt: skip
+                if wanted("load_balancer"):
+                    owned += self._owned_balancers(region, tags)
         return owned
 
-    def builder_connection(self, builder: Resource) -> dict[str, str]:
-        """Not yet: builds over SSH need the builder subnet, group and key pair of the AWS issue."""
-        raise CloudError(
-            INVALID,
-            "ImageBuildUnsupported",
-            "image builds on AWS are not available yet; use an OS pack "
-            "with skipK8sInstall and no roles, whose image is used as it is",
-        )
+    def _owned_balancers(self, region: str, tags: dict[str, str]) -> list[Resource]:
+        """ELBv2 has no tag filter: every balancer of the region, then their tags, 20 at a time."""
+        elb = self._client("elbv2", region)
+        balancers = [b for page in elb.get_paginator("describe_load_balancers").paginate()
+                     for b in page["LoadBalancers"]]  # fmt: skip
+        arns = [b["LoadBalancerArn"] for b in balancers]
+        mine = set()
+        for i in range(0, len(arns), 20):
+            described = elb.describe_tags(ResourceArns=arns[i : i + 20])["TagDescriptions"]
+            mine |= {d["ResourceArn"] for d in described if tags.items() <= _tag_dict(d["Tags"]).items()}
+        return [self._balancer_resource(elb, b) for b in balancers if b["LoadBalancerArn"] in mine]
+
+    def builder_connection(self, builder: Resource, user: str | None = None) -> dict[str, str]:
+        """SSH to the builder's public address (else its private one) as the image's user; the roles
+        customize the running system ("/")."""
+        if self.builder_ssh:  # a stand-in cloud: its instances are not machines, a real sshd stands in
+            host, _, port = self.builder_ssh["address"].rpartition(":")
+            return {"ansible_connection": "ssh", "ansible_host": host, "ansible_port": port,
+                    "ansible_user": self.builder_ssh.get("user", user or "root"),
+                    "image_root": str(Path(self.builder_ssh["root"]) / builder.id)}  # fmt: skip
+        address = builder.spec.get("publicIp") or builder.spec.get("privateIp")
+        if not address:
+            raise CloudError(NOT_FOUND, "BuilderAddressMissing", f"builder {builder.id} has no IP address yet")
+        return {"ansible_connection": "ssh", "ansible_host": address, "ansible_port": "22",
+                "ansible_user": user or "ec2-user", "image_root": "/", "ansible_become": "true"}  # fmt: skip
 
     def poll_delay(self, resource: Resource) -> float:
         return {"instance": 5.0, "image": 15.0, "load_balancer": 10.0}.get(resource.kind, 2.0)

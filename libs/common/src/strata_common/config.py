@@ -6,6 +6,7 @@ entry points print it and exit with status 2.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -80,6 +81,13 @@ def _text(name: str, raw: str) -> str:
     return raw
 
 
+def _cidr(name: str, raw: str) -> str:
+    try:
+        return str(ipaddress.ip_network(raw, strict=False))
+    except ValueError:
+        raise ConfigError(f"{name} must be a CIDR block such as 203.0.113.7/32 (got {raw!r})") from None
+
+
 @dataclass(frozen=True)
 class Var:
     """How one setting is read: its variable, parser, default (None = required) and description."""
@@ -137,6 +145,12 @@ VARIABLES: dict[str, Var] = {
         "where the local cloud's Kubernetes API emulator listens and clients reach it",
     ),
     "redrive_interval": Var("STRATA_REDRIVE_INTERVAL", _positive_float, "2", "seconds between beat re-drive passes"),
+    "builder_ssh_cidr": Var(
+        "STRATA_BUILDER_SSH_CIDR",
+        _cidr,
+        "0.0.0.0/0",
+        "where image builder VMs take SSH from: the image builder service's public address (/32) in production",
+    ),
 }
 
 
@@ -165,6 +179,7 @@ class Settings:
     localcloud_time_scale: float
     kubeapi_url: str
     redrive_interval: float
+    builder_ssh_cidr: str
 
 
 def read_var(field: str, environ: Mapping[str, str] | None = None) -> Any:

@@ -59,7 +59,7 @@ def plan_cluster(spec: ClusterSpec) -> list[StepSpec]:
         StepSpec("ensure_image", "imagebuilder", "ImageReady"),
         StepSpec("ensure_network", Q, "InfrastructureReady"),
         StepSpec("ensure_security_groups", Q, "InfrastructureReady", ("ensure_network",)),
-        StepSpec("ensure_load_balancer", Q, "InfrastructureReady", ("ensure_network",)),
+        StepSpec("ensure_load_balancer", Q, "InfrastructureReady", ("ensure_security_groups",)),
         StepSpec("ensure_cluster_secrets", Q, "InfrastructureReady"),
     ]
     control, workers = node_steps(spec)

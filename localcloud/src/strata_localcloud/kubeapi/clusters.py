@@ -5,7 +5,6 @@ once one of its control-plane instances runs, with the version its kubeadm confi
 from __future__ import annotations
 
 import datetime
-import re
 import ssl
 import tempfile
 import threading
@@ -21,11 +20,10 @@ from cryptography.x509.oid import NameOID
 from psycopg_pool import ConnectionPool
 
 from strata_common.crypto import SecretBox
-from strata_localcloud import inventory
+from strata_localcloud.inventory import Inventory
 from strata_localcloud.kubeapi.errors import ApiError
 
 CACHE_SECONDS = 2.0
-_VERSION = re.compile(r"kubernetesVersion: (v[0-9][0-9A-Za-z.+-]*)")
 
 
 @dataclass(frozen=True)
@@ -44,8 +42,9 @@ class ClusterInfo:
 class ClusterDirectory:
     """Looks clusters up in the local cloud (cached for a moment) and makes their TLS contexts."""
 
-    def __init__(self, pool: ConnectionPool, secret_key: str, require_client_cert: bool = True):
+    def __init__(self, pool: ConnectionPool, secret_key: str, inventory: Inventory, require_client_cert: bool = True):
         self.pool = pool
+        self.inventory = inventory
         self.box = SecretBox(secret_key)
         self.require_client_cert = require_client_cert
         self._lock = threading.Lock()
@@ -63,14 +62,12 @@ class ClusterDirectory:
         return cached[1]
 
     def _load(self, cluster_id: str) -> tuple[ClusterInfo | None, str]:
-        with self.pool.connection() as conn:
-            row = inventory.api_endpoint(conn, cluster_id)
+        row = self.inventory.api_endpoint(cluster_id)
         if row is None:
-            return None, f"cluster {cluster_id} has no API load balancer in the local cloud"
-        version = _VERSION.search(row["user_data"] or "")
-        if version is None:
+            return None, f"cluster {cluster_id} has no API load balancer in its cloud"
+        if row["version"] is None:
             return None, f"the API server of cluster {cluster_id} is not running yet (no control-plane node runs)"
-        return ClusterInfo(cluster_id, version[1], row["server_name"]), ""
+        return ClusterInfo(cluster_id, row["version"], row["server_name"]), ""
 
     def authorize(self, cluster_id: str, environ: dict[str, Any]) -> ClusterInfo:
         """The cluster a request's path names, if the connection's certificate was verified for it."""
@@ -81,8 +78,7 @@ class ClusterDirectory:
 
     def cluster_of(self, server_name: str) -> str | None:
         if server_name not in self._names:
-            with self.pool.connection() as conn:
-                cluster = inventory.cluster_of_server_name(conn, server_name)
+            cluster = self.inventory.cluster_of_server_name(server_name)
             if cluster is None:
                 return None
             self._names[server_name] = cluster

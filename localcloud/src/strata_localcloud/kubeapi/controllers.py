@@ -23,7 +23,6 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from strata_localcloud import inventory
 from strata_localcloud.kubeapi import store
 from strata_localcloud.kubeapi.clusters import ClusterDirectory
 from strata_localcloud.kubeapi.errors import ApiError
@@ -172,7 +171,7 @@ class Controllers:
         with self.pool.connection() as conn:
             store.compact(conn, KEEP_CHANGES_SECONDS)
             known = [row["cluster_id"] for row in conn.execute("SELECT DISTINCT cluster_id::text FROM kube_objects")]
-            gone = inventory.clusters_without_api(conn, known)
+            gone = self.directory.inventory.clusters_without_api(known)
             conn.execute("DELETE FROM kube_objects WHERE cluster_id::text = ANY(%s)", (gone,))
 
     # ---- one pass over a cluster --------------------------------------------------------------------
@@ -183,8 +182,7 @@ class Controllers:
             version = self.directory.info(cluster_id).version
         except ApiError:
             return None
-        with self.pool.connection() as conn:
-            instances = inventory.node_instances(conn, cluster_id)
+        instances = self.directory.inventory.node_instances(cluster_id)
         with store.transaction(self.pool, cluster_id) as tx:
             pass_ = _Pass(tx, self, version)
             pass_.nodes(instances)
@@ -230,7 +228,10 @@ class _Pass:
             old = existing.get(name)
             node = copy.deepcopy(old) if old else {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}
             node["metadata"]["labels"] = {**(node["metadata"].get("labels") or {}), **labels}
-            node["spec"] = {**(node.get("spec") or {}), "providerID": f"local:///{inst['zone']}/{inst['id']}"}
+            node["spec"] = {
+                **(node.get("spec") or {}),
+                "providerID": f"{inst.get('provider', 'local')}:///{inst['zone']}/{inst['id']}",
+            }
             if control:
                 node["spec"]["taints"] = [CONTROL_PLANE_TAINT]
             memory = f"{inst['spec']['memoryMiB']}Mi"

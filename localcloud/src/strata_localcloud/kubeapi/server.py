@@ -21,6 +21,7 @@ from strata_common.config import ConfigError, Settings, load_settings
 from strata_common.db.pool import get_pool
 from strata_common.logs import setup_logging
 from strata_common.notify import Notifier, close_all
+from strata_localcloud.inventory import Inventory
 from strata_localcloud.kubeapi.app import KubeApi
 from strata_localcloud.kubeapi.clusters import ClusterDirectory
 from strata_localcloud.kubeapi.controllers import Controllers
@@ -33,7 +34,7 @@ KEEPALIVE_SECONDS = 75
 
 def build(settings: Settings) -> tuple[KubeApi, Controllers, ClusterDirectory]:
     pool = get_pool(settings)
-    directory = ClusterDirectory(pool, settings.secret_key)
+    directory = ClusterDirectory(pool, settings.secret_key, Inventory(pool, settings))
     controllers = Controllers(pool, directory, settings.localcloud_time_scale)
     app = KubeApi(
         pool,

@@ -9,31 +9,35 @@ from typing import Any
 
 from strata_common.cloud_steps import cloud, layer, owner, record_status, wait_ready
 from strata_common.clouds import registry
+from strata_common.clouds.catalog import Catalog
 from strata_common.clouds.driver import PENDING, READY, CloudDriver, LaunchSpec, Resource
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
 from strata_imagebuilder import builds
+from strata_imagebuilder.builder_access import BuilderKey, builder_key, placement
 from strata_imagebuilder.playbooks import PlaybookFailed, TaskResult, run_roles
 from strata_imagebuilder.signature import ImagePlan, plan_image
 
-BUILDER_TYPE = "medium"
 WAIT_FOR_BUILD = 1.0  # seconds between looks at another cluster's build of the same signature
 
 
-def base_image(os_pack: dict[str, Any], cloud_type: str, where: str) -> str:
-    references = os_pack["os"]["images"].get(cloud_type) or {}
-    reference = references.get("image") if cloud_type == "local" else (references.get(where) or {}).get("imageId")
+def base_image(driver: CloudDriver, os_pack: dict[str, Any], cloud_type: str, where: str) -> str:
+    """The OS pack's out-of-the-box image in the region, as the cloud's driver resolves the pack's reference."""
+    reference = os_pack["os"]["images"].get(cloud_type)
     if not reference:
         raise StepError("ImageReferenceMissing",
                         f"pack {os_pack['name']}@{os_pack['version']} has no {cloud_type} image for {where}",
                         USER_FIXABLE)  # fmt: skip
-    return reference
+    return driver.catalog_image(where, reference)
+
+
+def _catalog(cloud_type: str) -> Catalog:
+    return registry.catalog(cloud_type) or Catalog()
 
 
 def _regions(cloud_type: str) -> dict[str, list[str]]:
-    found = registry.catalog(cloud_type)
-    return found.regions if found else {}
+    return _catalog(cloud_type).regions
 
 
 def _usable(images: list[Resource]) -> Resource | None:
@@ -70,17 +74,17 @@ def _resolve(ctx: StepContext) -> dict:
     kubernetes, _ = layer(ctx, "k8s")
     plan = plan_image(os_pack, values, kubernetes["kubernetes"]["version"])
     cloud_type, where = ctx.spec.cloud_type, ctx.spec.region
-    base = base_image(os_pack, cloud_type, where)
-    if not plan.build:
-        ctx.event("info", "ImageAsIs", f"{plan.reason}: {base}")
-        _record(ctx, base, plan, "catalog", READY)
-        return {"image": base, "source": "catalog", "signature": plan.signature}
     signed = {"strata:signature": plan.signature}
     with cloud(ctx) as driver:
+        base = base_image(driver, os_pack, cloud_type, where)
+        if not plan.build:
+            ctx.event("info", "ImageAsIs", f"{plan.reason}: {base}")
+            _record(ctx, base, plan, "catalog", READY)
+            return {"image": base, "source": "catalog", "signature": plan.signature}
         found = _usable(driver.find_images(where, signed))
         own_build = (ctx.step.output or {}).get("buildToken")
         if found and own_build and found.tags.get("strata:build-token") == own_build:
-            return _build(ctx, driver, plan, base)  # this step's build, its image pending last time: finish it
+            return _build(ctx, driver, plan, os_pack, base)  # this step's build, its image pending last time
         if found:
             return _result(ctx, driver, found, plan, found.tags.get("strata:source", "built"))
         for other in sorted(set(_regions(cloud_type)) - {where}):
@@ -90,10 +94,10 @@ def _resolve(ctx: StepContext) -> dict:
                 copy = driver.copy_image(source.id, where, {**signed, "strata:source": "copied"},
                                          f"copy:{plan.signature}:{where}")  # fmt: skip
                 return _result(ctx, driver, copy, plan, "copied")
-        return _build(ctx, driver, plan, base)
+        return _build(ctx, driver, plan, os_pack, base)
 
 
-def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) -> dict:
+def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack: dict[str, Any], base: str) -> dict:
     account, where = ctx.spec.cloud_account, ctx.spec.region
     with ctx.db.connection() as conn:
         claim = builds.claim(conn, account, plan.signature, ctx.step.id, ctx.step.cluster_id)
@@ -110,15 +114,19 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) ->
         ctx.event("info", "ImageBuild", f"building image {plan.signature[:12]} (attempt {claim.attempt}): "
                                         f"{plan.reason}")  # fmt: skip
         ctx.note(buildToken=attempt_token)
-    zone = (_regions(ctx.spec.cloud_type).get(where) or [None])[0]
-    builder = driver.run_instance(LaunchSpec(where, zone, BUILDER_TYPE, base, "", builder_tags, attempt_token))
+    zone = (_regions(ctx.spec.cloud_type).get(where) or [where])[0]
+    place, key = placement(ctx, driver, zone), builder_key(ctx.settings.secret_key, attempt_token)
+    launch = LaunchSpec(where, zone, _catalog(ctx.spec.cloud_type).builder_type, base, "", builder_tags, attempt_token,
+                        place.subnet, (place.security_group,), ssh_key=key.public)  # fmt: skip
+    builder = driver.run_instance(launch)
     builder = wait_ready(driver, builder)
     image_tags = {"strata:signature": plan.signature, "strata:source": "built", "strata:managed-by": "strata",
                   "strata:build-token": attempt_token, "strata:pack": plan.pack,
                   "strata:kubernetes": plan.variables.get("kubernetes_version") or "none"}  # fmt: skip
     image = next(iter(driver.find_images(where, {"strata:build-token": attempt_token})), None)
     if image is None:
-        _customize(ctx, driver, builder, plan, account)
+        user = (os_pack["os"]["images"][ctx.spec.cloud_type] or {}).get("sshUser")
+        _customize(ctx, driver, builder, plan, account, driver.builder_connection(builder, user), key)
         image = driver.create_image(builder.id, image_tags, f"{attempt_token}/image")
         _record(ctx, image.id, plan, "built", image.state)
     image = wait_ready(driver, image)
@@ -130,7 +138,8 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, base: str) ->
     return {"image": image.id, "source": "built", "signature": plan.signature}
 
 
-def _customize(ctx: StepContext, driver: CloudDriver, builder: Resource, plan: ImagePlan, account: str) -> None:
+def _customize(ctx: StepContext, driver: CloudDriver, builder: Resource, plan: ImagePlan, account: str,
+               connection: dict[str, str], key: BuilderKey) -> None:  # fmt: skip
     """Run the roles on the builder; on failure the builder is terminated and the step fails."""
 
     def on_task(result: TaskResult) -> None:
@@ -140,7 +149,7 @@ def _customize(ctx: StepContext, driver: CloudDriver, builder: Resource, plan: I
         ctx.event(level, "AnsibleTask", message, {"task": result.task, "host": result.host, "status": result.status})
 
     try:
-        run_roles(builder.id, driver.builder_connection(builder), plan.roles, plan.role_files, plan.variables, on_task)
+        run_roles(builder.id, connection, plan.roles, plan.role_files, plan.variables, on_task, key.private)
     except PlaybookFailed as failed:
         driver.delete(builder.id)
         with ctx.db.connection() as conn:

@@ -56,9 +56,10 @@ def _ansible_on_path() -> None:
 
 def run_roles(
     host: str, connection: dict[str, Any], roles: list[str], role_files: dict[str, str], variables: dict[str, Any],
-    on_task: Callable[[TaskResult], None],
+    on_task: Callable[[TaskResult], None], private_key: str = "",
 ) -> list[TaskResult]:  # fmt: skip
-    """Run `roles` (files by path "roles/<role>/...") against one host; raise PlaybookFailed on failure."""
+    """Run `roles` (files by path "roles/<role>/...") against one host; raise PlaybookFailed on failure.
+    Over SSH, `private_key` is the builder's key (in a 0600 file inside the run's folder while it runs)."""
     results: list[TaskResult] = []
 
     def handle(event: dict[str, Any]) -> bool:
@@ -77,8 +78,17 @@ def run_roles(
             target.write_text(text)
         play = [{"name": "Customize the image", "hosts": "builder", "gather_facts": False, "roles": roles}]
         (project / "image.yml").write_text(yaml.safe_dump(play, sort_keys=False))
-        inventory = {"all": {"children": {"builder": {"hosts": {host: {
-            "ansible_python_interpreter": sys.executable, **connection}}}}}}  # fmt: skip
+        over_ssh = connection.get("ansible_connection") == "ssh"
+        hostvars: dict[str, Any] = {"ansible_python_interpreter": "auto_silent" if over_ssh else sys.executable,
+                                    **connection}  # fmt: skip
+        if over_ssh:
+            key_file = Path(work) / "builder_key"
+            key_file.touch(mode=0o600)
+            key_file.write_text(private_key)
+            hostvars["ansible_ssh_private_key_file"] = str(key_file)
+            # a new builder's host key is unknown: trust it on first use, as Packer does, and forget it
+            hostvars["ansible_ssh_common_args"] = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+        inventory = {"all": {"children": {"builder": {"hosts": {host: hostvars}}}}}
         runner = ansible_runner.run(
             private_data_dir=work, playbook="image.yml", inventory=inventory, extravars=variables,
             event_handler=handle, quiet=True,

@@ -19,19 +19,28 @@ from strata_provisioner.bootstrap import kubeadm_documents, user_data
 
 NETWORK_CIDR = "10.0.0.0/16"
 API_PORT = 6443
-# Rules between the roles' groups: only what Kubernetes, etcd and the CNI need.
-CONTROL_PLANE_RULES = [
-    {"protocol": "tcp", "ports": "6443", "from": ["load-balancer", "control-plane", "workers"], "why": "API server"},
-    {"protocol": "tcp", "ports": "2379-2380", "from": ["control-plane"], "why": "etcd client and peer"},
-    {"protocol": "tcp", "ports": "10250", "from": ["control-plane"], "why": "kubelet"},
-    {"protocol": "tcp", "ports": "10257-10259", "from": ["control-plane"], "why": "controller manager, scheduler"},
-    {"protocol": "udp", "ports": "4789", "from": ["control-plane", "workers"], "why": "CNI VXLAN"},
-]
-WORKER_RULES = [
-    {"protocol": "tcp", "ports": "10250", "from": ["control-plane"], "why": "kubelet"},
-    {"protocol": "tcp", "ports": "30000-32767", "from": ["load-balancer"], "why": "NodePort services"},
-    {"protocol": "udp", "ports": "4789", "from": ["control-plane", "workers"], "why": "CNI VXLAN"},
-]
+# Ingress by group, made in two passes (groups, then rules naming each other): the API's load
+# balancer takes 6443 from anywhere and passes it on; the nodes open only what Kubernetes, etcd and
+# the CNI need, to each other. Nothing else is open to 0.0.0.0/0.
+SECURITY_GROUPS = {
+    "load-balancer": [
+        {"protocol": "tcp", "ports": "6443", "cidrs": ["0.0.0.0/0"], "why": "Kubernetes API"},
+    ],
+    "control-plane": [
+        {"protocol": "tcp", "ports": "6443", "from": ["load-balancer", "control-plane", "workers"],
+         "why": "API server"},
+        {"protocol": "tcp", "ports": "2379-2380", "from": ["control-plane"], "why": "etcd client and peer"},
+        {"protocol": "tcp", "ports": "10250", "from": ["control-plane"], "why": "kubelet"},
+        {"protocol": "tcp", "ports": "10257", "from": ["control-plane"], "why": "controller manager"},
+        {"protocol": "tcp", "ports": "10259", "from": ["control-plane"], "why": "scheduler"},
+        {"protocol": "udp", "ports": "4789", "from": ["control-plane", "workers"], "why": "CNI VXLAN"},
+    ],
+    "workers": [
+        {"protocol": "tcp", "ports": "10250", "from": ["control-plane"], "why": "kubelet"},
+        {"protocol": "tcp", "ports": "30000-32767", "cidrs": [NETWORK_CIDR], "why": "NodePort services"},
+        {"protocol": "udp", "ports": "4789", "from": ["control-plane", "workers"], "why": "CNI VXLAN"},
+    ],
+}  # fmt: skip
 
 
 @step_handler("provisioner", "ensure_network")
@@ -45,21 +54,19 @@ def ensure_network(ctx: StepContext) -> dict:
 
 @step_handler("provisioner", "ensure_security_groups")
 def ensure_security_groups(ctx: StepContext) -> dict:
-    network, region = status_of(ctx, "network"), ctx.spec.region
-    groups = {}
+    network = status_of(ctx, "network")
     with cloud(ctx) as driver:
-        for role, rules in (("control-plane", CONTROL_PLANE_RULES), ("workers", WORKER_RULES)):
-            tags = {**owner(ctx), "strata:role": role}
-            groups[role] = driver.ensure_security_group(region, network, role, rules, tags, token(ctx, f"/{role}")).id
+        made = driver.ensure_security_groups(ctx.spec.region, network, SECURITY_GROUPS, owner(ctx), token(ctx))
+    groups = {name: group.id for name, group in made.items()}
     record_status(ctx, securityGroups=groups)
     return {"groups": groups}
 
 
 @step_handler("provisioner", "ensure_load_balancer")
 def ensure_load_balancer(ctx: StepContext) -> dict:
-    network = status_of(ctx, "network")
+    network, group = status_of(ctx, "network"), status_of(ctx, "securityGroups")["load-balancer"]
     with cloud(ctx) as driver:
-        balancer = driver.ensure_load_balancer(ctx.spec.region, network, API_PORT, owner(ctx), token(ctx))
+        balancer = driver.ensure_load_balancer(ctx.spec.region, network, API_PORT, owner(ctx), token(ctx), (group,))
         balancer = wait_ready(driver, balancer)
     endpoint = f"https://{balancer.spec['dnsName']}:{API_PORT}"
     record_status(ctx, loadBalancer=balancer.id, endpoint=endpoint)
@@ -78,9 +85,8 @@ def ensure_cluster_secrets(ctx: StepContext) -> dict:
     return {"caCertHash": pki.ca_cert_hash(ca_cert)}
 
 
-def _node_user_data(ctx: StepContext, node: NodeTemplate) -> str:
+def _node_user_data(ctx: StepContext, node: NodeTemplate, kubernetes: dict, values: dict) -> str:
     endpoint = status_of(ctx, "endpoint").removeprefix("https://")
-    kubernetes, values = layer(ctx, "k8s")
     with ctx.db.connection() as conn:
         cluster_secrets = secrets.unsealed(conn, ctx.step.cluster_id, ctx.settings.secret_key)
     if cluster_secrets is None:
@@ -94,7 +100,10 @@ def _node_user_data(ctx: StepContext, node: NodeTemplate) -> str:
 def ensure_node(ctx: StepContext) -> dict:
     node = NodeTemplate.from_json(ctx.step.input)
     role = "control-plane" if node.role == CONTROL_PLANE else "workers"
-    tags = {**owner(ctx), "strata:pool": node.pool, "strata:role": role, "strata:node": ctx.step.name}
+    kubernetes, values = layer(ctx, "k8s")
+    version = kubernetes["kubernetes"]["version"]
+    tags = {**owner(ctx), "strata:pool": node.pool, "strata:role": role, "strata:node": ctx.step.name,
+            "strata:kubernetes": f"v{version.lstrip('v')}"}  # fmt: skip
     launch_token = token(ctx)
     ctx.note(token=launch_token)  # stored before the cloud is called: a re-run finds what it launched
     ctx.kill_point("before-cloud-call")
@@ -103,7 +112,7 @@ def ensure_node(ctx: StepContext) -> dict:
         zone=node.zone,
         instance_type=node.instance_type,
         image=status_of(ctx, "image"),
-        user_data=_node_user_data(ctx, node),
+        user_data=_node_user_data(ctx, node, kubernetes, values),
         tags=tags,
         token=launch_token,
         subnet=status_of(ctx, "subnets")[role][node.zone],
@@ -129,7 +138,7 @@ def finalize_create(ctx: StepContext) -> dict:
 
 def _delete_owned(ctx: StepContext, kinds: tuple[str, ...]) -> list[str]:
     with cloud(ctx) as driver:
-        owned = [r for r in driver.list_owned(owner(ctx)) if r.kind in kinds]
+        owned = driver.list_owned(owner(ctx), kinds)
         for resource in owned:
             driver.delete(resource.id)
     return [r.id for r in owned]

@@ -1,7 +1,7 @@
 """What a cloud offers (regions with their zones, instance types), for validating cluster requests.
 
 A cloud with a driver brings its own catalog through the registry; the catalogs here are those of
-the clouds whose drivers are still to come (AWS, Azure, vSphere), so requests for them are checked
+the clouds whose drivers are still to come (Azure, vSphere), so requests for them are checked
 the same way.
 """
 
@@ -19,10 +19,12 @@ class InstanceType:
 
 @dataclass(frozen=True)
 class Catalog:
-    """Regions -> zones (empty for a cloud whose datacenters come from the account) and instance types."""
+    """Regions -> zones (empty for a cloud whose datacenters come from the account), instance types,
+    and the type image builders run on."""
 
     regions: dict[str, list[str]] = field(default_factory=dict)
     instance_types: dict[str, InstanceType] = field(default_factory=dict)
+    builder_type: str = "medium"
 
 
 def instance_types(*rows: tuple[str, int, int]) -> dict[str, InstanceType]:
@@ -33,23 +35,6 @@ GENERIC_SIZES = instance_types(("small", 1, 2048), ("medium", 2, 4096), ("large"
 
 PLANNED: dict[str, Catalog] = {
     "vsphere": Catalog({}, GENERIC_SIZES),
-    "aws": Catalog(
-        {
-            "us-east-1": [f"us-east-1{z}" for z in "abcdef"],
-            "us-west-2": [f"us-west-2{z}" for z in "abcd"],
-            "eu-west-1": [f"eu-west-1{z}" for z in "abc"],
-        },
-        instance_types(
-            ("t3.medium", 2, 4096),
-            ("t3.large", 2, 8192),
-            ("m5.large", 2, 8192),
-            ("m5.xlarge", 4, 16384),
-            ("m5.2xlarge", 8, 32768),
-            ("c5.large", 2, 4096),
-            ("c5.xlarge", 4, 8192),
-            ("r5.large", 2, 16384),
-        ),
-    ),
     "azure": Catalog(
         {"eastus": ["1", "2", "3"], "westeurope": ["1", "2", "3"], "northeurope": ["1", "2", "3"]},
         instance_types(

@@ -41,7 +41,7 @@ class LaunchSpec:
     subnet: str | None = None
     security_groups: tuple[str, ...] = ()
     disk_gib: int = 40
-    key_pair: str | None = None
+    ssh_key: str | None = None  # an OpenSSH public key the instance accepts (image builders)
     identity: str | None = None
 
 
@@ -81,18 +81,28 @@ class CloudDriver(Protocol):
     ) -> Resource:  # fmt: skip
         """A network with one subnet per role and zone: spec["subnets"] is {role: {zone: subnet id}}."""
 
-    def ensure_security_group(
-        self, region: str, network_id: str, name: str, rules: list[dict[str, Any]], tags: dict[str, str], token: str
-    ) -> Resource: ...
+    def ensure_security_groups(
+        self, region: str, network_id: str, groups: dict[str, list[dict[str, Any]]], tags: dict[str, str], token: str
+    ) -> dict[str, Resource]:
+        """Security groups by name, made in two passes: every group first, then their ingress rules,
+        which may name other groups of the set as sources. A rule is {"protocol": "tcp"|"udp",
+        "ports": "6443" or "30000-32767", "from": [group names], "cidrs": [CIDRs], "why": text}.
+        Each group's spec["rules"] reads the rules back from the cloud with `from` as group ids."""
 
     def ensure_load_balancer(
-        self, region: str, network_id: str, port: int, tags: dict[str, str], token: str
-    ) -> Resource: ...
+        self, region: str, network_id: str, port: int, tags: dict[str, str], token: str,
+        security_groups: tuple[str, ...] = (),
+    ) -> Resource:  # fmt: skip
+        """A TCP load balancer on `port` in the network's control-plane subnets; spec["dnsName"] is its name."""
 
     def register_targets(self, load_balancer_id: str, instance_ids: list[str]) -> Resource:
         """Add instances to the load balancer's targets (those already there stay); spec["targets"] lists them."""
 
     def find_images(self, region: str, tags: dict[str, str]) -> list[Resource]: ...
+
+    def catalog_image(self, region: str, reference: dict[str, Any]) -> str:
+        """The id of an OS pack's out-of-the-box image in `region`, from the pack's reference for this
+        cloud (`os.images.<cloud>`: an AMI owner and name pattern per region, a template, ...)."""
 
     def copy_image(self, image_id: str, region: str, tags: dict[str, str], token: str) -> Resource: ...
 
@@ -107,13 +117,13 @@ class CloudDriver(Protocol):
     def delete(self, resource_id: str) -> None:
         """Terminate or delete any resource; deleting what is already gone is not an error."""
 
-    def list_owned(self, tags: dict[str, str]) -> list[Resource]:
-        """Every live resource whose tags include `tags` (e.g. {"strata:cluster": id})."""
+    def list_owned(self, tags: dict[str, str], kinds: tuple[str, ...] | None = None) -> list[Resource]:
+        """Every live resource whose tags include `tags` (e.g. {"strata:cluster": id}), of `kinds` only if given."""
 
-    def builder_connection(self, builder: Resource) -> dict[str, str]:
+    def builder_connection(self, builder: Resource, user: str | None = None) -> dict[str, str]:
         """Ansible variables that reach a running image builder: how to connect (`ansible_connection`,
-        host, user, key) and `image_root`, the path of the root filesystem the roles customize ("/" on
-        a real VM)."""
+        host, port, `user` as the OS image names it; over SSH the caller adds the key it launched
+        the builder with) and `image_root`, the root filesystem the roles customize ("/" on a real VM)."""
 
     def poll_delay(self, resource: Resource) -> float:
         """Seconds until a pending resource is worth looking at again, from the cloud's typical latency

@@ -1,8 +1,10 @@
 """Cloud drivers as plugins: each cloud registers a `CloudPlugin` in the entry point group
 `strata.clouds` under its cloud type, and product code reaches a cloud only through here.
 
-A plugin gives its catalog, builds a driver for a cloud account, and says where a cluster's
-Kubernetes API answers for a client (a stand-in cloud may serve it elsewhere than the endpoint).
+A plugin gives its catalog, checks and builds a driver for a cloud account, and says where a
+cluster's Kubernetes API answers for a client. An account on a stand-in cloud (moto, vcsim, ...)
+may say `"kubernetes": "emulated"`: its clusters' APIs are then served by the local cloud's
+Kubernetes API emulator, as the local cloud's always are.
 An account's credentials are unsealed once per process and kept for ACCOUNT_SECONDS, so a rotated
 key is picked up within a minute without a database read per step.
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from strata_common.clouds.catalog import PLANNED, Catalog
 from strata_common.clouds.driver import INVALID, CloudDriver, CloudError
@@ -43,6 +46,10 @@ class CloudPlugin(Protocol):
 
     def driver(self, pool: DbPool, settings: Settings, account: CloudAccount) -> CloudDriver:
         """A driver for the account (stateless between calls; a process may keep it)."""
+
+    def check_account(self, account: CloudAccount) -> None:
+        """Ask the cloud whether it accepts the account's credentials and settings; a refusal is a
+        CloudError (AUTH for the credentials)."""
 
     def api_server(self, cluster_id: str, endpoint: str, settings: Settings) -> tuple[str, str | None]:
         """(URL a client connects to, TLS server name to verify) for a cluster whose API endpoint is `endpoint`."""
@@ -95,6 +102,20 @@ def cloud_account(account_id: str, pool: DbPool, settings: Settings) -> CloudAcc
     with _accounts_lock:
         _accounts[account_id] = (time.monotonic(), account)
     return account
+
+
+def emulated_api_server(cluster_id: str, endpoint: str, settings: Settings) -> tuple[str, str | None]:
+    """The emulator serves every cluster under its own URL; the certificate it presents is chosen by
+    the load balancer's name, which the client must ask for."""
+    return f"{settings.kubeapi_url.rstrip('/')}/clusters/{cluster_id}", urlsplit(endpoint).hostname
+
+
+def api_server(cloud: str, account_config: dict[str, Any], cluster_id: str, endpoint: str,
+               settings: Settings) -> tuple[str, str | None]:  # fmt: skip
+    """(URL a client connects to, TLS server name to verify) for a cluster whose API endpoint is `endpoint`."""
+    if account_config.get("kubernetes") == "emulated":
+        return emulated_api_server(cluster_id, endpoint, settings)
+    return plugin(cloud).api_server(cluster_id, endpoint, settings)
 
 
 def driver_for(cloud: str, account_id: str, pool: DbPool, settings: Settings) -> CloudDriver:

@@ -1,8 +1,9 @@
 """Where a cluster's Kubernetes API answers and with which credentials, and its admin kubeconfig.
 
-A cluster's API endpoint is its load balancer; its cloud's plugin says where a client connects
-and which TLS server name it verifies (the local cloud's emulator serves every cluster at
-STRATA_KUBEAPI_URL/clusters/{id}, choosing the certificate by the load balancer's DNS name).
+A cluster's API endpoint is its load balancer; the registry says where a client connects and
+which TLS server name it verifies (the local cloud's emulator serves local clusters, and those of
+accounts with `"kubernetes": "emulated"`, at STRATA_KUBEAPI_URL/clusters/{id}, choosing the
+certificate by the load balancer's DNS name).
 """
 
 from __future__ import annotations
@@ -36,14 +37,16 @@ class NotReachable(LookupError):
 
 def cluster_access(conn: DbConnection, cluster_id: UUID | str, settings: Settings) -> KubeAccess:
     row = conn.execute(
-        "SELECT c.spec ->> 'cloudType' AS cloud, c.status ->> 'endpoint' AS endpoint, s.sealed"
-        " FROM clusters c LEFT JOIN cluster_secrets s ON s.cluster_id = c.id WHERE c.id = %s",
+        "SELECT c.spec ->> 'cloudType' AS cloud, c.status ->> 'endpoint' AS endpoint, a.config, s.sealed"
+        " FROM clusters c LEFT JOIN cluster_secrets s ON s.cluster_id = c.id"
+        " LEFT JOIN cloud_accounts a ON a.id = (c.spec ->> 'cloudAccount')::uuid WHERE c.id = %s",
         (cluster_id,),
     ).fetchone()  # one query: the add-ons service asks for every step it runs
     if row is None or row["sealed"] is None or row["endpoint"] is None:
         raise NotReachable("the cluster's certificates or API endpoint do not exist yet")
     secrets = SecretBox(settings.secret_key).open(row["sealed"])
-    server, server_name = registry.plugin(row["cloud"]).api_server(str(cluster_id), row["endpoint"], settings)
+    server, server_name = registry.api_server(row["cloud"], row["config"] or {}, str(cluster_id), row["endpoint"],
+                                              settings)  # fmt: skip
     return KubeAccess(server, server_name, secrets["caCert"], secrets["adminCert"], secrets["adminKey"],
                       secrets["clusterName"])  # fmt: skip
 

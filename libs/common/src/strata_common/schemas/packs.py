@@ -51,8 +51,17 @@ class VersionRangeSchema(Strict):
 
 
 class AwsImageSchema(Strict):
-    imageId = fields.String(required=True, validate=validate.Regexp(r"^ami-[0-9a-f]{8,17}$", error="must be ami-…"))
+    """A pinned AMI (`imageId`), or the newest AMI of `imageOwner` whose name matches `imageName`."""
+
+    imageId = fields.String(validate=validate.Regexp(r"^ami-[0-9a-f]{8,17}$", error="must be ami-…"))
     imageOwner = fields.String(validate=validate.Regexp(r"^(\d{12}|amazon|self)$", error="must be an account id"))
+    imageName = fields.String(validate=validate.Length(min=1, max=128))
+    sshUser = fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_-]{0,31}$", error="must be a user name"))
+
+    @validates_schema
+    def pinned_or_named(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("imageId") and not (data.get("imageOwner") and data.get("imageName")):
+            raise ValidationError("needs imageId, or imageOwner and imageName")
 
 
 class AzureImageSchema(Strict):

@@ -9,7 +9,30 @@ from psycopg.types.json import Jsonb
 from strata_api.commands import Work
 from strata_api.errors import ApiError
 from strata_api.queries.accounts import account_in_use, own_account
+from strata_common.clouds import registry
+from strata_common.clouds.driver import AUTH, INVALID, CloudError
+from strata_common.clouds.registry import CloudAccount
 from strata_common.crypto import SecretBox
+
+
+def check_credentials(data: dict[str, Any]) -> None:
+    """Ask the cloud whether it takes the account (where a driver for it is installed): 422 naming
+    `credentials` when it refuses them, naming `config` when it refuses a setting, 503 when it cannot
+    be reached. The cloud's own words are shown; the secret never is."""
+    found = registry.plugins().get(data["cloud"])
+    if found is None:
+        return
+    try:
+        found.check_account(CloudAccount("new", data["cloud"], data["config"], data["credentials"]))
+    except CloudError as refused:
+        if refused.kind == AUTH:
+            raise ApiError(422, "invalid", f"{data['cloud']} refused the credentials",
+                           {"credentials": [f"{refused.code}: {refused.message}"]}) from None  # fmt: skip
+        if refused.kind == INVALID:
+            raise ApiError(422, "invalid", f"{data['cloud']} refused the account's settings",
+                           {"config": [f"{refused.code}: {refused.message}"]}) from None  # fmt: skip
+        raise ApiError(503, "cloud_unavailable", f"could not check the account with {data['cloud']}: "
+                                                 f"{refused.code}: {refused.message}") from None  # fmt: skip
 
 
 def create_account(work: Work, data: dict[str, Any]) -> dict[str, Any]:

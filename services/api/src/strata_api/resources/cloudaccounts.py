@@ -15,9 +15,10 @@ bp = Blueprint("cloudaccounts", __name__, url_prefix="/v1/cloudaccounts")
 
 @bp.post("")
 @api("Add a cloud account", role="operator", request_schema=CloudAccountCreate,
-     responses={201: CloudAccountView, 409: None, 422: None}, idempotent=True)  # fmt: skip
+     responses={201: CloudAccountView, 409: None, 422: None, 503: None}, idempotent=True)  # fmt: skip
 def create_account():
     data = load_json(CloudAccountCreate())
+    commands.check_credentials(data)  # before a database connection is taken: the cloud may be slow
     with work() as unit:
         return reply(201, CloudAccountView, account_view(commands.create_account(unit, data)), unit.conn)
 

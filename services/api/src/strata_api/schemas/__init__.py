@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -157,7 +158,7 @@ _CLOUD_FIELDS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = 
 }
 _ALLOWED_CONFIG = {
     "local": set(),
-    "aws": {"defaultRegion"},
+    "aws": {"defaultRegion", "regions", "endpointUrl", "kubernetes", "builderSsh"},
     "azure": {"tenantId", "subscriptionId", "resourceGroup"},
     "vsphere": {"host", "datacenter", "thumbprint", "insecure", "folder", "datastore", "network", "faultDomains"},
 }
@@ -167,6 +168,26 @@ _ALLOWED_CREDENTIALS = {
     "azure": {"clientId", "clientSecret"},
     "vsphere": {"username", "password"},
 }
+
+
+def _stand_in_errors(config: dict[str, Any]) -> dict[str, list[str]]:
+    """The settings that point an account at a stand-in for its cloud (moto, vcsim, ...)."""
+    errors = {}
+    url = config.get("endpointUrl")
+    if url is not None and not (isinstance(url, str) and urlsplit(url).scheme in ("http", "https")
+                                and urlsplit(url).hostname):  # fmt: skip
+        errors["endpointUrl"] = ["must be an http(s) URL, e.g. http://127.0.0.1:5000"]
+    if config.get("kubernetes", "real") not in ("real", "emulated"):
+        errors["kubernetes"] = ["must be 'real' or 'emulated'"]
+    ssh = config.get("builderSsh")
+    if ssh is not None and not (isinstance(ssh, dict) and isinstance(ssh.get("address"), str)
+                                and ssh["address"].rpartition(":")[2].isdigit() and isinstance(ssh.get("root"), str)
+                                and set(ssh) <= {"address", "user", "root"}):  # fmt: skip
+        errors["builderSsh"] = ['must be {"address": "host:port", "root": folder, "user": name (optional)}']
+    regions = config.get("regions")
+    if regions is not None and not (isinstance(regions, list) and all(isinstance(r, str) for r in regions)):
+        errors["regions"] = ["must be a list of region names"]
+    return errors
 
 
 class CloudAccountCreate(Request):
@@ -194,6 +215,9 @@ class CloudAccountCreate(Request):
             missing = next(k for k in credential_sets[0] if not credentials.get(k))
             hint = " or ".join("+".join(keys) for keys in credential_sets)
             errors.setdefault("credentials", {})[missing] = [f"required for a {cloud} account ({hint})"]
+        errors.setdefault("config", {}).update(_stand_in_errors(config))
+        if not errors["config"]:
+            del errors["config"]
         if cloud == "vsphere" and "thumbprint" not in config and not config.get("insecure"):
             errors.setdefault("config", {})["thumbprint"] = ["required unless insecure is true"]
         if errors:
