@@ -18,8 +18,10 @@ demo: install
 
 up: demo
 
+# docker-compose checks the compose file; openssh-server's sshd stands in for image builder VMs on stand-in clouds.
 system-deps:
-	@command -v docker-compose >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq docker-compose >/dev/null; }
+	@{ command -v docker-compose && test -x /usr/sbin/sshd; } >/dev/null || { $(SUDO) apt-get update -qq \
+		&& $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose openssh-server >/dev/null; }
 
 lint: install
 	.venv/bin/ruff check .

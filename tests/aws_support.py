@@ -68,10 +68,13 @@ class Moto:
     def client(self, service: str, region: str = "us-east-1"):
         return self.session().client(service, region_name=region, endpoint_url=self.url)
 
-    def refuse(self, action: str, code: str, message: str, count: int = 1, rate: float = 0.0) -> None:
-        """The next `count` calls of `action` (or a `rate` share of them, until cleared) fail as AWS words it."""
+    def refuse(self, action: str, code: str, message: str, count: int = 1, rate: float = 0.0,
+               when: dict[str, str] | None = None) -> None:  # fmt: skip
+        """The next `count` calls of `action` (or a `rate` share of them, until cleared) fail as AWS words
+        it; with `when`, only calls with those parameters."""
         status = 503 if code == "RequestLimitExceeded" else 400
-        fault = {"action": action, "code": code, "message": message, "status": status, "count": count, "rate": rate}
+        fault = {"action": action, "code": code, "message": message, "status": status, "count": count, "rate": rate,
+                 "when": when or {}}  # fmt: skip
         requests.post(f"{self.url}/_strata/faults", json=fault, timeout=10).raise_for_status()
 
     def clear_faults(self) -> None:
@@ -84,13 +87,21 @@ class Moto:
         return requests.get(f"{self.url}/_strata/calls", timeout=10).json()
 
 
-def start_moto(folder: Path, authorized_keys: Path | None = None) -> tuple[subprocess.Popen, Moto]:
+@dataclass(frozen=True)
+class Sshd:
+    address: str  # host:port
+    authorized_keys: Path
+    roots: Path  # a folder per builder stands for its root filesystem
+
+
+def start_moto(folder: Path, sshd: Sshd | None = None) -> tuple[subprocess.Popen, Moto]:
     """moto_server behind the wrapper on a free port, with an administrator's keys."""
     (folder / "amis.json").write_text(json.dumps(AMIS))
     env = {**os.environ, "MOTO_AMIS_PATH": str(folder / "amis.json"),
            "INITIAL_NO_AUTH_ACTION_COUNT": str(UNAUTHENTICATED_SETUP)}  # fmt: skip
-    if authorized_keys:
-        env["STRATA_MOTO_AUTHORIZED_KEYS"] = str(authorized_keys)
+    if sshd:  # instances are "booted" for the sshd that stands in for them: their keys and root folders
+        env["STRATA_MOTO_AUTHORIZED_KEYS"] = str(sshd.authorized_keys)
+        env["STRATA_MOTO_INSTANCE_ROOTS"] = str(sshd.roots)
     port = free_port()
     log = open(folder / "moto.log", "wb")  # noqa: SIM115 - the process keeps it
     proc = subprocess.Popen([sys.executable, str(TESTS / "moto_support.py"), str(port)], stdout=log,
@@ -103,13 +114,6 @@ def start_moto(folder: Path, authorized_keys: Path | None = None) -> tuple[subpr
     iam.put_user_policy(UserName="strata", PolicyName="admin", PolicyDocument=json.dumps(ADMIN_POLICY))
     key = iam.create_access_key(UserName="strata")["AccessKey"]
     return proc, Moto(url, key["AccessKeyId"], key["SecretAccessKey"])
-
-
-@dataclass(frozen=True)
-class Sshd:
-    address: str  # host:port
-    authorized_keys: Path
-    roots: Path  # a folder per builder stands for its root filesystem
 
 
 def start_sshd(folder: Path) -> tuple[subprocess.Popen, Sshd]:
@@ -126,7 +130,7 @@ def start_sshd(folder: Path) -> tuple[subprocess.Popen, Sshd]:
     config.write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {folder / 'sshd.pid'}\n"
         f"AuthorizedKeysFile {keys}\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-        "PermitRootLogin prohibit-password\nUsePAM no\nLogLevel VERBOSE\n"
+        "PermitRootLogin prohibit-password\nUsePAM no\nLogLevel VERBOSE\nSubsystem sftp internal-sftp\n"
     )
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation folder

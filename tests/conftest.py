@@ -115,7 +115,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
 @pytest.fixture(scope="session")
 def moto(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Moto]:
     """moto_server behind our wrapper, one per test process, with IAM authentication on."""
-    proc, server = start_moto(tmp_path_factory.mktemp("moto"), sshd.authorized_keys)
+    proc, server = start_moto(tmp_path_factory.mktemp("moto"), sshd)
     yield server
     proc.terminate()
     proc.wait(10)

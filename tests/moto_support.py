@@ -2,13 +2,15 @@
 
 moto answers the EC2, ELBv2, STS and IAM APIs; the wrapper adds what the tests need of real AWS
 that moto does not do: refusals as AWS words them, injected per action (`POST /_strata/faults` with
-action, code, message, status, and a count or a rate in 0..1; `DELETE /_strata/faults` clears them),
+action or "*", code, message, status, a count or a rate in 0..1, and `when`: request parameters
+it applies to, e.g. {"InstanceType": "m5.xlarge"}; `DELETE /_strata/faults` clears them),
 RunInstances' ClientToken semantics (the same token answers the first reservation; moto 5 records
 the token but launches again), EC2's eventual consistency (`POST /_strata/lag` with seconds: a new
 instance is InvalidInstanceID.NotFound to DescribeInstances for that long), a count of calls per
 action (`GET /_strata/calls`), and what cloud-init does with a key pair: ImportKeyPair's public key
 is appended to the file STRATA_MOTO_AUTHORIZED_KEYS names (the sshd standing in for builder VMs
-takes it). Run as `python tests/moto_support.py PORT`."""
+takes it), and a root folder per launched instance under STRATA_MOTO_INSTANCE_ROOTS (what the sshd's
+builders customize). Run as `python tests/moto_support.py PORT`."""
 
 from __future__ import annotations
 
@@ -50,7 +52,8 @@ class Wrapper:
         action = (form.get("Action") or parse_qs(environ.get("QUERY_STRING", "")).get("Action") or ["?"])[0]
         with self.lock:
             self.calls[action] += 1
-            fault = next((f for f in self.faults if f["action"] in (action, "*") and self._fires(f)), None)
+            fault = next((f for f in self.faults if f["action"] in (action, "*") and self._matches(f, form)
+                          and self._fires(f)), None)  # fmt: skip
         if fault:
             text = ERROR.format(code=fault["code"], message=fault["message"], request=uuid.uuid4())
             start_response(f"{fault['status']} Refused", [("Content-Type", "text/xml")])
@@ -73,11 +76,18 @@ class Wrapper:
             self.tokens[token] = answer
         if action == "ImportKeyPair" and captured.get("status", "").startswith("200"):
             self._authorize_key(form)
+        if action == "RunInstances" and captured.get("status", "").startswith("200"):
+            self._boot(answer)
         if action == "RunInstances" and self.lag and captured.get("status", "").startswith("200"):
             with self.lock:
                 for instance in re.findall(rb"<instanceId>(i-[0-9a-f]+)</instanceId>", answer):
                     self.hidden.setdefault(instance.decode(), time.monotonic() + self.lag)
         return [answer]
+
+    @staticmethod
+    def _matches(fault: dict[str, Any], form: dict[str, list[str]]) -> bool:
+        """A fault with `when` ({parameter: value}) fires only for requests that carry those values."""
+        return all(value in form.get(key, []) for key, value in (fault.get("when") or {}).items())
 
     def _fires(self, fault: dict[str, Any]) -> bool:
         if fault.get("rate"):
@@ -93,6 +103,18 @@ class Wrapper:
         if keys and material:
             with self.lock, open(keys, "a") as out:
                 out.write(base64.b64decode(material).decode().strip() + "\n")
+
+    @staticmethod
+    def _boot(answer: bytes) -> None:
+        """A launched instance gets a root filesystem under STRATA_MOTO_INSTANCE_ROOTS: the configuration
+        folders of a booted Linux, which the image roles customize over SSH."""
+        roots = os.environ.get("STRATA_MOTO_INSTANCE_ROOTS")
+        for instance in re.findall(rb"<instanceId>(i-[0-9a-f]+)</instanceId>", answer) if roots else []:
+            etc = os.path.join(roots, instance.decode(), "etc")
+            for folder in ("sysctl.d", "ssh", "audit", "modules-load.d"):
+                os.makedirs(os.path.join(etc, folder), exist_ok=True)
+            with open(os.path.join(etc, "os-release"), "w") as out:
+                out.write('ID=ubuntu\nVERSION_ID="22.04"\n')
 
     def _hidden(self, form: dict[str, list[str]]) -> list[str]:
         """The instances a DescribeInstances would show that EC2 would not show yet (by id, or all by filter)."""

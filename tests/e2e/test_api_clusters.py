@@ -184,8 +184,8 @@ def test_invalid_cloud_accounts(clients, body, field):
 @pytest.mark.own_stack  # reads its own API's log
 def test_credentials_are_sealed_and_never_shown(clients, database_url, tmp_path):
     op = clients["operator"]
-    body = {"name": "prod", "cloud": "aws", "config": {"defaultRegion": "us-east-1"},
-            "credentials": {"accessKeyId": "AKIAIOSFODNN7EXAMPLE", "secretAccessKey": AWS_SECRET}}  # fmt: skip
+    body = {"name": "prod", "cloud": "azure", "config": {"tenantId": "t", "subscriptionId": "s"},
+            "credentials": {"clientId": "AKIAIOSFODNN7EXAMPLE", "clientSecret": AWS_SECRET}}  # fmt: skip
     created = op.post("/v1/cloudaccounts", body)
     assert created.status_code == 201
     account = created.json()
@@ -204,14 +204,14 @@ def test_credentials_are_sealed_and_never_shown(clients, database_url, tmp_path)
 
 def test_a_cluster_on_a_cloud_without_an_installed_driver_is_refused(clients, world):
     op = clients["operator"]
-    account = op.post("/v1/cloudaccounts", {"name": "prod", "cloud": "aws", "config": {"defaultRegion": "us-east-1"},
-                                            "credentials": {"accessKeyId": "AKIAIOSFODNN7EXAMPLE",
-                                                            "secretAccessKey": AWS_SECRET}}).json()  # fmt: skip
-    pools = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "m5.large", "zones": ["us-east-1a"]}]
-    body = cluster_request(world["profile"]["id"], account["id"], cloud={"region": "us-east-1"}, pools=pools)
+    azure = {"name": "prod", "cloud": "azure", "config": {"tenantId": "t", "subscriptionId": "s"},
+             "credentials": {"clientId": "c", "clientSecret": AWS_SECRET}}  # fmt: skip
+    account = op.post("/v1/cloudaccounts", azure).json()
+    pools = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "Standard_D2s_v5", "zones": ["1"]}]
+    body = cluster_request(world["profile"]["id"], account["id"], cloud={"region": "eastus"}, pools=pools)
     refused = op.post("/v1/clusters", body)
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"]["fields"] == {
-        "cloudAccount": "no driver for the aws cloud is installed in this Strata"
+        "cloudAccount": "no driver for the azure cloud is installed in this Strata"
     }
     assert op.get("/v1/clusters").json()["items"] == []

@@ -64,9 +64,10 @@ def test_cluster_reaches_running_with_nodes_spread_and_roles_isolated(clients, f
                       ("general", "local-1a"): 2, ("general", "local-1b"): 2, ("general", "local-1c"): 2,
                       ("batch", "local-1b"): 1, ("batch", "local-1c"): 1}  # fmt: skip
     groups = {r["spec"]["name"]: r["spec"]["rules"] for r in rows if r["kind"] == "security_group"}
+    ids = {r["spec"]["name"]: r["id"] for r in rows if r["kind"] == "security_group"}
     etcd = next(rule for rule in groups["control-plane"] if rule["ports"] == "2379-2380")
-    assert etcd["from"] == ["control-plane"]  # workers cannot reach etcd
-    assert all("workers" not in rule["from"] for rule in groups["workers"] if rule["ports"] == "10250")
+    assert etcd["from"] == [ids["control-plane"]]  # workers cannot reach etcd
+    assert all(ids["workers"] not in rule["from"] for rule in groups["workers"] if rule["ports"] == "10250")
     assert {r["kind"] for r in rows} >= {"network", "subnet", "security_group", "load_balancer", "instance"}
 
     config = yaml.safe_load(op.get(f"/v1/clusters/{cluster['id']}/kubeconfig").json()["kubeconfig"])

@@ -106,7 +106,7 @@ def test_image_infrastructure_and_nodes_on_a_fake_cloud_and_every_step_again(wor
     assert {role: set(zones) for role, zones in status["subnets"].items()} == {
         "control-plane": {"local-1a", "local-1b"}, "workers": {"local-1a", "local-1b"}}  # fmt: skip
     assert status["network"].startswith("network-")
-    assert set(status["securityGroups"]) == {"control-plane", "workers"}
+    assert set(status["securityGroups"]) == {"load-balancer", "control-plane", "workers"}
     assert status["endpoint"] == "https://api.local-1.fake:6443"
     control_plane = [r.id for r in cloud.resources.values() if r.tags.get("strata:node") == "ensure_node/cp-0"]
     assert cloud.resources[status["loadBalancer"]].spec["targets"] == control_plane

@@ -40,8 +40,9 @@ def admin(database_url, fn, *args):
 def test_regions_are_the_catalogs_and_the_driver_is_found_by_its_entry_point(database_url):
     assert {r["name"] for r in admin(database_url, list_regions)} == set(registry.catalog("local").regions)
     assert registry.plugins()["local"].catalog is registry.catalog("local")
+    assert registry.plugins()["aws"].catalog is registry.catalog("aws")  # drivers/aws, by its entry point
     with pytest.raises(CloudError, match="UnsupportedCloud"):
-        registry.plugin("aws")
+        registry.plugin("azure")
 
 
 def test_a_token_answers_the_instance_it_first_created_even_under_concurrency(cloud):
@@ -127,8 +128,8 @@ def test_networks_groups_balancers_and_images_are_owned_and_swept(cloud):
     network = cloud.ensure_network("local-1", "10.0.0.0/16", ["local-1a", "local-1b", "local-1c"], OWNER, "net")
     again = cloud.ensure_network("local-1", "10.0.0.0/16", ["local-1a", "local-1b", "local-1c"], OWNER, "net")
     assert again.id == network.id and [len(zones) for zones in network.spec["subnets"].values()] == [3, 3]
-    rules = [{"protocol": "tcp", "port": 6443, "from": "workers"}]
-    group = cloud.ensure_security_group("local-1", network.id, "cp", rules, OWNER, "sg-cp")
+    rules = [{"protocol": "tcp", "ports": "6443", "from": ["workers"]}]
+    group = cloud.ensure_security_groups("local-1", network.id, {"cp": rules, "workers": []}, OWNER, "sg")["cp"]
     balancer = cloud.ensure_load_balancer("local-1", network.id, 6443, OWNER, "lb")
     instance = cloud.run_instance(launch("local-1", "local-1a", "small", "i-1"))
     image = cloud.create_image(instance.id, {**OWNER, "strata:signature": "abc"}, "img")
@@ -137,7 +138,8 @@ def test_networks_groups_balancers_and_images_are_owned_and_swept(cloud):
     assert copy.region == "local-2" and copy.spec["copiedFrom"] == image.id
     owned = {r.id for r in cloud.list_owned(OWNER)}
     subnets = [subnet for zones in network.spec["subnets"].values() for subnet in zones.values()]
-    assert {network.id, group.id, balancer.id, instance.id, image.id, copy.id, *subnets} == owned
+    workers = next(r.id for r in cloud.list_owned({**OWNER, "strata:role": "workers"}, ("security_group",)))
+    assert {network.id, group.id, workers, balancer.id, instance.id, image.id, copy.id, *subnets} == owned
     for resource_id in owned:
         cloud.delete(resource_id)
     assert cloud.list_owned(OWNER) == []

@@ -126,8 +126,8 @@ class AwsCloud:
         builder_ssh: dict[str, str] | None = None,
     ):  # fmt: skip
         """`builder_ssh` is for stand-in clouds whose instances are not real machines: where the
-        builder's SSH answers instead ({"address": "host:port", "user": ..., "root": folder whose
-        subfolder per builder stands for its root filesystem})."""
+        builder's SSH answers instead ({"address": "host:port", "user": ..., "python": the interpreter
+        there, "root": folder whose subfolder per builder stands for its root filesystem})."""
         self.session = session
         self.regions = regions
         self.endpoint_url = endpoint_url
@@ -611,7 +611,7 @@ class AwsCloud:
                     # (DependencyViolation, retried), and revoking here frees the groups this one names
                     groups = ec2.describe_security_groups(GroupIds=[resource_id])["SecurityGroups"]
                     if groups and groups[0].get("IpPermissions"):
-                        ec2.revoke_security_group_ingress(GroupId=resource_id, IpPermissions=groups[0]["IpPermissions"])
+                        self._revoke(ec2, resource_id, groups[0]["IpPermissions"])
                     ec2.delete_security_group(GroupId=resource_id)
                 elif resource_id.startswith("subnet-"):
                     ec2.delete_subnet(SubnetId=resource_id)
@@ -624,6 +624,16 @@ class AwsCloud:
                     ec2.delete_vpc(VpcId=resource_id)
         except CloudError as err:
             if not _gone(err):  # deleting what is already gone is not an error
+                raise
+
+    @staticmethod
+    def _revoke(ec2: Any, group_id: str, permissions: list[dict[str, Any]]) -> None:
+        """Revoke a group's rules before deleting it; a rule whose source group is gone already is no
+        obstacle (moto lets a referenced group go; AWS refuses with DependencyViolation instead)."""
+        try:
+            ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=permissions)
+        except ClientError as err:
+            if not _gone(cloud_error(err)):
                 raise
 
     def list_owned(self, tags: dict[str, str], kinds: tuple[str, ...] | None = None) -> list[Resource]:
@@ -677,6 +687,7 @@ class AwsCloud:
             host, _, port = self.builder_ssh["address"].rpartition(":")
             return {"ansible_connection": "ssh", "ansible_host": host, "ansible_port": port,
                     "ansible_user": self.builder_ssh.get("user", user or "root"),
+                    "ansible_python_interpreter": self.builder_ssh.get("python", "/usr/bin/python3"),
                     "image_root": str(Path(self.builder_ssh["root"]) / builder.id)}  # fmt: skip
         address = builder.spec.get("publicIp") or builder.spec.get("privateIp")
         if not address:

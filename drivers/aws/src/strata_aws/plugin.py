@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from strata_aws.catalog import CATALOG
@@ -21,6 +22,7 @@ from strata_common.db.types import DbPool
 
 ROLE_SECONDS = 3600  # an assumed role's credentials last this long; a driver is renewed well before
 DRIVER_SECONDS = ROLE_SECONDS / 2
+CHECK = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 2})
 HOME_REGION = "us-east-1"  # where STS and DescribeRegions are asked when the account names no region
 
 
@@ -82,8 +84,8 @@ class AwsPlugin:
         """Who the credentials are (STS GetCallerIdentity) and whether they may use EC2 (DescribeRegions)."""
         checked = session(account)
         try:
-            checked.client("sts", endpoint_url=_endpoint(account), config=RETRIES).get_caller_identity()
-            checked.client("ec2", endpoint_url=_endpoint(account), config=RETRIES).describe_regions()
+            checked.client("sts", endpoint_url=_endpoint(account), config=CHECK).get_caller_identity()
+            checked.client("ec2", endpoint_url=_endpoint(account), config=CHECK).describe_regions()
         except (ClientError, BotoCoreError) as err:
             raise cloud_error(err) from None
 

@@ -141,6 +141,7 @@ def _delete_owned(ctx: StepContext, kinds: tuple[str, ...]) -> list[str]:
         owned = driver.list_owned(owner(ctx), kinds)
         for resource in owned:
             driver.delete(resource.id)
+            ctx.kill_point("after-cloud-call")
     return [r.id for r in owned]
 
 
@@ -151,8 +152,8 @@ def delete_nodes(ctx: StepContext) -> dict:
 
 @step_handler("provisioner", "delete_infrastructure")
 def delete_infrastructure(ctx: StepContext) -> dict:
-    deleted = _delete_owned(ctx, ("load_balancer", "security_group"))
-    deleted += _delete_owned(ctx, ("subnet",))
+    deleted = _delete_owned(ctx, ("load_balancer", "security_group", "key_pair"))
+    deleted += _delete_owned(ctx, ("subnet", "internet_gateway"))  # what a network must lose before it goes
     deleted += _delete_owned(ctx, ("network",))
     return {"deleted": deleted}
 

@@ -84,10 +84,12 @@ class StepContext:
     def kill_point(self, where: str) -> None:
         """Test-only crash hook: SIGKILL this process once at `where` when STRATA_TEST_KILL_AT names it.
 
-        STRATA_TEST_KILL_AT is "<step name>@<where>@<marker file>"; the marker makes it fire once.
+        STRATA_TEST_KILL_AT is "<step name>@<where>@<marker file>", several separated by commas;
+        each marker makes its hook fire once.
         """
-        hook = os.environ.get("STRATA_TEST_KILL_AT", "")
-        if hook.count("@") == 2:
+        for hook in filter(None, os.environ.get("STRATA_TEST_KILL_AT", "").split(",")):
+            if hook.count("@") != 2:
+                continue
             name, point, marker = hook.split("@")
             if name == self.step.name and point == where and not os.path.exists(marker):
                 open(marker, "w").close()

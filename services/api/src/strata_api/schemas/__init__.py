@@ -182,8 +182,8 @@ def _stand_in_errors(config: dict[str, Any]) -> dict[str, list[str]]:
     ssh = config.get("builderSsh")
     if ssh is not None and not (isinstance(ssh, dict) and isinstance(ssh.get("address"), str)
                                 and ssh["address"].rpartition(":")[2].isdigit() and isinstance(ssh.get("root"), str)
-                                and set(ssh) <= {"address", "user", "root"}):  # fmt: skip
-        errors["builderSsh"] = ['must be {"address": "host:port", "root": folder, "user": name (optional)}']
+                                and set(ssh) <= {"address", "user", "root", "python"}):  # fmt: skip
+        errors["builderSsh"] = ['must be {"address": "host:port", "root": folder, "user" and "python" (optional)}']
     regions = config.get("regions")
     if regions is not None and not (isinstance(regions, list) and all(isinstance(r, str) for r in regions)):
         errors["regions"] = ["must be a list of region names"]
