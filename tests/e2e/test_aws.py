@@ -50,7 +50,7 @@ def owned(moto, cluster_id: str) -> list:
 
 
 def create(op, account: str, profile: dict, pools: list[dict], name: str = "shop") -> str:
-    profile_id = op.post("/v1/profiles", profile).json()["id"]
+    profile_id = op.post("/v1/profiles", {**profile, "name": f"{profile['name']}-{name}"}).json()["id"]
     body = cluster_request(profile_id, account, name=name, cloud={"region": "us-east-1"}, pools=pools)
     response = op.post("/v1/clusters", body)
     assert response.status_code == 202, response.text
@@ -190,7 +190,7 @@ def test_a_provisioner_killed_after_run_instances_and_during_delete_leaks_nothin
         processes,
         {
             **strata_env,
-            "STRATA_TEST_KILL_AT": f"ensure_node/w-0@after-cloud-call@{launched},"
+            "STRATA_TEST_KILL_AT": f"ensure_node/workers-0@after-cloud-call@{launched},"
             f"delete_nodes@after-cloud-call@{deleting}",
         },
     )
@@ -200,7 +200,7 @@ def test_a_provisioner_killed_after_run_instances_and_during_delete_leaks_nothin
     wait_phase(op, cluster_id)
     assert launched.exists()  # the provisioner died after RunInstances answered, before the step committed
     nodes = Counter(r.tags["strata:node"] for r in owned(moto, cluster_id) if r.kind == "instance")
-    assert nodes == {"ensure_node/cp-0": 1, "ensure_node/w-0": 1}
+    assert nodes == {"ensure_node/cp-0": 1, "ensure_node/workers-0": 1}
     delete_and_wait(op, cluster_id)
     assert deleting.exists() and owned(moto, cluster_id) == []
 
