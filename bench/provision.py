@@ -9,6 +9,12 @@
     then the control-plane node, then the workers; the plan's last hops, the add-ons service pruning
     packs the profile dropped and the cluster marked Running, are not in the model: their mean time
     is printed beside). Prints figures; asserts nothing.
+
+With `--cloud aws`: BENCH_AWS_CLUSTERS clusters (default 50; 1 control plane + 2 workers, OS and
+Kubernetes) on the AWS driver against moto_server behind the tests' wrapper (tests/aws_support.py:
+IAM authentication, Canonical's AMIs, a real sshd for the one image build): time to all Running,
+and the AWS API calls per cluster by action, counted by the wrapper (the warm-up cluster that
+builds the image is not counted).
 """
 
 from __future__ import annotations
@@ -145,6 +151,8 @@ def steps_succeeded(env: dict[str, str]) -> int:
 
 
 def main() -> None:
+    if "--cloud" in sys.argv and sys.argv[sys.argv.index("--cloud") + 1] == "aws":
+        return aws()
     with bench_env() as env:
         fleet = Fleet(env)
         try:
@@ -185,6 +193,50 @@ def main() -> None:
                   "finalize_create)")  # fmt: skip
         finally:
             fleet.stop()
+
+
+def aws() -> None:
+    import tempfile
+    from collections import Counter
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from aws_support import aws_account, start_moto, start_sshd
+
+    clusters = int(os.environ.get("BENCH_AWS_CLUSTERS", "50"))
+    with bench_env() as env, tempfile.TemporaryDirectory() as folder:
+        sshd_proc, sshd = start_sshd(Path(folder) / "sshd")
+        moto_proc, moto = start_moto(Path(folder), sshd)
+        fleet = Fleet(env)
+        try:
+            account = {"name": "aws", **aws_account(moto, sshd, ["us-east-1"])}
+            fleet.account = fleet.session.post(f"{fleet.api}/v1/cloudaccounts", json=account, timeout=60).json()["id"]
+            fleet.workers_with(0.0)
+            fleet.until_running([fleet.create("warm-up", region="us-east-1", pools=AWS_POOLS)])
+            before = Counter(moto.calls())
+            start = time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                ids = list(pool.map(lambda n: fleet.create(n, region="us-east-1", pools=AWS_POOLS),
+                                    [f"c{i}" for i in range(clusters)]))  # fmt: skip
+            elapsed = time.perf_counter() - start + fleet.until_running(ids)
+            calls = Counter(moto.calls()) - before
+            total = sum(calls.values())
+            print(f"aws (moto_server + wrapper, {os.cpu_count()} cores, workers {CONCURRENCY} processes each): "
+                  f"{clusters} clusters (1+2 nodes, image reused) all Running in {elapsed:.1f} s; "
+                  f"{total / clusters:.1f} AWS API calls per cluster:")  # fmt: skip
+            for action, count in calls.most_common():
+                print(f"  {action:32} {count / clusters:6.2f}")
+        finally:
+            fleet.stop()
+            for proc in (moto_proc, sshd_proc):
+                proc.terminate()
+                proc.wait()
+
+
+AWS_POOLS = [
+    {"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "m5.large", "zones": ["us-east-1a"]},
+    {"name": "w", "role": "worker", "count": 2, "instanceType": "t3.large", "zones": ["us-east-1a", "us-east-1b"]},
+]
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ paying for a stack each. A test marked `own_stack` gets a fresh database, Redis 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from api_support import Client, make_token
+from aws_support import aws_account
 from engine_support import engine_env, wait_worker
 from kube_support import start_kubeapi
 
@@ -98,3 +100,14 @@ def fleet_env(request, own_stack, processes, strata_env) -> dict[str, str]:
     if own_stack:
         return start_fleet(processes, strata_env)
     return request.getfixturevalue("module_fleet")
+
+
+@pytest.fixture
+def aws(clients, moto, sshd) -> Iterator[str]:
+    """An AWS account (on moto_server, see tests/aws_support.py) in the test's project; faults the
+    test injected into moto are cleared afterwards."""
+    body = {"name": "aws-lab", **aws_account(moto, sshd, ["us-east-1"])}
+    account = clients["operator"].post("/v1/cloudaccounts", body)
+    assert account.status_code == 201, account.text
+    yield account.json()["id"]
+    moto.clear_faults()

@@ -134,6 +134,7 @@ class AwsCloud:
         self.builder_ssh = builder_ssh
         self._clients: dict[tuple[str, str], Any] = {}
         self._launched: dict[str, float] = {}  # instance id -> when this process launched it
+        self._groups: dict[str, list[dict[str, Any]]] = {}  # balancer ARN -> its target groups
 
     def _client(self, service: str, region: str) -> Any:
         key = (service, region)
@@ -184,9 +185,12 @@ class AwsCloud:
             vpc_id = vpc["VpcId"]
             self._ensure_internet_gateway(ec2, vpc_id, tags, f"{token}/igw")
             subnets: dict[str, dict[str, str]] = {role: {} for role in roles}
-            for i, (role, zone) in enumerate((role, zone) for role in roles for zone in zones):
-                subnet_token = f"{token}/{role}/{zone}"
-                found = self._one(ec2.describe_subnets(Filters=_filters({TOKEN_TAG: subnet_token}))["Subnets"])
+            pairs = [(role, zone) for role in roles for zone in zones]
+            tokens = [f"{token}/{role}/{zone}" for role, zone in pairs]
+            existing = {_tag_dict(s.get("Tags"))[TOKEN_TAG]: s for s in ec2.describe_subnets(
+                Filters=[{"Name": f"tag:{TOKEN_TAG}", "Values": tokens}])["Subnets"]}  # fmt: skip
+            for i, ((role, zone), subnet_token) in enumerate(zip(pairs, tokens, strict=True)):
+                found = existing.get(subnet_token)
                 if found is None:
                     found = ec2.create_subnet(
                         VpcId=vpc_id,
@@ -235,7 +239,11 @@ class AwsCloud:
     ) -> dict[str, Resource]:
         ec2 = self._client("ec2", region)
         with self._calls():
-            made = {name: self._security_group(ec2, network_id, name, tags, f"{token}/{name}") for name in groups}
+            tokens = {name: f"{token}/{name}" for name in groups}
+            existing = {_tag_dict(g.get("Tags"))[TOKEN_TAG]: g for g in ec2.describe_security_groups(
+                Filters=[{"Name": f"tag:{TOKEN_TAG}", "Values": list(tokens.values())}])["SecurityGroups"]}  # fmt: skip
+            made = {name: existing.get(tokens[name]) or self._security_group(ec2, network_id, name, tags, tokens[name])
+                    for name in groups}  # fmt: skip
             ids = {name: group["GroupId"] for name, group in made.items()}
             for name, rules in groups.items():  # second pass: the rules, which name each other's groups
                 have = _grants(made[name].get("IpPermissions", []))
@@ -251,10 +259,8 @@ class AwsCloud:
             for name, group_id in ids.items()
         }  # fmt: skip
 
-    def _security_group(self, ec2: Any, network_id: str, name: str, tags: dict[str, str], token: str) -> dict:
-        found = self._one(ec2.describe_security_groups(Filters=_filters({TOKEN_TAG: token}))["SecurityGroups"])
-        if found is not None:
-            return found
+    @staticmethod
+    def _security_group(ec2: Any, network_id: str, name: str, tags: dict[str, str], token: str) -> dict:
         group_id = ec2.create_security_group(
             GroupName=f"strata-{name}-{_short(token, 12)}",
             Description=f"Strata {name}",
@@ -321,15 +327,20 @@ class AwsCloud:
                 )
         return self._balancer_resource(elb, found, tags)
 
-    @staticmethod
-    def _target_groups(elb: Any, balancer_arn: str) -> list[dict[str, Any]]:
-        """The balancer's target groups; none yet is an empty list (moto answers TargetGroupNotFound there)."""
+    def _target_groups(self, elb: Any, balancer_arn: str) -> list[dict[str, Any]]:
+        """The balancer's target groups (kept once found: a balancer's groups never change); none yet
+        is an empty list (moto answers TargetGroupNotFound there)."""
+        if balancer_arn in self._groups:
+            return self._groups[balancer_arn]
         try:
-            return elb.describe_target_groups(LoadBalancerArn=balancer_arn)["TargetGroups"]
+            groups = elb.describe_target_groups(LoadBalancerArn=balancer_arn)["TargetGroups"]
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") == "TargetGroupNotFound":
                 return []
             raise
+        if groups:
+            self._groups[balancer_arn] = groups
+        return groups
 
     @staticmethod
     def _load_balancer(elb: Any, name: str) -> dict[str, Any] | None:
