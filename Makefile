@@ -29,9 +29,10 @@ lint: install
 	.venv/bin/lint-imports
 	.venv/bin/mypy
 
-# Two test processes (pytest-xdist) share the 2 cores: most of a fleet test is waiting on its processes.
+# Three test processes (pytest-xdist) share the 2 cores: most of a fleet test waits on its processes, and
+# the AWS throttling test mostly on botocore's adaptive rate limiter.
 test: install system-deps lint
-	.venv/bin/pytest -n 2 --dist loadfile --durations=20 --cov --cov-report=term:skip-covered
+	.venv/bin/pytest -n 3 --dist loadfile --durations=20 --cov --cov-report=term:skip-covered
 
 test-unit: install
 	.venv/bin/pytest tests/unit

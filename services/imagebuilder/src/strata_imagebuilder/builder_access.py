@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -27,10 +27,7 @@ class BuilderPlacement:
 @dataclass(frozen=True)
 class BuilderKey:
     public: str  # OpenSSH format, for the cloud's key pair
-    private: str = ""  # OpenSSH PEM, written to a 0600 file only for the length of a build
-
-    def __repr__(self) -> str:
-        return f"BuilderKey({self.public!r})"
+    private: str = field(repr=False)  # OpenSSH PEM, written to a 0600 file only for the length of a build
 
 
 def builder_key(secret_key: str, attempt_token: str) -> BuilderKey:

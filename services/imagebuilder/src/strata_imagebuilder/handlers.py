@@ -76,15 +76,15 @@ def _resolve(ctx: StepContext) -> dict:
     cloud_type, where = ctx.spec.cloud_type, ctx.spec.region
     signed = {"strata:signature": plan.signature}
     with cloud(ctx) as driver:
-        base = base_image(driver, os_pack, cloud_type, where)
         if not plan.build:
+            base = base_image(driver, os_pack, cloud_type, where)
             ctx.event("info", "ImageAsIs", f"{plan.reason}: {base}")
             _record(ctx, base, plan, "catalog", READY)
             return {"image": base, "source": "catalog", "signature": plan.signature}
         found = _usable(driver.find_images(where, signed))
         own_build = (ctx.step.output or {}).get("buildToken")
         if found and own_build and found.tags.get("strata:build-token") == own_build:
-            return _build(ctx, driver, plan, os_pack, base)  # this step's build, its image pending last time
+            return _build(ctx, driver, plan, os_pack)  # this step's build, its image pending last time
         if found:
             return _result(ctx, driver, found, plan, found.tags.get("strata:source", "built"))
         for other in sorted(set(_regions(cloud_type)) - {where}):
@@ -94,10 +94,10 @@ def _resolve(ctx: StepContext) -> dict:
                 copy = driver.copy_image(source.id, where, {**signed, "strata:source": "copied"},
                                          f"copy:{plan.signature}:{where}")  # fmt: skip
                 return _result(ctx, driver, copy, plan, "copied")
-        return _build(ctx, driver, plan, os_pack, base)
+        return _build(ctx, driver, plan, os_pack)
 
 
-def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack: dict[str, Any], base: str) -> dict:
+def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack: dict[str, Any]) -> dict:
     account, where = ctx.spec.cloud_account, ctx.spec.region
     with ctx.db.connection() as conn:
         claim = builds.claim(conn, account, plan.signature, ctx.step.id, ctx.step.cluster_id)
@@ -115,6 +115,7 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack: dict
                                         f"{plan.reason}")  # fmt: skip
         ctx.note(buildToken=attempt_token)
     zone = (_regions(ctx.spec.cloud_type).get(where) or [where])[0]
+    base = base_image(driver, os_pack, ctx.spec.cloud_type, where)
     place, key = placement(ctx, driver, zone), builder_key(ctx.settings.secret_key, attempt_token)
     launch = LaunchSpec(where, zone, _catalog(ctx.spec.cloud_type).builder_type, base, "", builder_tags, attempt_token,
                         place.subnet, (place.security_group,), ssh_key=key.public)  # fmt: skip
