@@ -29,10 +29,9 @@ lint: install
 	.venv/bin/lint-imports
 	.venv/bin/mypy
 
-# Three test processes (pytest-xdist) share the 2 cores: most of a fleet test waits on its processes, and
-# the AWS throttling test mostly on botocore's adaptive rate limiter.
+# Two test processes (pytest-xdist) share the 2 cores: most of a fleet test is waiting on its processes.
 test: install system-deps lint
-	.venv/bin/pytest -n 3 --dist loadfile --durations=20 --cov --cov-report=term:skip-covered
+	.venv/bin/pytest -n 2 --dist loadfile --durations=20 --cov --cov-report=term:skip-covered
 
 test-unit: install
 	.venv/bin/pytest tests/unit
