@@ -2,9 +2,9 @@
 node instances. The emulator goes through here, never to the lc_* tables itself.
 
 Local clusters are read from the local cloud's tables. A cluster of another cloud whose account
-says `"kubernetes": "emulated"` (a stand-in such as moto) is read through its cloud's driver, as
-a kubelet's view of its own VM would be: its load balancer's DNS name, and the instances tagged
-with the cluster (the Kubernetes version from the node tag `strata:kubernetes`)."""
+says `"kubernetes": "emulated"` (a stand-in such as moto) is read through its cloud's driver: the
+load balancer its status records (for the DNS name), and the instances tagged with the cluster
+(the Kubernetes version from the node tag `strata:kubernetes`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from strata_common.clouds import registry
 from strata_common.clouds.catalog import Catalog
-from strata_common.clouds.driver import READY
+from strata_common.clouds.driver import GONE, READY
 from strata_common.config import Settings
 from strata_common.db.types import DbPool
 
@@ -133,13 +133,20 @@ class Inventory:
         return cloud != "local" and config.get("kubernetes") == "emulated"
 
     def _owned(self, cluster_id: str) -> list[Any]:
+        """The cluster's instances (by tag) and its API load balancer (by the id its status records:
+        ELBv2 has no tag filter, and listing every balancer of a region per look grows with the fleet)."""
         with self._lock:
             kept = self._seen.get(cluster_id)
         if kept and time.monotonic() - kept[0] < DRIVER_CACHE_SECONDS:
             return kept[1]
         cloud, account, _ = self._cloud_of(cluster_id)
         driver = registry.driver_for(cloud, account, self.pool, self.settings)
-        owned = driver.list_owned({"strata:cluster": cluster_id}, ("instance", "load_balancer"))
+        owned = driver.list_owned({"strata:cluster": cluster_id}, ("instance",))
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT status ->> 'loadBalancer' AS lb FROM clusters WHERE id = %s::uuid",
+                               (cluster_id,)).fetchone()  # fmt: skip
+        if row and row["lb"]:
+            owned += [r for r in driver.describe([row["lb"]]) if r.state != GONE]
         with self._lock:
             self._seen[cluster_id] = (time.monotonic(), owned)
         return owned
