@@ -77,11 +77,11 @@ class Wrapper:
         if action == "ImportKeyPair" and captured.get("status", "").startswith("200"):
             self._authorize_key(form)
         if action == "RunInstances" and captured.get("status", "").startswith("200"):
-            self._boot(answer)
-        if action == "RunInstances" and self.lag and captured.get("status", "").startswith("200"):
+            launched = [i.decode() for i in re.findall(rb"<instanceId>(i-[0-9a-f]+)</instanceId>", answer)]
+            self._boot(launched)
             with self.lock:
-                for instance in re.findall(rb"<instanceId>(i-[0-9a-f]+)</instanceId>", answer):
-                    self.hidden.setdefault(instance.decode(), time.monotonic() + self.lag)
+                for instance in launched if self.lag else []:
+                    self.hidden.setdefault(instance, time.monotonic() + self.lag)
         return [answer]
 
     @staticmethod
@@ -105,12 +105,12 @@ class Wrapper:
                 out.write(base64.b64decode(material).decode().strip() + "\n")
 
     @staticmethod
-    def _boot(answer: bytes) -> None:
+    def _boot(instances: list[str]) -> None:
         """A launched instance gets a root filesystem under STRATA_MOTO_INSTANCE_ROOTS: the configuration
         folders of a booted Linux, which the image roles customize over SSH."""
         roots = os.environ.get("STRATA_MOTO_INSTANCE_ROOTS")
-        for instance in re.findall(rb"<instanceId>(i-[0-9a-f]+)</instanceId>", answer) if roots else []:
-            etc = os.path.join(roots, instance.decode(), "etc")
+        for instance in instances if roots else []:
+            etc = os.path.join(roots, instance, "etc")
             for folder in ("sysctl.d", "ssh", "audit", "modules-load.d"):
                 os.makedirs(os.path.join(etc, folder), exist_ok=True)
             with open(os.path.join(etc, "os-release"), "w") as out:

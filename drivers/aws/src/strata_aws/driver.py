@@ -54,6 +54,7 @@ EC2_STATES = {
     "deregistered": GONE,
 }
 LB_STATES = {"provisioning": PENDING, "active": READY, "active_impaired": READY, "failed": "failed"}
+LIVE = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
 
 
 def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
@@ -66,6 +67,15 @@ def _tag_dict(items: list[dict[str, str]] | None) -> dict[str, str]:
 
 def _filters(tags: dict[str, str]) -> list[dict[str, Any]]:
     return [{"Name": f"tag:{key}", "Values": [value]} for key, value in sorted(tags.items())]
+
+
+def _token_filter(tokens: list[str]) -> list[dict[str, Any]]:
+    """One describe for several of Strata's tokens."""
+    return [{"Name": f"tag:{TOKEN_TAG}", "Values": tokens}]
+
+
+def _code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
 
 
 def _short(token: str, length: int = 16) -> str:
@@ -187,8 +197,8 @@ class AwsCloud:
             subnets: dict[str, dict[str, str]] = {role: {} for role in roles}
             pairs = [(role, zone) for role in roles for zone in zones]
             tokens = [f"{token}/{role}/{zone}" for role, zone in pairs]
-            existing = {_tag_dict(s.get("Tags"))[TOKEN_TAG]: s for s in ec2.describe_subnets(
-                Filters=[{"Name": f"tag:{TOKEN_TAG}", "Values": tokens}])["Subnets"]}  # fmt: skip
+            existing = {_tag_dict(s.get("Tags"))[TOKEN_TAG]: s
+                        for s in ec2.describe_subnets(Filters=_token_filter(tokens))["Subnets"]}  # fmt: skip
             for i, ((role, zone), subnet_token) in enumerate(zip(pairs, tokens, strict=True)):
                 found = existing.get(subnet_token)
                 if found is None:
@@ -241,16 +251,20 @@ class AwsCloud:
         with self._calls():
             tokens = {name: f"{token}/{name}" for name in groups}
             existing = {_tag_dict(g.get("Tags"))[TOKEN_TAG]: g for g in ec2.describe_security_groups(
-                Filters=[{"Name": f"tag:{TOKEN_TAG}", "Values": list(tokens.values())}])["SecurityGroups"]}  # fmt: skip
+                Filters=_token_filter(list(tokens.values())))["SecurityGroups"]}  # fmt: skip
             made = {name: existing.get(tokens[name]) or self._security_group(ec2, network_id, name, tags, tokens[name])
                     for name in groups}  # fmt: skip
             ids = {name: group["GroupId"] for name, group in made.items()}
+            changed = len(existing) < len(groups)
             for name, rules in groups.items():  # second pass: the rules, which name each other's groups
                 have = _grants(made[name].get("IpPermissions", []))
                 missing = [g for rule in rules for g in _rule_grants(rule, ids) if g[:5] not in have]
                 if missing:
                     self._authorize(ec2, ids[name], missing)
-            described = ec2.describe_security_groups(GroupIds=list(ids.values()))["SecurityGroups"]
+                    changed = True
+            described = list(made.values())  # a set found whole and complete is as described already
+            if changed:  # else read back what was made
+                described = ec2.describe_security_groups(GroupIds=list(ids.values()))["SecurityGroups"]
         by_id = {group["GroupId"]: group for group in described}
         return {
             name: Resource(group_id, "security_group", region, None, READY,
@@ -272,7 +286,7 @@ class AwsCloud:
         return {"GroupId": group_id, "IpPermissions": []}
 
     @staticmethod
-    def _authorize(ec2: Any, group_id: str, grants: list[tuple[str, int, int, str, str, str]]) -> None:
+    def _authorize(ec2: Any, group_id: str, grants: list[Grant]) -> None:
         permissions = []
         for protocol, low, high, source_kind, source, why in grants:
             permission: dict[str, Any] = {"IpProtocol": protocol, "FromPort": low, "ToPort": high}
@@ -284,7 +298,7 @@ class AwsCloud:
         try:
             ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=permissions)
         except ClientError as err:  # a racing attempt authorized them first
-            if err.response.get("Error", {}).get("Code") != "InvalidPermission.Duplicate":
+            if _code(err) != "InvalidPermission.Duplicate":
                 raise
 
     # -- load balancers --------------------------------------------------------------------------
@@ -296,14 +310,14 @@ class AwsCloud:
         ec2, elb = self._client("ec2", region), self._client("elbv2", region)
         name = f"strata-{_short(token, 24)}"
         with self._calls():
-            subnets = ec2.describe_subnets(
-                Filters=[
-                    {"Name": "vpc-id", "Values": [network_id]},
-                    {"Name": "tag:strata:role", "Values": ["control-plane"]},
-                ]
-            )["Subnets"]
             found = self._load_balancer(elb, name)
             if found is None:  # CreateLoadBalancer is idempotent by name in AWS
+                subnets = ec2.describe_subnets(
+                    Filters=[
+                        {"Name": "vpc-id", "Values": [network_id]},
+                        {"Name": "tag:strata:role", "Values": ["control-plane"]},
+                    ]
+                )["Subnets"]
                 request: dict[str, Any] = {
                     "Name": name,
                     "Type": "network",
@@ -335,7 +349,7 @@ class AwsCloud:
         try:
             groups = elb.describe_target_groups(LoadBalancerArn=balancer_arn)["TargetGroups"]
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == "TargetGroupNotFound":
+            if _code(err) == "TargetGroupNotFound":
                 return []
             raise
         if groups:
@@ -347,7 +361,7 @@ class AwsCloud:
         try:
             return elb.describe_load_balancers(Names=[name])["LoadBalancers"][0]
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == "LoadBalancerNotFound":
+            if _code(err) == "LoadBalancerNotFound":
                 return None
             raise
 
@@ -486,9 +500,8 @@ class AwsCloud:
 
     def run_instance(self, launch: LaunchSpec) -> Resource:
         ec2 = self._client("ec2", launch.region)
-        live = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
         with self._calls():
-            existing = self._instances(ec2, Filters=[*_filters({TOKEN_TAG: launch.token}), live])
+            existing = self._instances(ec2, Filters=[*_filters({TOKEN_TAG: launch.token}), LIVE])
             if existing:
                 return self._instance_resource(existing[0], launch.region)
             request: dict[str, Any] = {
@@ -532,7 +545,7 @@ class AwsCloud:
                     ],
                 )
             except ClientError as err:  # a racing attempt imported it first
-                if err.response.get("Error", {}).get("Code") != "InvalidKeyPair.Duplicate":
+                if _code(err) != "InvalidKeyPair.Duplicate":
                     raise
         return name
 
@@ -656,8 +669,7 @@ class AwsCloud:
             for region in self.regions:
                 ec2 = self._client("ec2", region)
                 if wanted("instance"):
-                    live = {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}
-                    found = self._instances(ec2, Filters=[*_filters(tags), live])
+                    found = self._instances(ec2, Filters=[*_filters(tags), LIVE])
                     owned += [self._instance_resource(i, region) for i in found]
                 if wanted("image"):
                     images = ec2.describe_images(Owners=["self"], Filters=_filters(tags))["Images"]
@@ -685,11 +697,14 @@ class AwsCloud:
         balancers = [b for page in elb.get_paginator("describe_load_balancers").paginate()
                      for b in page["LoadBalancers"]]  # fmt: skip
         arns = [b["LoadBalancerArn"] for b in balancers]
-        mine = set()
+        mine: dict[str, dict[str, str]] = {}  # ARN -> its tags, passed on rather than asked for again
         for i in range(0, len(arns), 20):
-            described = elb.describe_tags(ResourceArns=arns[i : i + 20])["TagDescriptions"]
-            mine |= {d["ResourceArn"] for d in described if tags.items() <= _tag_dict(d["Tags"]).items()}
-        return [self._balancer_resource(elb, b) for b in balancers if b["LoadBalancerArn"] in mine]
+            for described in elb.describe_tags(ResourceArns=arns[i : i + 20])["TagDescriptions"]:
+                found = _tag_dict(described["Tags"])
+                if tags.items() <= found.items():
+                    mine[described["ResourceArn"]] = found
+        return [self._balancer_resource(elb, b, mine[b["LoadBalancerArn"]]) for b in balancers
+                if b["LoadBalancerArn"] in mine]  # fmt: skip
 
     def builder_connection(self, builder: Resource, user: str | None = None) -> dict[str, str]:
         """SSH to the builder's public address (else its private one) as the image's user; the roles
