@@ -274,7 +274,9 @@ def processes(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Proces
 
 def _print_logs(folder: Path) -> None:
     for log in sorted(folder.glob("*.log")):
-        sys.stderr.write(f"----- {log.name}\n{log.read_text(errors='replace')[-4000:]}\n")
+        sys.stderr.write(
+            f"----- {log.name}\n{log.read_text(errors='replace')[-int(os.environ.get('TEST_LOG_CHARS', '4000')) :]}\n"
+        )
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

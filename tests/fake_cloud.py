@@ -60,6 +60,12 @@ class FakeCloud:
         self.resources[load_balancer_id] = replace(balancer, spec={**balancer.spec, "targets": targets})
         return self.resources[load_balancer_id]
 
+    def deregister_targets(self, load_balancer_id: str, instance_ids: list[str]) -> Resource:
+        balancer = self.resources[load_balancer_id]
+        targets = [t for t in balancer.spec.get("targets", []) if t not in instance_ids]
+        self.resources[load_balancer_id] = replace(balancer, spec={**balancer.spec, "targets": targets})
+        return self.resources[load_balancer_id]
+
     def catalog_image(self, region: str, reference: dict[str, Any]) -> str:
         return reference["image"]
 
@@ -112,3 +118,20 @@ class FakeCloud:
 
     def _live(self) -> list[Resource]:
         return [r for r in self.resources.values() if r.state != GONE]
+
+
+class FakeNodes:
+    """The Kubernetes side of a FakeCloud, for node steps: a Node (Ready) for each of its node instances."""
+
+    def __init__(self, cloud: FakeCloud):
+        self.cloud = cloud
+
+    def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        launched = any(r.tags.get("strata:node") == f"ensure_node/{name}" and r.state != GONE
+                       for r in self.cloud.resources.values())  # fmt: skip
+        if kind != "Node" or not launched:
+            return None
+        return {"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+
+    def close(self) -> None:
+        pass

@@ -70,7 +70,8 @@ def emulated_cluster(database_url: str, env: dict[str, str], workers: int = 2) -
             node = {"name": f"node-{index}", "pool": "cp" if index == 0 else "workers", "role": role}
             documents = kubeadm_documents(node, index == 0, endpoint, KUBERNETES, {}, secrets)
             tags = {**owner, "strata:role": "control-plane" if index == 0 else "workers",
-                    "strata:pool": node["pool"], "strata:node": f"ensure_node/{node['name']}"}  # fmt: skip
+                    "strata:pool": node["pool"], "strata:node": f"ensure_node/{node['name']}",
+                    "strata:kubernetes": f"v{KUBERNETES['version']}"}  # fmt: skip
             cloud.run_instance(LaunchSpec("local-1", "local-1a", "large", "ubuntu-22.04", user_data(documents), tags,
                                           f"{cluster_id}:{index}:{uuid.uuid4()}"))  # fmt: skip
         builder = {**owner, "strata:role": "image-builder"}  # the cluster's, but never a node

@@ -108,6 +108,9 @@ def test_a_load_balancer_has_its_group_and_keeps_its_registered_targets(cloud):
     cloud.driver.register_targets(balancer.id, nodes[:1])
     cloud.driver.register_targets(balancer.id, nodes)  # again, and one more: each is there once
     assert sorted(cloud.driver.describe([balancer.id])[0].spec["targets"]) == sorted(nodes)
+    cloud.driver.deregister_targets(balancer.id, nodes[:1])
+    cloud.driver.deregister_targets(balancer.id, nodes[:1])  # again: nothing to remove is no error
+    assert cloud.driver.describe([balancer.id])[0].spec["targets"] == nodes[1:]
 
 
 def test_an_os_packs_image_reference_resolves_to_the_regions_image(cloud):

@@ -89,16 +89,17 @@ def start_fleet(processes, env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def module_fleet(module_stack, module_api) -> dict[str, str]:
+def module_fleet(request, module_stack, module_api) -> dict[str, str]:
     env, processes = module_stack
-    return start_fleet(processes, env)
+    return start_fleet(processes, {**env, **getattr(request.module, "FLEET_ENV", {})})
 
 
 @pytest.fixture
 def fleet_env(request, own_stack, processes, strata_env) -> dict[str, str]:
-    """The environment of a running fleet: the module's, or the test's own when it is marked `own_stack`."""
+    """The environment of a running fleet: the module's, or the test's own when it is marked `own_stack`
+    (a module's FLEET_ENV adds to either)."""
     if own_stack:
-        return start_fleet(processes, strata_env)
+        return start_fleet(processes, {**strata_env, **getattr(request.module, "FLEET_ENV", {})})
     return request.getfixturevalue("module_fleet")
 
 

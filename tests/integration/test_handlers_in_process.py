@@ -1,5 +1,5 @@
-"""The provisioner's and image builder's step handlers run in this process on a fake cloud: no Celery,
-no HTTP. A cluster made by the API's own commands is driven by the real engine (claim, run, record,
+"""The provisioner's and image builder's step handlers run in this process on a fake cloud (whose node
+instances are the cluster's Nodes): no Celery, no HTTP. A cluster made by the API's own commands is driven by the real engine (claim, run, record,
 unblock) through image, infrastructure and nodes; the status steps write for each other is there; and
 every step run a second time converges on the same resources."""
 
@@ -8,12 +8,13 @@ from __future__ import annotations
 import psycopg
 import pytest
 import yaml
-from fake_cloud import FakeCloud
+from fake_cloud import FakeCloud, FakeNodes
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 import strata_imagebuilder.handlers  # noqa: F401 - registers the image step
 import strata_provisioner.handlers  # noqa: F401 - registers the provisioner's steps
+import strata_provisioner.nodes  # noqa: F401
 from strata_api.commands import accounts, clusters, profiles, unit_of_work
 from strata_common.config import load_settings
 from strata_common.db.pool import open_pool
@@ -77,7 +78,8 @@ def drive(world, cloud: FakeCloud) -> list[str]:
         for step in ready:
             outcomes.append(run_step(step["id"], pool=world["pool"], settings=world["settings"],
                                      publisher=Publisher(Sent()), service=step["queue"], worker="test",
-                                     deps=Dependencies(driver=lambda _cloud, _account: cloud)))  # fmt: skip
+                                     deps=Dependencies(driver=lambda _cloud, _account: cloud,
+                                                       kube=lambda _access: FakeNodes(cloud))))  # fmt: skip
 
 
 def cluster_row(world) -> dict:

@@ -32,7 +32,7 @@ def list_regions(conn: Connection) -> list[dict[str, Any]]:
 
 
 def list_throttling(conn: Connection) -> list[dict[str, Any]]:
-    return conn.execute("SELECT action, rate, burst FROM lc_throttle ORDER BY action").fetchall()
+    return conn.execute("SELECT action, rate, burst, calls FROM lc_throttle ORDER BY action").fetchall()
 
 
 def set_throttling(conn: Connection, action: str, rate: float, burst: float) -> dict[str, Any] | None:

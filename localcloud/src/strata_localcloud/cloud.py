@@ -43,19 +43,23 @@ from strata_localcloud.catalog import CATALOG
 ACTIONS = (
     "CreateNetwork", "CreateSecurityGroup", "CreateLoadBalancer", "DescribeImages", "CopyImage", "CreateImage",
     "RunInstances", "DescribeInstances", "ModifyInstanceAttribute", "DeleteResource", "ListOwned", "RegisterTargets",
+    "DeregisterTargets",
 )  # fmt: skip
 PREFIX = {"network": "vpc", "subnet": "subnet", "security_group": "sg", "load_balancer": "lb", "instance": "i",
           "image": "ami"}  # fmt: skip
 THROTTLE = """
 WITH bucket AS (
-    SELECT action, least(burst, tokens + rate * extract(epoch FROM clock_timestamp() - refilled_at)) AS available
-    FROM lc_throttle WHERE action = %s AND rate > 0 FOR UPDATE
+    SELECT action, rate = 0 OR least(burst, tokens + rate * extract(epoch FROM clock_timestamp() - refilled_at)) >= 1
+               AS allowed
+    FROM lc_throttle WHERE action = %s FOR UPDATE
 )
 UPDATE lc_throttle t
-SET tokens = CASE WHEN bucket.available >= 1 THEN bucket.available - 1 ELSE bucket.available END,
-    refilled_at = clock_timestamp()
+SET tokens = CASE WHEN t.rate = 0 THEN t.tokens
+                  ELSE least(t.burst, t.tokens + t.rate * extract(epoch FROM clock_timestamp() - t.refilled_at))
+                       - CASE WHEN bucket.allowed THEN 1 ELSE 0 END END,
+    refilled_at = clock_timestamp(), calls = t.calls + 1
 FROM bucket WHERE t.action = bucket.action
-RETURNING bucket.available >= 1 AS allowed
+RETURNING bucket.allowed
 """
 QUOTA_MESSAGE = (
     "You have requested more vCPU capacity than your current vCPU limit of {quota} allows for the instance "
@@ -242,6 +246,20 @@ class LocalCloud:
                 " WHERE id = %s AND kind = 'load_balancer' AND deleted_at IS NULL"
                 " RETURNING *, ready_at <= now() AS ready",
                 (Jsonb(instance_ids), load_balancer_id),
+            ).fetchone()
+        if row is None:
+            raise refusal("LoadBalancerNotFound", f"load balancer {load_balancer_id} does not exist")
+        return _resource(row)
+
+    def deregister_targets(self, load_balancer_id: str, instance_ids: list[str]) -> Resource:
+        with self.pool.connection() as conn:
+            self._call(conn, "DeregisterTargets")
+            row = conn.execute(
+                "UPDATE lc_resources SET spec = jsonb_set(spec, '{targets}', (SELECT coalesce(jsonb_agg(t ORDER BY t),"
+                " '[]') FROM jsonb_array_elements_text(coalesce(spec->'targets', '[]')) t WHERE t <> ALL(%s)))"
+                " WHERE id = %s AND kind = 'load_balancer' AND deleted_at IS NULL"
+                " RETURNING *, ready_at <= now() AS ready",
+                (instance_ids, load_balancer_id),
             ).fetchone()
         if row is None:
             raise refusal("LoadBalancerNotFound", f"load balancer {load_balancer_id} does not exist")

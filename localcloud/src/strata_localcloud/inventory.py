@@ -8,7 +8,6 @@ load balancer its status records (for the DNS name), and the instances tagged wi
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from typing import Any
@@ -21,8 +20,6 @@ from strata_common.clouds.driver import GONE, READY
 from strata_common.config import Settings
 from strata_common.db.types import DbPool
 
-_VERSIONED_USER_DATA = "%kubernetesVersion:%"
-_VERSION = re.compile(r"kubernetesVersion: (v[0-9][0-9A-Za-z.+-]*)")
 DRIVER_CACHE_SECONDS = 1.0  # how long a stand-in cloud's answer stands (the controllers ask often)
 
 
@@ -36,7 +33,7 @@ class Inventory:
 
     def api_endpoint(self, cluster_id: str) -> dict[str, Any] | None:
         """{"server_name": the load balancer's DNS name, "version": the Kubernetes version of the
-        first running control-plane node (None while none runs)}; None when there is no load balancer."""
+        newest running control-plane node (None while none runs)}; None when there is no load balancer."""
         if self._emulated(cluster_id):
             owned = self._owned(cluster_id)
             balancer = next((r for r in owned if r.kind == "load_balancer"), None)
@@ -44,25 +41,24 @@ class Inventory:
                 return None
             versions = [r.tags.get("strata:kubernetes") for r in owned if r.kind == "instance" and r.state == READY
                         and r.tags.get("strata:role") == "control-plane" and "strata:node" in r.tags]  # fmt: skip
-            return {"server_name": balancer.spec.get("dnsName"), "version": next(filter(None, versions), None)}
+            return {"server_name": balancer.spec.get("dnsName"), "version": next(filter(None, versions[::-1]), None)}
         owner = {"strata:cluster": cluster_id}
         with self.pool.connection() as conn:
             row = conn.execute(
                 """
                 SELECT lb.spec ->> 'dnsName' AS server_name,
-                       (SELECT i.spec ->> 'userData' FROM lc_resources i
+                       (SELECT i.tags ->> 'strata:kubernetes' FROM lc_resources i
                          WHERE i.kind = 'instance' AND i.deleted_at IS NULL AND i.ready_at <= now()
-                           AND i.tags @> %s AND i.spec ->> 'userData' LIKE %s
-                         ORDER BY i.created_at LIMIT 1) AS user_data
+                           AND i.tags @> %s AND i.tags ? 'strata:kubernetes'
+                         ORDER BY i.created_at DESC LIMIT 1) AS version
                 FROM lc_resources lb
                 WHERE lb.kind = 'load_balancer' AND lb.deleted_at IS NULL AND lb.tags @> %s
                 """,
-                (Jsonb({**owner, "strata:role": "control-plane"}), _VERSIONED_USER_DATA, Jsonb(owner)),
+                (Jsonb({**owner, "strata:role": "control-plane"}), Jsonb(owner)),
             ).fetchone()
         if row is None:
             return None
-        version = _VERSION.search(row["user_data"] or "")
-        return {"server_name": row["server_name"], "version": version[1] if version else None}
+        return {"server_name": row["server_name"], "version": row["version"]}
 
     def cluster_of_server_name(self, server_name: str) -> str | None:
         """The cluster whose live API load balancer has this DNS name."""

@@ -395,6 +395,16 @@ class AwsCloud:
             balancer = elb.describe_load_balancers(LoadBalancerArns=[load_balancer_id])["LoadBalancers"][0]
             return self._balancer_resource(elb, balancer)
 
+    def deregister_targets(self, load_balancer_id: str, instance_ids: list[str]) -> Resource:
+        elb = self._client("elbv2", load_balancer_id.split(":")[3])
+        with self._calls():
+            for group in self._target_groups(elb, load_balancer_id):
+                elb.deregister_targets(
+                    TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": i} for i in instance_ids]
+                )
+            balancer = elb.describe_load_balancers(LoadBalancerArns=[load_balancer_id])["LoadBalancers"][0]
+            return self._balancer_resource(elb, balancer)
+
     # -- images ----------------------------------------------------------------------------------
 
     def _image_resource(self, image: dict[str, Any], region: str) -> Resource:

@@ -145,6 +145,9 @@ VARIABLES: dict[str, Var] = {
         "where the local cloud's Kubernetes API emulator listens and clients reach it",
     ),
     "redrive_interval": Var("STRATA_REDRIVE_INTERVAL", _positive_float, "2", "seconds between beat re-drive passes"),
+    "health_interval": Var(
+        "STRATA_HEALTH_INTERVAL", _positive_float, "60", "seconds between health checks of a Running cluster"
+    ),
     "builder_ssh_cidr": Var(
         "STRATA_BUILDER_SSH_CIDR",
         _cidr,
@@ -179,6 +182,7 @@ class Settings:
     localcloud_time_scale: float
     kubeapi_url: str
     redrive_interval: float
+    health_interval: float
     builder_ssh_cidr: str
 
 

@@ -8,6 +8,7 @@ SERVICES = ("imagebuilder", "provisioner", "addons")
 CONTROL = "control"
 QUEUES = (*SERVICES, CONTROL)
 REDRIVE_TASK = "strata.control.redrive"
+HEALTH_TASK = "strata.provisioner.check_health"  # one cluster's health check, sent by the re-drive when due
 
 
 def ping_task(service: str) -> str:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
+from uuid import UUID
 
 from celery import Celery
 
 from strata_common.celery_app import create_celery
 from strata_common.clouds import registry
-from strata_common.config import load_settings
+from strata_common.config import Settings, load_settings
 from strata_common.db.pool import get_pool
+from strata_common.db.types import DbPool
 from strata_common.engine.publish import Publisher
 from strata_common.engine.redrive import redrive
 from strata_common.engine.registry import load_modules
@@ -21,10 +24,12 @@ from strata_common.logs import setup_logging
 from strata_common.queues import REDRIVE_TASK, ping_task, run_step_task
 
 log = logging.getLogger(__name__)
+ClusterTask = Callable[[UUID, DbPool, Settings, Dependencies, Publisher], str]
 
 
-def create_worker_app(service: str) -> Celery:
-    """The Celery app of a worker service: run its steps, answer pings, and run beat's re-drive."""
+def create_worker_app(service: str, cluster_tasks: dict[str, ClusterTask] | None = None) -> Celery:
+    """The Celery app of a worker service: run its steps, answer pings, run beat's re-drive, and the
+    service's own tasks on one cluster (`cluster_tasks`: task name -> function of the cluster id)."""
     settings = load_settings()
     setup_logging(settings.log_level)
     load_modules(settings.handler_modules)
@@ -58,10 +63,19 @@ def create_worker_app(service: str) -> Celery:
             deps=deps,
         )
 
+    for name, function in (cluster_tasks or {}).items():
+
+        def cluster_task(cluster_id: str, function: ClusterTask = function) -> str:
+            return function(UUID(cluster_id), get_pool(settings), settings, deps, publisher)
+
+        app.task(name=name, expires=max(5.0, settings.redrive_interval * 5))(cluster_task)
+
     @app.task(name=REDRIVE_TASK, expires=max(5.0, settings.redrive_interval * 5))
     def redrive_due() -> int:
         """Publish due steps (scheduled by beat; concurrent runs skip on an advisory lock)."""
-        published = redrive(get_pool(settings), publisher, settings.step_ready_grace)
+        published = redrive(
+            get_pool(settings), publisher, settings.step_ready_grace, health_interval=settings.health_interval
+        )
         if published:
             log.info("re-drive published %d step(s)", published)
         return published

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from strata_common import yamltext
 from strata_common.notify import Notifier
-from strata_localcloud.kubeapi import defaults, merging, openapi, protobuf, store, tables
+from strata_localcloud.kubeapi import defaults, disruption, merging, openapi, protobuf, store, tables
 from strata_localcloud.kubeapi.clusters import ClusterDirectory, ClusterInfo
 from strata_localcloud.kubeapi.errors import ApiError, status_body
 from strata_localcloud.kubeapi.resources import (
@@ -204,7 +204,8 @@ class KubeApi:
         resource = self.resource(cluster_id, group, version, tail[0])
         name = tail[1] if len(tail) > 1 else None
         sub = tail[2] if len(tail) > 2 else None
-        if not {None: True, "status": resource.status, "scale": resource.scale}.get(sub, False):
+        eviction = resource.key == "/pods" and name is not None
+        if not {None: True, "status": resource.status, "scale": resource.scale, "eviction": eviction}.get(sub, False):
             raise ApiError(404, "NotFound", f"the server could not find the requested resource ({tail[0]}/{sub})")
         if resource.namespaced and name is not None and namespace is None:
             raise ApiError(404, "NotFound", f"{resource.plural} is namespaced: use /namespaces/NAMESPACE/...")
@@ -228,6 +229,23 @@ class KubeApi:
         method = request.method
         if target.subresource == "scale":
             return json_response(*self.scale(request, cluster_id, target))
+        if target.subresource == "eviction":
+            if method != "POST":
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on pods/eviction")
+            body = self.body(request)
+            namespace, name = target.namespace or "", target.name or ""
+            if not isinstance(body, dict) or (body.get("metadata") or {}).get("name") not in (None, name):
+                raise ApiError(400, "BadRequest", "the eviction's metadata.name must be the pod's name")
+            return json_response(
+                *reversed(
+                    self.write(
+                        cluster_id,
+                        target,
+                        request.args.get("dryRun") == "All",
+                        lambda tx: (201, disruption.evict(tx, namespace, name)),
+                    )
+                )
+            )
         as_table = method == "GET" and tables.wants_table(request.headers.get("Accept", ""))
         if method == "GET" and target.name is None:
             if request.args.get("watch") in ("1", "true", "True"):

@@ -23,7 +23,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from strata_localcloud.kubeapi import store
+from strata_localcloud.kubeapi import disruption, store
 from strata_localcloud.kubeapi.clusters import ClusterDirectory
 from strata_localcloud.kubeapi.errors import ApiError
 from strata_localcloud.kubeapi.selectors import matches_label_selector
@@ -31,12 +31,14 @@ from strata_localcloud.kubeapi.selectors import matches_label_selector
 log = logging.getLogger(__name__)
 POD_START_SECONDS = 5.0  # x the local cloud's time scale
 RESYNC_SECONDS = 3.0
+SEEN_SYNC_SECONDS = 0.25
 ACTIVE_SECONDS = 600.0
 COMPACT_EVERY = 60.0
 KEEP_CHANGES_SECONDS = 900.0
 _SUFFIX = string.ascii_lowercase + string.digits
 # Writes that give the controllers work; anything else (ConfigMaps, RBAC, ...) does not wake them.
 WATCHED = {"apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets", "batch/jobs", "/pods",
+           "policy/poddisruptionbudgets",
            "/persistentvolumeclaims", "storage.k8s.io/storageclasses", "/nodes"}  # fmt: skip
 DEBOUNCE_SECONDS = 0.02  # a burst of applies to a cluster makes one reconcile
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
@@ -100,6 +102,7 @@ class Controllers:
         self._due: dict[str, float] = {}
         self._active: dict[str, float] = {}
         self._scheduled_at: dict[str, float] = {}  # pod uid -> when it was bound to a node
+        self._looked: dict[str, float] = {}  # cluster -> when its last reconcile started
         self._stopped = False
 
     def written(self, cluster_id: str, resource: str) -> None:
@@ -108,11 +111,13 @@ class Controllers:
             self.poke(cluster_id, DEBOUNCE_SECONDS)
 
     def seen(self, cluster_id: str) -> None:
-        """A client talks to the cluster: keep it reconciled (its Nodes follow its instances) from now on."""
+        """A client talks to the cluster: keep it reconciled (its Nodes follow its instances) from now on,
+        and look at it soon (a node that just booted registers within SEEN_SYNC_SECONDS of being asked for)."""
+        now = time.monotonic()
         with self._cond:
-            known = cluster_id in self._active
-            self._active[cluster_id] = time.monotonic()
-        if not known:
+            self._active[cluster_id] = now
+            looked = self._looked.get(cluster_id, 0.0)
+        if now - looked > SEEN_SYNC_SECONDS:
             self.poke(cluster_id)
 
     def poke(self, cluster_id: str, after: float = 0.0) -> None:
@@ -138,14 +143,23 @@ class Controllers:
                 if self._stopped:
                     return
                 now = time.monotonic()
+                if now - last_resync > RESYNC_SECONDS:  # active clusters' Nodes follow their instances
+                    last_resync = now
+                    for cluster_id, seen in list(self._active.items()):
+                        if now - seen > ACTIVE_SECONDS:
+                            self._active.pop(cluster_id, None)
+                            self._looked.pop(cluster_id, None)
+                        else:
+                            self._due.setdefault(cluster_id, now)
                 due = [c for c, at in self._due.items() if at <= now]
                 if not due:
-                    wait = min([*self._due.values(), now + 1.0]) - now
+                    wait = min([*self._due.values(), now + 1.0, last_resync + RESYNC_SECONDS]) - now
                     self._cond.wait(max(0.005, wait))
                     continue
                 for cluster_id in due:
                     del self._due[cluster_id]
             for cluster_id in due:
+                self._looked[cluster_id] = time.monotonic()
                 try:
                     again = self.reconcile(cluster_id)
                 except Exception:
@@ -153,17 +167,8 @@ class Controllers:
                     again = 1.0
                 if again is not None:
                     self.poke(cluster_id, again)
-            now = time.monotonic()
-            if now - last_resync > RESYNC_SECONDS:
-                last_resync = now
-                for cluster_id, seen in list(self._active.items()):
-                    if now - seen > ACTIVE_SECONDS:
-                        self._active.pop(cluster_id, None)
-                    elif cluster_id not in self._due:
-                        with self._cond:
-                            self._due[cluster_id] = now
-            if now - last_compact > COMPACT_EVERY:
-                last_compact = now
+            if time.monotonic() - last_compact > COMPACT_EVERY:
+                last_compact = time.monotonic()
                 self.collect_garbage()
 
     def collect_garbage(self) -> None:
@@ -235,6 +240,7 @@ class _Pass:
             if control:
                 node["spec"]["taints"] = [CONTROL_PLANE_TAINT]
             memory = f"{inst['spec']['memoryMiB']}Mi"
+            kubelet = inst["tags"].get("strata:kubernetes") or self.version  # each node runs its own image's kubelet
             machine = hashlib.md5(inst["id"].encode(), usedforsecurity=False).hexdigest()
             node["status"] = {
                 "capacity": {"cpu": str(inst["spec"]["vcpus"]), "memory": memory, "pods": "110"},
@@ -248,13 +254,13 @@ class _Pass:
                     }
                 ],
                 "nodeInfo": {
-                    "kubeletVersion": self.version,
-                    "kubeProxyVersion": self.version,
+                    "kubeletVersion": kubelet,
+                    "kubeProxyVersion": kubelet,
                     "containerRuntimeVersion": "containerd://1.7.22",
                     "operatingSystem": "linux",
                     "architecture": "amd64",
                     "kernelVersion": "6.8.0-1019-local",
-                    "osImage": "Linux",
+                    "osImage": inst["tags"].get("strata:os", "Linux"),
                     "machineID": machine,
                     "systemUUID": machine,
                     "bootID": machine,
@@ -280,6 +286,10 @@ class _Pass:
             )
         for sts in self.tx.list("apps/statefulsets"):
             self.statefulset(sts)
+        for pdb in self.tx.list(disruption.PDB):
+            status = disruption.budget_status(pdb, self.tx.list("/pods", pdb["metadata"]["namespace"]))
+            if pdb.get("status") != status:
+                self.save(disruption.PDB, {**pdb, "status": status}, pdb)
         for ds in self.tx.list("apps/daemonsets"):
             self.daemonset(ds)
         for job in self.tx.list("batch/jobs"):
@@ -693,6 +703,8 @@ class _Pass:
         affinity = (pod["spec"].get("affinity") or {}).get("nodeAffinity") or {}
         fits, tainted = [], 0
         for name, node in sorted(nodes.items()):
+            if node["spec"].get("unschedulable"):  # cordoned
+                continue
             labels = node["metadata"].get("labels") or {}
             if any(labels.get(k) != v for k, v in selector.items()):
                 continue

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from strata_addons.readiness import WORKLOADS, NotReady, not_ready
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
-from strata_common.kube.access import KubeAccess, NotReachable, cluster_access
 from strata_common.kube.client import KubeClient, KubeError
+from strata_common.kube_steps import kube
 from strata_common.model.cluster import Layer
 from strata_common.packs.manifests import ManifestError
 from strata_common.packs.values import effective_values, pack_layer, render_objects
@@ -33,29 +31,7 @@ INVENTORY_NAMESPACE = "kube-system"
 FIRST = ("Namespace", "CustomResourceDefinition")  # applied before what may live in or be defined by them
 
 
-_clients: OrderedDict[tuple[str, KubeAccess], KubeClient] = OrderedDict()
-CLIENTS_KEPT = 32  # per worker process: connections and discovery stay warm across a cluster's steps
 READY_WAIT_SECONDS = 2.0  # how long a step watches its workloads come up before it requeues
-
-
-@contextmanager
-def kube(ctx: StepContext) -> Iterator[KubeClient]:
-    """A client of the cluster's API; an unreachable API or an error answer fails the step with its reason."""
-    with ctx.db.connection() as conn:
-        try:
-            access = cluster_access(conn, ctx.step.cluster_id, ctx.settings)
-        except NotReachable as err:
-            raise StepError("ApiNotReachable", str(err)) from None
-    key = (str(ctx.step.cluster_id), access)
-    client = _clients.pop(key, None) or ctx.deps.kube(access)
-    try:
-        yield client
-    except KubeError as err:
-        client.close()
-        raise StepError(f"Kube{err.reason}", err.message or str(err)) from None
-    _clients[key] = client
-    while len(_clients) > CLIENTS_KEPT:
-        _clients.popitem(last=False)[1].close()
 
 
 def _key(obj: dict[str, Any]) -> str:

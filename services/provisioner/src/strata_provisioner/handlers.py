@@ -1,4 +1,5 @@
-"""Step handlers of the provisioner service: each an idempotent `ensure_*` over the cloud driver.
+"""Step handlers of the provisioner service for a cluster's infrastructure, its phase and its delete:
+each an idempotent `ensure_*` over the cloud driver (nodes are in `nodes`).
 
 Every create carries an idempotency token derived from the cluster and the step name (stable
 across attempts and generations) and the cluster's ownership tags, so a step killed after the
@@ -8,14 +9,11 @@ cloud call finds its resource instead of making a second one.
 from __future__ import annotations
 
 from strata_common import pki
-from strata_common.cloud_steps import cloud, layer, owner, record_status, status_of, token, wait_ready
-from strata_common.clouds.driver import LaunchSpec
-from strata_common.db.queries import clusters, secrets
-from strata_common.engine.errors import Retry, StepError
+from strata_common.cloud_steps import cloud, owner, record_status, status_of, token, wait_ready
+from strata_common.db.queries import clusters, machines, secrets
+from strata_common.engine.errors import Retry
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
-from strata_common.model.cluster import CONTROL_PLANE, NodeTemplate
-from strata_provisioner.bootstrap import kubeadm_documents, user_data
 
 NETWORK_CIDR = "10.0.0.0/16"
 API_PORT = 6443
@@ -85,55 +83,25 @@ def ensure_cluster_secrets(ctx: StepContext) -> dict:
     return {"caCertHash": pki.ca_cert_hash(ca_cert)}
 
 
-def _node_user_data(ctx: StepContext, node: NodeTemplate, kubernetes: dict, values: dict) -> str:
-    endpoint = status_of(ctx, "endpoint").removeprefix("https://")
-    with ctx.db.connection() as conn:
-        cluster_secrets = secrets.unsealed(conn, ctx.step.cluster_id, ctx.settings.secret_key)
-    if cluster_secrets is None:
-        raise StepError("SecretsMissing", "the cluster's PKI does not exist yet")
-    bootstrap_node = {"name": node.name, "pool": node.pool, "role": node.role, "index": node.index}
-    return user_data(kubeadm_documents(bootstrap_node, node.init, endpoint, kubernetes["kubernetes"], values,
-                                       cluster_secrets))  # fmt: skip
-
-
-@step_handler("provisioner", "ensure_node")
-def ensure_node(ctx: StepContext) -> dict:
-    node = NodeTemplate.from_json(ctx.step.input)
-    role = "control-plane" if node.role == CONTROL_PLANE else "workers"
-    kubernetes, values = layer(ctx, "k8s")
-    version = kubernetes["kubernetes"]["version"]
-    tags = {**owner(ctx), "strata:pool": node.pool, "strata:role": role, "strata:node": ctx.step.name,
-            "strata:kubernetes": f"v{version.lstrip('v')}"}  # fmt: skip
-    launch_token = token(ctx)
-    ctx.note(token=launch_token)  # stored before the cloud is called: a re-run finds what it launched
-    ctx.kill_point("before-cloud-call")
-    launch = LaunchSpec(
-        region=ctx.spec.region,
-        zone=node.zone,
-        instance_type=node.instance_type,
-        image=status_of(ctx, "image"),
-        user_data=_node_user_data(ctx, node, kubernetes, values),
-        tags=tags,
-        token=launch_token,
-        subnet=status_of(ctx, "subnets")[role][node.zone],
-        security_groups=(status_of(ctx, "securityGroups")[role],),
-        disk_gib=node.disk_gib,
-    )
-    with cloud(ctx) as driver:
-        instance = driver.run_instance(launch)
-        ctx.kill_point("after-cloud-call")
-        instance = wait_ready(driver, instance)
-        if node.role == CONTROL_PLANE:  # the API's load balancer sends to every control-plane node
-            driver.register_targets(status_of(ctx, "loadBalancer"), [instance.id])
-    return {"instance": instance.id, "zone": instance.zone, "pool": node.pool}
-
-
 @step_handler("provisioner", "finalize_create")
 def finalize_create(ctx: StepContext) -> dict:
-    with ctx.db.connection() as conn:
-        clusters.set_phase(conn, ctx.step.cluster_id, ctx.step.generation, "Running")
+    _running(ctx)
     ctx.event("info", "ClusterRunning", f"cluster {ctx.cluster['name']} is running")
     return {}
+
+
+@step_handler("provisioner", "finalize_update")
+def finalize_update(ctx: StepContext) -> dict:
+    _running(ctx)
+    ctx.event("info", "ClusterUpdated", f"cluster {ctx.cluster['name']} runs generation {ctx.step.generation}")
+    return {}
+
+
+def _running(ctx: StepContext) -> None:
+    """Running, with its first health check due one interval from now."""
+    with ctx.db.connection() as conn:
+        clusters.set_phase(conn, ctx.step.cluster_id, ctx.step.generation, "Running")
+        clusters.health_due(conn, ctx.step.cluster_id, ctx.settings.health_interval)
 
 
 def _delete_owned(ctx: StepContext, kinds: tuple[str, ...]) -> list[str]:
@@ -147,7 +115,10 @@ def _delete_owned(ctx: StepContext, kinds: tuple[str, ...]) -> list[str]:
 
 @step_handler("provisioner", "delete_nodes")
 def delete_nodes(ctx: StepContext) -> dict:
-    return {"deleted": _delete_owned(ctx, ("instance",))}
+    deleted = _delete_owned(ctx, ("instance",))
+    with ctx.db.connection() as conn:
+        machines.deleted(conn, ctx.step.cluster_id)
+    return {"deleted": deleted}
 
 
 @step_handler("provisioner", "delete_infrastructure")

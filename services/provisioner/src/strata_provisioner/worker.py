@@ -1,6 +1,10 @@
-"""Celery entry point of the provisioner service (queue `provisioner`)."""
+"""Celery entry point of the provisioner service (queue `provisioner`): its step handlers and the
+clusters' health checks."""
 
-import strata_provisioner.handlers  # noqa: F401 - registers the service's step handlers
+import strata_provisioner.handlers
+import strata_provisioner.nodes  # noqa: F401 - with handlers: registers the service's step handlers
+from strata_common.queues import HEALTH_TASK
 from strata_common.service import create_worker_app
+from strata_provisioner.health import check_health
 
-app = create_worker_app("provisioner")
+app = create_worker_app("provisioner", {HEALTH_TASK: check_health})

@@ -98,6 +98,9 @@ class CloudDriver(Protocol):
     def register_targets(self, load_balancer_id: str, instance_ids: list[str]) -> Resource:
         """Add instances to the load balancer's targets (those already there stay); spec["targets"] lists them."""
 
+    def deregister_targets(self, load_balancer_id: str, instance_ids: list[str]) -> Resource:
+        """Remove instances from the load balancer's targets (those not there are no error)."""
+
     def find_images(self, region: str, tags: dict[str, str]) -> list[Resource]: ...
 
     def catalog_image(self, region: str, reference: dict[str, Any]) -> str:

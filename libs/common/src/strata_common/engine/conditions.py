@@ -16,6 +16,10 @@ MILESTONES: dict[str, str] = {
     "NetworkingReady": "Installing Networking (CNI)",
     "StorageReady": "Installing Storage (CSI)",
     "AddonsReady": "Installing Add-ons",
+    "ControlPlaneUpdated": "Updating Control Plane",
+    "WorkersReplaced": "Replacing Worker Nodes",
+    "WorkersScaled": "Scaling Worker Pools",
+    "NodesHealthy": "Replacing Unhealthy Nodes",
     "Scanned": "Scanning (CIS benchmark)",
     "Ready": "Ready",
 }

@@ -6,6 +6,7 @@ import hashlib
 
 from strata_common.db.types import DbPool, one
 from strata_common.engine.publish import Publisher
+from strata_common.queues import HEALTH_TASK
 
 REDRIVE_LOCK_KEY = int.from_bytes(hashlib.sha256(b"strata redrive").digest()[:8], "big") >> 1
 
@@ -22,8 +23,22 @@ RETURNING s.id, s.queue
 """
 
 
-def redrive(pool: DbPool, publisher: Publisher, grace: float, batch: int = 500) -> int:
-    """Publish every due step once; return how many. A concurrent re-drive makes this one a no-op."""
+# Clusters whose health check is due (health_due_at is set only while a cluster is Running and not
+# paused); the next one is pushed an interval ahead, the check itself sets it again when it is done.
+DUE_HEALTH_CHECKS = """
+WITH due AS (
+    SELECT id FROM clusters WHERE health_due_at <= now()
+    ORDER BY health_due_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+)
+UPDATE clusters c SET health_due_at = now() + make_interval(secs => %(interval)s)
+FROM due WHERE c.id = due.id
+RETURNING c.id
+"""
+
+
+def redrive(pool: DbPool, publisher: Publisher, grace: float, batch: int = 500, health_interval: float = 60.0) -> int:
+    """Publish every due step and due health check once; return how many. A concurrent re-drive makes
+    this one a no-op."""
     total = 0
     while True:
         with pool.connection() as conn:
@@ -31,6 +46,10 @@ def redrive(pool: DbPool, publisher: Publisher, grace: float, batch: int = 500) 
             if not one(locked)["ok"]:
                 return total
             due = conn.execute(DUE_STEPS, {"batch": batch, "grace": grace}).fetchall()
+            checks = conn.execute(DUE_HEALTH_CHECKS, {"batch": batch, "interval": health_interval}).fetchall()
         total += publisher.publish(due)
-        if len(due) < batch:
+        for check in checks:
+            publisher.app.send_task(HEALTH_TASK, args=[str(check["id"])])
+        total += len(checks)
+        if len(due) < batch and len(checks) < batch:
             return total

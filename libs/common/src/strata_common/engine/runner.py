@@ -26,6 +26,7 @@ from strata_common.engine.registry import handler_for
 from strata_common.model.cluster import ClusterSpec
 
 log = logging.getLogger(__name__)
+PAUSED_RECHECK_SECONDS = 3600.0
 
 
 def backoff_delay(attempts: int, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
@@ -151,9 +152,13 @@ def run_step(
             return "not-claimed"
         cluster = one(
             conn.execute(
-                "SELECT id, project_id, name, generation, spec, status FROM clusters WHERE id = %s", (step.cluster_id,)
+                "SELECT id, project_id, name, generation, spec, status, paused FROM clusters WHERE id = %s",
+                (step.cluster_id,),
             ).fetchone()
         )
+        if cluster["paused"]:  # no step of a paused cluster runs; resuming makes its steps due again
+            steps.requeue(conn, step, PAUSED_RECHECK_SECONDS)
+            return "paused"
         if step.condition:
             mark_in_progress(conn, step.cluster_id, step.condition, step.name, step.generation)
     ctx = StepContext(step, cluster, pool, settings, service, deps or Dependencies())

@@ -114,10 +114,22 @@ class KubeClient:
                 return None
             raise
 
-    def list(self, api_version: str, kind: str, namespace: str | None = None,
-             label_selector: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
-        params = {"labelSelector": label_selector} if label_selector else None
-        return self.request("GET", self.path(api_version, kind, namespace), params=params)["items"]
+    def list(self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None,
+             field_selector: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        params = {key: value for key, value in (("labelSelector", label_selector), ("fieldSelector", field_selector))
+                  if value}  # fmt: skip
+        return self.request("GET", self.path(api_version, kind, namespace), params=params or None)["items"]
+
+    def merge_patch(self, api_version: str, kind: str, namespace: str | None, name: str,
+                    patch: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+        return self.request("PATCH", self.path(api_version, kind, namespace, name), patch,
+                            "application/merge-patch+json")  # fmt: skip
+
+    def evict(self, namespace: str, name: str) -> None:
+        """Evict a pod through the Eviction API (policy/v1): the API server honours its PodDisruptionBudgets
+        and answers 429 when one forbids it (a KubeError with that status)."""
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
+        self.request("POST", f"{self.path('v1', 'Pod', namespace, name)}/eviction", body)
 
     def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
         """Delete one object; False if it was already gone (or its kind no longer exists)."""
@@ -128,3 +140,9 @@ class KubeClient:
                 return False
             raise
         return True
+
+
+def condition_true(obj: dict[str, Any] | None, type_: str = "Ready") -> bool:
+    """The object's status condition `type_` is True (a Node's or a Pod's Ready)."""
+    conditions = ((obj or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == type_ and c.get("status") == "True" for c in conditions)

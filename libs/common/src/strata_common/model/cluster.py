@@ -6,6 +6,8 @@ rows written before these types existed read back unchanged.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -15,22 +17,60 @@ PACK_LAYERS = ("cni", "csi", "addon")  # the layers the add-ons service applies
 
 
 @dataclass(frozen=True)
+class Rollout:
+    """How a pool's nodes are replaced: at most `max_surge` nodes above the count, at most
+    `max_unavailable` below it (Kubernetes' Deployment and Cluster API's MachineDeployment words)."""
+
+    max_surge: int = 1
+    max_unavailable: int = 0
+
+    @property
+    def batch(self) -> int:
+        return max(1, self.max_surge + self.max_unavailable)
+
+
+@dataclass(frozen=True)
 class Pool:
+    """A machine pool. The day-2 settings are optional in the JSON and written only when set:
+    `rollout`, `drainTimeoutSeconds` and `unhealthyTimeoutSeconds` (None: the service's default),
+    `maxUnhealthy` (a count or "N%" of the pool), `rebalance` (move nodes when zones are added)."""
+
     name: str
     role: str
     count: int
     instance_type: str
     zones: tuple[str, ...]
     disk_gib: int = 40
+    rollout: Rollout = Rollout()
+    drain_timeout: float | None = None
+    unhealthy_timeout: float | None = None
+    max_unhealthy: int | str = "40%"
+    rebalance: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Pool:
+        rollout = data.get("rollout") or {}
         return cls(data["name"], data["role"], data["count"], data["instanceType"], tuple(data["zones"]),
-                   data.get("diskGiB", 40))  # fmt: skip
+                   data.get("diskGiB", 40), Rollout(rollout.get("maxSurge", 1), rollout.get("maxUnavailable", 0)),
+                   data.get("drainTimeoutSeconds"), data.get("unhealthyTimeoutSeconds"),
+                   data.get("maxUnhealthy", "40%"), bool(data.get("rebalance")))  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role, "count": self.count, "instanceType": self.instance_type,
+        data = {"name": self.name, "role": self.role, "count": self.count, "instanceType": self.instance_type,
                 "zones": list(self.zones), "diskGiB": self.disk_gib}  # fmt: skip
+        if self.rollout != Rollout():
+            data["rollout"] = {"maxSurge": self.rollout.max_surge, "maxUnavailable": self.rollout.max_unavailable}
+        optional = {"drainTimeoutSeconds": (self.drain_timeout, None),
+                    "unhealthyTimeoutSeconds": (self.unhealthy_timeout, None),
+                    "maxUnhealthy": (self.max_unhealthy, "40%"), "rebalance": (self.rebalance, False)}  # fmt: skip
+        data.update({key: value for key, (value, default) in optional.items() if value != default})
+        return data
+
+    def unhealthy_limit(self) -> int:
+        """How many of the pool's nodes may be replaced as unhealthy at once."""
+        if isinstance(self.max_unhealthy, str):
+            return int(self.count * int(self.max_unhealthy.rstrip("%")) / 100)
+        return self.max_unhealthy
 
 
 @dataclass(frozen=True)
@@ -105,6 +145,24 @@ class ClusterSpec:
     def pack(self, name: str) -> Layer | None:
         return next((layer for layer in self.layers if layer.pack == name), None)
 
+    def pool(self, name: str) -> Pool | None:
+        return next((pool for pool in self.pools if pool.name == name), None)
+
+    def template_hash(self, pool: Pool) -> str:
+        """What a node of `pool` is made from: the OS and Kubernetes packs with their values (the image's
+        signature and the kubeadm configuration follow from them), instance type and disk. A node whose
+        hash differs from its pool's is replaced."""
+        made_of = {
+            "os": self.layer_of("os").to_json(),
+            "k8s": self.layer_of("k8s").to_json(),
+            "instanceType": pool.instance_type,
+            "diskGiB": pool.disk_gib,
+        }
+        return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()[:16]
+
+    def kubernetes_version(self) -> str:
+        return self.layer_of("k8s").version
+
     def zones(self) -> list[str]:
         return sorted({zone for pool in self.pools for zone in pool.zones})
 
@@ -114,6 +172,9 @@ class ClusterSpec:
     def for_revision(self, profile_id: str, revision: int, layers: tuple[Layer, ...]) -> ClusterSpec:
         return replace(self, profile_id=profile_id, profile_revision=revision, layers=layers)
 
+    def with_pools(self, pools: tuple[Pool, ...]) -> ClusterSpec:
+        return replace(self, pools=pools)
+
     def for_delete(self) -> ClusterSpec:
         return replace(self, deleting=True)
 
@@ -121,7 +182,8 @@ class ClusterSpec:
 @dataclass(frozen=True)
 class NodeTemplate:
     """One node as its step launches it: the planner decides everything, including which control-plane
-    node initialises the cluster (`init`); the others join."""
+    node initialises the cluster (`init`); the others join. `index` is the machine's ordinal in its
+    pool, never reused, so the name is the machine's for its whole life."""
 
     pool: str
     role: str
@@ -130,6 +192,7 @@ class NodeTemplate:
     instance_type: str
     disk_gib: int = 40
     init: bool = False
+    template_hash: str = ""
 
     @property
     def name(self) -> str:
@@ -138,8 +201,44 @@ class NodeTemplate:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> NodeTemplate:
         return cls(data["pool"], data["role"], data["index"], data["zone"], data["instanceType"],
-                   data.get("diskGiB", 40), bool(data.get("init")))  # fmt: skip
+                   data.get("diskGiB", 40), bool(data.get("init")), data.get("templateHash", ""))  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {"pool": self.pool, "role": self.role, "index": self.index, "zone": self.zone,
-                "instanceType": self.instance_type, "diskGiB": self.disk_gib, "init": self.init}  # fmt: skip
+                "instanceType": self.instance_type, "diskGiB": self.disk_gib, "init": self.init,
+                "templateHash": self.template_hash}  # fmt: skip
+
+
+# Machine phases (Cluster API's words); Deleted rows stay so a name is never used twice.
+PROVISIONING, RUNNING, DRAINING, DELETING, FAILED, DELETED = (
+    "Provisioning", "Running", "Draining", "Deleting", "Failed", "Deleted")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A machines row as the planner reads it."""
+
+    name: str
+    template: NodeTemplate
+    template_hash: str
+    phase: str
+
+    @property
+    def pool(self) -> str:
+        return self.template.pool
+
+    @property
+    def zone(self) -> str:
+        return self.template.zone
+
+    @property
+    def role(self) -> str:
+        return self.template.role
+
+    @property
+    def ordinal(self) -> int:
+        return self.template.index
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Machine:
+        return cls(row["name"], NodeTemplate.from_json(row["template"]), row["template_hash"], row["phase"])

@@ -14,9 +14,9 @@ from uuid import UUID
 from strata_api.errors import ApiError
 from strata_common.config import Settings
 from strata_common.db.types import DbConnection
-from strata_common.engine.model import StepSpec
-from strata_common.engine.plan import submit_plan
 from strata_common.engine.publish import Publisher
+from strata_common.planner import Plan
+from strata_common.plans import submit
 
 
 @dataclass
@@ -26,9 +26,9 @@ class Work:
     settings: Settings
     ready: list[dict[str, Any]] = field(default_factory=list)
 
-    def plan(self, cluster_id: UUID, generation: int, specs: list[StepSpec]) -> None:
-        """Insert the plan's steps in this transaction; those ready are published after it commits."""
-        self.ready += submit_plan(self.conn, cluster_id, generation, specs, self.settings.step_ready_grace)
+    def plan(self, cluster_id: UUID, generation: int, plan: Plan) -> None:
+        """Insert the plan's steps and machines in this transaction; ready steps are published after it commits."""
+        self.ready += submit(self.conn, cluster_id, generation, plan, self.settings.step_ready_grace)
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """Cluster commands: create (checked against its profile revision, cloud account and the cloud's
-catalog), move to another profile revision, delete, and override a pack's values. Each writes the
-typed spec with a new generation and plans the steps that make it so."""
+catalog), change (profile revision, pools, pause), delete, and override a pack's values. Each writes
+the typed spec with a new generation and plans, from the machines the cluster has, the steps that
+make it so."""
 
 from __future__ import annotations
 
@@ -15,15 +16,16 @@ from strata_api.queries.clusters import own_cluster, with_conditions
 from strata_api.queries.profiles import own_profile, revision
 from strata_common.clouds import registry
 from strata_common.clouds.catalog import Catalog
-from strata_common.db.queries import packs
+from strata_common.db.queries import machines, packs
 from strata_common.db.types import DbConnection
 from strata_common.engine.events import append_event
 from strata_common.engine.plan import bump_generation
-from strata_common.model.cluster import ClusterSpec, Layer, Pool
+from strata_common.model.cluster import CONTROL_PLANE, ClusterSpec, Layer, Pool
 from strata_common.packs.manifests import ManifestError
 from strata_common.packs.profiles import node_minimums
 from strata_common.packs.values import effective_values, pack_layer, render_objects
 from strata_common.planner import PACK_CONDITIONS, plan_cluster, plan_override
+from strata_common.plans import plan_for
 
 
 def _catalog(cloud: str) -> Catalog:
@@ -119,6 +121,37 @@ def create_cluster(work: Work, data: dict[str, Any]) -> dict[str, Any]:
     return with_conditions(work.conn, row["id"])
 
 
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.lstrip("v").split(".")[:2]
+    return int(major), int(minor)
+
+
+def _upgrade_problems(current: ClusterSpec, wanted: ClusterSpec) -> dict[str, str]:
+    """Kubernetes moves one minor version at a time and never down (kubeadm's version skew policy)."""
+    old, new = _minor(current.kubernetes_version()), _minor(wanted.kubernetes_version())
+    if new < old:
+        return {"profile": f"Kubernetes {wanted.kubernetes_version()} is older than the cluster's "
+                           f"{current.kubernetes_version()}: Kubernetes cannot be downgraded"}  # fmt: skip
+    if new[0] != old[0] or new[1] > old[1] + 1:
+        most = f"{old[0]}.{old[1] + 1}"
+        return {"profile": f"Kubernetes {current.kubernetes_version()} moves one minor version at a time, to "
+                           f"{most} at most (the profile has {wanted.kubernetes_version()})"}  # fmt: skip
+    return {}
+
+
+def _pool_problems(current: ClusterSpec, pools: tuple[Pool, ...]) -> dict[str, str]:
+    """A pool keeps its role, and the control plane its pool (it is never removed)."""
+    problems: dict[str, str] = {}
+    roles = {pool.name: pool.role for pool in current.pools}
+    for i, pool in enumerate(pools):
+        if roles.get(pool.name, pool.role) != pool.role:
+            problems[f"pools.{i}.role"] = f"pool {pool.name!r} is a {roles[pool.name]} pool; its role cannot change"
+    control = next(pool.name for pool in current.pools if pool.role == CONTROL_PLANE)
+    if control not in {pool.name for pool in pools}:
+        problems["pools"] = f"the control-plane pool {control!r} cannot be removed or renamed"
+    return problems
+
+
 def _changeable(work: Work, cluster_id: str) -> tuple[dict[str, Any], ClusterSpec]:
     row = own_cluster(work.conn, work.project_id, cluster_id, lock=True)
     if row["phase"] in ("Deleting", "Deleted"):
@@ -126,19 +159,51 @@ def _changeable(work: Work, cluster_id: str) -> tuple[dict[str, Any], ClusterSpe
     return row, ClusterSpec.from_json(row["spec"])
 
 
-def change_revision(work: Work, cluster_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Move the cluster to another profile revision: a new generation, planned at once (nothing if it is the same)."""
+def update_cluster(work: Work, cluster_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Change the profile revision and/or the pools (a new generation, planned from the cluster's machines
+    at once; nothing when nothing changes), and/or pause or resume the cluster."""
     row, current = _changeable(work, cluster_id)
-    profile_id, number, layers = _profile_revision(work, data["profile"])
-    invalid(_profile_problems(work, layers, current.cloud_type, current.pools))
-    if (profile_id, number) != (current.profile_id, current.profile_revision):
-        spec = current.for_revision(profile_id, number, layers)
+    spec = current
+    if "profile" in data:
+        spec = spec.for_revision(*_profile_revision(work, data["profile"]))
+    if "pools" in data:
+        pools = tuple(Pool.from_json(pool) for pool in data["pools"])
+        account = own_account(work.conn, work.project_id, current.cloud_account)
+        problems = _pool_problems(current, pools)
+        problems.update(_placement_problems(account, current.region, pools))
+        invalid(problems)
+        spec = spec.with_pools(pools)
+    invalid({**_upgrade_problems(current, spec), **_profile_problems(work, spec.layers, spec.cloud_type, spec.pools)})
+    if "paused" in data and data["paused"] != row["paused"]:
+        _pause(work, row, data["paused"])
+    if spec != current:
+        machines.adopt(work.conn, row["id"], {pool.name: current.template_hash(pool) for pool in current.pools})
         generation = bump_generation(work.conn, row["id"], spec.to_json())
         work.conn.execute(
-            "UPDATE clusters SET profile_id = %s, profile_revision = %s WHERE id = %s", (profile_id, number, row["id"])
+            "UPDATE clusters SET profile_id = %s, profile_revision = %s, health_due_at = NULL,"
+            " phase = CASE WHEN phase = 'Running' THEN 'Updating' ELSE phase END WHERE id = %s",
+            (spec.profile_id, spec.profile_revision, row["id"]),
         )
-        work.plan(row["id"], generation, plan_cluster(spec))
+        work.plan(row["id"], generation, plan_for(work.conn, row["id"], spec))
     return with_conditions(work.conn, row["id"])
+
+
+def _pause(work: Work, row: dict[str, Any], paused: bool) -> None:
+    """Paused, the cluster's steps and health checks wait (no cloud call); resumed, they are due at once."""
+    work.conn.execute(
+        "UPDATE clusters SET paused = %s,"
+        " health_due_at = CASE WHEN NOT %s AND phase = 'Running' THEN now() END WHERE id = %s",
+        (paused, paused, row["id"]),
+    )
+    if not paused:
+        work.conn.execute(
+            "UPDATE steps SET not_before = now(), wake_at = now() WHERE cluster_id = %s"
+            " AND status IN ('ready', 'failed')",
+            (row["id"],),
+        )
+    said = "paused: no step runs and no cloud call is made until it is resumed" if paused else "resumed"
+    append_event(work.conn, row["id"], "info", "api", "ClusterPaused" if paused else "ClusterResumed",
+                 f"cluster {row['name']} {said}")  # fmt: skip
 
 
 def delete_cluster(work: Work, cluster_id: str) -> dict[str, Any]:
@@ -147,7 +212,8 @@ def delete_cluster(work: Work, cluster_id: str) -> dict[str, Any]:
     if row["phase"] != "Deleting":
         spec = ClusterSpec.from_json(row["spec"]).for_delete()
         generation = bump_generation(work.conn, row["id"], spec.to_json())
-        work.conn.execute("UPDATE clusters SET phase = 'Deleting' WHERE id = %s", (row["id"],))
+        work.conn.execute("UPDATE clusters SET phase = 'Deleting', paused = false, health_due_at = NULL WHERE id = %s",
+                          (row["id"],))  # fmt: skip
         work.plan(row["id"], generation, plan_cluster(spec))
     return with_conditions(work.conn, row["id"])
 
@@ -177,13 +243,13 @@ def override_values(work: Work, cluster_id: str, pack: str, override: dict[str, 
         overrides.pop(pack)
     spec = spec.with_overrides(overrides)
     generation = bump_generation(work.conn, row["id"], spec.to_json())
-    plan = plan_override(spec, pack, running=row["phase"] == "Running")
+    plan = plan_override(spec, pack, row["phase"] == "Running", machines.machines(work.conn, row["id"]))
     work.plan(row["id"], generation, plan)
     changed = _paths(override) or ["(override removed)"]
     append_event(work.conn, row["id"], "info", "api", "ValuesOverridden",
                  f"{pack}: override of {', '.join(changed)} stored; generation {generation} applies it",
                  {"pack": pack, "paths": changed, "generation": generation})  # fmt: skip
-    view["applying"] = {"generation": generation, "steps": [s.name for s in plan]}
+    view["applying"] = {"generation": generation, "steps": plan.names}
     return view
 
 

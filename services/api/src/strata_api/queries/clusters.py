@@ -63,6 +63,7 @@ def cluster_view(row: dict[str, Any]) -> dict[str, Any]:
         "cloudAccount": spec["cloudAccount"],
         "cloud": spec["cloud"],
         "pools": spec["pools"],
+        "paused": row["paused"],
         "conditions": condition_views(row["condition_rows"]),
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],

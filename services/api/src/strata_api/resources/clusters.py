@@ -1,5 +1,5 @@
-"""Clusters: create, list, get, move to another profile revision, delete (commands in
-strata_api.commands.clusters); kubeconfig, conditions, steps and events."""
+"""Clusters: create, list, get, change (profile revision, pools, pause), delete (commands in
+strata_api.commands.clusters); kubeconfig, machines, conditions, steps and events."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ from strata_api.schemas import (
     ConditionList,
     EventList,
     KubeconfigView,
+    MachineList,
     StepList,
 )
+from strata_common.db.queries import machines
 from strata_common.engine.conditions import list_conditions
 from strata_common.engine.events import list_events
 from strata_common.engine.steps import list_steps
@@ -89,12 +91,14 @@ def get_cluster(cluster_id: str):
 
 
 @bp.patch("/<cluster_id>")
-@api("Move a cluster to another profile revision: a new generation is planned at once (202)", role="operator",
+@api("Change a cluster: its profile revision, its pools (counts, instance types, zones, pools added or removed,"
+     " rollout settings) and whether it is paused. A change is a new generation, planned at once: nodes whose"
+     " template changed are replaced by rolling replacement (202)", role="operator",
      request_schema=ClusterUpdate, responses={202: ClusterView, 404: None, 409: None, 422: None})  # fmt: skip
 def update_cluster(cluster_id: str):
     data = load_json(ClusterUpdate())
     with work() as unit:
-        return reply(202, ClusterView, cluster_view(commands.change_revision(unit, cluster_id, data)), unit.conn)
+        return reply(202, ClusterView, cluster_view(commands.update_cluster(unit, cluster_id, data)), unit.conn)
 
 
 @bp.delete("/<cluster_id>")
@@ -115,6 +119,22 @@ def kubeconfig(cluster_id: str):
     except NotReachable as err:
         raise ApiError(409, "not_ready", f"{err}; retry later") from None
     return reply(200, KubeconfigView, {"endpoint": access.server, "kubeconfig": kube_access.kubeconfig(access)})
+
+
+@bp.get("/<cluster_id>/machines")
+@api("The cluster's machines (nodes), with phase, template hash and instance; `all=true` adds deleted ones",
+     responses={200: MachineList, 404: None}, query={"all": "true: deleted machines too"})  # fmt: skip
+def list_machines(cluster_id: str):
+    rows = machines.rows(db(), own_cluster(cluster_id)["id"], live_only=request.args.get("all") != "true")
+    return reply(200, MachineList, {"items": [_machine_view(row) for row in rows]})
+
+
+def _machine_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {"name": row["name"], "pool": row["pool"], "role": row["role"], "zone": row["zone"],
+            "instanceType": row["template"]["instanceType"], "phase": row["phase"],
+            "templateHash": row["template_hash"], "instanceId": row["instance_id"], "nodeName": row["node_name"],
+            "retireReason": row["retire_reason"], "generation": row["generation"], "createdAt": row["created_at"],
+            "readyAt": row["ready_at"], "deletedAt": row["deleted_at"]}  # fmt: skip
 
 
 @bp.get("/<cluster_id>/conditions")

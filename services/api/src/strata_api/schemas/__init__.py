@@ -249,6 +249,27 @@ class CloudPlacement(Request):
     region = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
+class RolloutInput(Request):
+    maxSurge = fields.Integer(load_default=1, validate=validate.Range(min=0, max=100))
+    maxUnavailable = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100))
+
+    @validates_schema
+    def progress(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("maxSurge") == 0 and data.get("maxUnavailable") == 0:
+            raise ValidationError("maxSurge and maxUnavailable cannot both be 0: the rollout could not progress")
+
+
+class Share(fields.Field):
+    """A count (3) or a percentage ("40%") of a pool's nodes."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | str:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1000:
+            return value
+        if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit() and int(value[:-1]) <= 100:
+            return value
+        raise ValidationError('must be a count of nodes (0 or more) or a percentage such as "40%"')
+
+
 class PoolInput(Request):
     name = fields.String(required=True, validate=DNS_LABEL)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
@@ -258,6 +279,30 @@ class PoolInput(Request):
         fields.String(validate=validate.Length(min=1, max=64)), required=True, validate=validate.Length(min=1)
     )
     diskGiB = fields.Integer(load_default=40, validate=validate.Range(min=10, max=16384))
+    rollout = fields.Nested(RolloutInput)
+    drainTimeoutSeconds = fields.Float(validate=validate.Range(min=0, max=86400, min_inclusive=False))
+    unhealthyTimeoutSeconds = fields.Float(validate=validate.Range(min=0, max=86400, min_inclusive=False))
+    maxUnhealthy = Share()
+    rebalance = fields.Boolean()
+
+
+def _pools_shape(pools: list[dict[str, Any]]) -> None:
+    """Exactly one control-plane pool of 1, 3 or 5 nodes; pool names unique."""
+    errors: dict[str, Any] = {}
+    control = [i for i, p in enumerate(pools) if p["role"] == "controlPlane"]
+    if len(control) != 1:
+        errors["pools"] = [f"exactly one controlPlane pool is required (found {len(control)})"]
+    elif pools[control[0]]["count"] not in (1, 3, 5):
+        errors["pools"] = {control[0]: {"count": ["a control plane has 1, 3 or 5 nodes (etcd quorum)"]}}
+    seen: set[str] = set()
+    for i, pool in enumerate(pools):
+        if pool["name"] in seen:
+            errors.setdefault("pools", {})
+            if isinstance(errors["pools"], dict):
+                errors["pools"].setdefault(i, {})["name"] = [f"pool name {pool['name']!r} is used twice"]
+        seen.add(pool["name"])
+    if errors:
+        raise ValidationError(errors)
 
 
 class ClusterCreate(Request):
@@ -269,26 +314,20 @@ class ClusterCreate(Request):
 
     @validates_schema
     def pools_shape(self, data: dict[str, Any], **_: Any) -> None:
-        pools = data.get("pools") or []
-        errors: dict[str, Any] = {}
-        control = [i for i, p in enumerate(pools) if p["role"] == "controlPlane"]
-        if len(control) != 1:
-            errors["pools"] = [f"exactly one controlPlane pool is required (found {len(control)})"]
-        elif pools[control[0]]["count"] not in (1, 3, 5):
-            errors["pools"] = {control[0]: {"count": ["a control plane has 1, 3 or 5 nodes (etcd quorum)"]}}
-        seen: set[str] = set()
-        for i, pool in enumerate(pools):
-            if pool["name"] in seen:
-                errors.setdefault("pools", {})
-                if isinstance(errors["pools"], dict):
-                    errors["pools"].setdefault(i, {})["name"] = [f"pool name {pool['name']!r} is used twice"]
-            seen.add(pool["name"])
-        if errors:
-            raise ValidationError(errors)
+        _pools_shape(data.get("pools") or [])
 
 
 class ClusterUpdate(Request):
-    profile = fields.Nested(ProfileRef, required=True)
+    profile = fields.Nested(ProfileRef)
+    pools = fields.List(fields.Nested(PoolInput), validate=validate.Length(min=1, max=50))
+    paused = fields.Boolean()
+
+    @validates_schema
+    def changes_something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("give profile, pools or paused")
+        if "pools" in data:
+            _pools_shape(data["pools"])
 
 
 class ConditionView(Response):
@@ -313,6 +352,32 @@ class PoolView(Response):
     instanceType = fields.String(required=True)
     zones = fields.List(fields.String(), required=True)
     diskGiB = fields.Integer(required=True)
+    rollout = fields.Dict()
+    drainTimeoutSeconds = fields.Float()
+    unhealthyTimeoutSeconds = fields.Float()
+    maxUnhealthy = fields.Raw()
+    rebalance = fields.Boolean()
+
+
+class MachineView(Response):
+    name = fields.String(required=True)
+    pool = fields.String(required=True)
+    role = fields.String(required=True)
+    zone = fields.String(required=True)
+    instanceType = fields.String(required=True)
+    phase = fields.String(required=True)
+    templateHash = fields.String(required=True)
+    instanceId = fields.String(allow_none=True, required=True)
+    nodeName = fields.String(allow_none=True, required=True)
+    retireReason = fields.String(allow_none=True, required=True)
+    generation = fields.Integer(required=True)
+    createdAt = fields.DateTime(required=True)
+    readyAt = fields.DateTime(allow_none=True, required=True)
+    deletedAt = fields.DateTime(allow_none=True, required=True)
+
+
+class MachineList(Response):
+    items = fields.List(fields.Nested(MachineView), required=True)
 
 
 class ClusterView(Response):
@@ -324,6 +389,7 @@ class ClusterView(Response):
     cloudAccount = fields.UUID(required=True)
     cloud = fields.Dict(required=True)
     pools = fields.List(fields.Nested(PoolView), required=True)
+    paused = fields.Boolean(required=True)
     conditions = fields.List(fields.Nested(ConditionView), required=True)
     createdAt = fields.DateTime(required=True)
     updatedAt = fields.DateTime(required=True)

@@ -57,6 +57,7 @@ class ThrottlingView(Response):
     action = fields.String(required=True)
     rate = fields.Float(required=True)
     burst = fields.Float(required=True)
+    calls = fields.Integer(metadata={"description": "calls of this action the local cloud has answered"})
 
 
 class ThrottlingList(Response):

@@ -33,3 +33,10 @@ def mark_deleted(conn: DbConnection, cluster_id: Any) -> None:
         " WHERE id = %s",
         (cluster_id,),
     )
+
+
+def health_due(conn: DbConnection, cluster_id: Any, after: float) -> None:
+    """The cluster's next health check is due in `after` seconds."""
+    conn.execute(
+        "UPDATE clusters SET health_due_at = now() + make_interval(secs => %s) WHERE id = %s", (after, cluster_id)
+    )

@@ -1,0 +1,44 @@
+"""The step's edge of a cluster's Kubernetes API: a client of the cluster the step works on, kept
+warm per worker process across a cluster's steps; an unreachable API or an error answer becomes a
+StepError here and nowhere else."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from strata_common.engine.errors import StepError
+from strata_common.engine.runner import StepContext
+from strata_common.kube.access import KubeAccess, NotReachable, cluster_access
+from strata_common.kube.client import KubeClient, KubeError
+
+_clients: OrderedDict[tuple[str, KubeAccess], KubeClient] = OrderedDict()
+CLIENTS_KEPT = 32  # per worker process: connections and discovery stay warm across a cluster's steps
+
+
+@contextmanager
+def kube(ctx: StepContext) -> Iterator[KubeClient]:
+    """A client of the cluster's API; an unreachable API or an error answer fails the step with its reason."""
+    with ctx.db.connection() as conn:
+        try:
+            access = cluster_access(conn, ctx.step.cluster_id, ctx.settings)
+        except NotReachable as err:
+            raise StepError("ApiNotReachable", str(err)) from None
+    key = (str(ctx.step.cluster_id), access)
+    client = _clients.pop(key, None) or ctx.deps.kube(access)
+    try:
+        yield client
+    except KubeError as err:
+        client.close()
+        raise StepError(f"Kube{err.reason}", err.message or str(err)) from None
+    except BaseException:
+        _keep(key, client)  # a wait (Retry) or a step's own error: the connection is still good
+        raise
+    _keep(key, client)
+
+
+def _keep(key: tuple[str, KubeAccess], client: KubeClient) -> None:
+    _clients[key] = client
+    while len(_clients) > CLIENTS_KEPT:
+        _clients.popitem(last=False)[1].close()
