@@ -1,7 +1,8 @@
 """The provisioner's and image builder's step handlers run in this process on a fake cloud (whose node
-instances are the cluster's Nodes): no Celery, no HTTP. A cluster made by the API's own commands is driven by the real engine (claim, run, record,
-unblock) through image, infrastructure and nodes; the status steps write for each other is there; and
-every step run a second time converges on the same resources."""
+instances are the cluster's Nodes): no Celery, no HTTP. A cluster made by the API's own commands is
+driven by the real engine (claim, run, record, unblock) through image, infrastructure and nodes; the
+status steps write for each other is there; and every step run a second time converges on the same
+resources."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 import strata_imagebuilder.handlers  # noqa: F401 - registers the image step
-import strata_provisioner.handlers  # noqa: F401 - registers the provisioner's steps
-import strata_provisioner.nodes  # noqa: F401
+import strata_provisioner.handlers
+import strata_provisioner.nodes  # noqa: F401 - with handlers: registers the provisioner's steps
 from strata_api.commands import accounts, clusters, profiles, unit_of_work
 from strata_common.config import load_settings
 from strata_common.db.pool import open_pool
