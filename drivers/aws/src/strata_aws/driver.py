@@ -399,9 +399,11 @@ class AwsCloud:
         elb = self._client("elbv2", load_balancer_id.split(":")[3])
         with self._calls():
             for group in self._target_groups(elb, load_balancer_id):
-                elb.deregister_targets(
-                    TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": i} for i in instance_ids]
-                )
+                # Only what is registered (moto refuses an unregistered target with InvalidTarget).
+                health = elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
+                there = [{"Id": t["Target"]["Id"]} for t in health if t["Target"]["Id"] in instance_ids]
+                if there:
+                    elb.deregister_targets(TargetGroupArn=group["TargetGroupArn"], Targets=there)
             balancer = elb.describe_load_balancers(LoadBalancerArns=[load_balancer_id])["LoadBalancers"][0]
             return self._balancer_resource(elb, balancer)
 
