@@ -43,3 +43,4 @@ bench: install
 	.venv/bin/python bench/provision.py
 	.venv/bin/python bench/images.py
 	.venv/bin/python bench/addons.py
+	.venv/bin/python bench/day2.py

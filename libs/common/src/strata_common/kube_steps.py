@@ -5,7 +5,7 @@ StepError here and nowhere else."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from strata_common.engine.errors import StepError
@@ -25,15 +25,26 @@ def kube(ctx: StepContext) -> Iterator[KubeClient]:
             access = cluster_access(conn, ctx.step.cluster_id, ctx.settings)
         except NotReachable as err:
             raise StepError("ApiNotReachable", str(err)) from None
-    key = (str(ctx.step.cluster_id), access)
-    client = _clients.pop(key, None) or ctx.deps.kube(access)
+    try:
+        with kept_client(str(ctx.step.cluster_id), access, ctx.deps.kube) as client:
+            yield client
+    except KubeError as err:
+        raise StepError(f"Kube{err.reason}", err.message or str(err)) from None
+
+
+@contextmanager
+def kept_client(cluster_id: str, access: KubeAccess, make: Callable[[KubeAccess], KubeClient]) -> Iterator[KubeClient]:
+    """The process's client of the cluster (made with `make` the first time): closed after an error
+    answer, kept for the next use otherwise (a wait or a step's own error leave the connection good)."""
+    key = (cluster_id, access)
+    client = _clients.pop(key, None) or make(access)
     try:
         yield client
-    except KubeError as err:
+    except KubeError:
         client.close()
-        raise StepError(f"Kube{err.reason}", err.message or str(err)) from None
+        raise
     except BaseException:
-        _keep(key, client)  # a wait (Retry) or a step's own error: the connection is still good
+        _keep(key, client)
         raise
     _keep(key, client)
 

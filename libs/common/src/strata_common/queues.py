@@ -8,7 +8,11 @@ SERVICES = ("imagebuilder", "provisioner", "addons")
 CONTROL = "control"
 QUEUES = (*SERVICES, CONTROL)
 REDRIVE_TASK = "strata.control.redrive"
-HEALTH_TASK = "strata.provisioner.check_health"  # one cluster's health check, sent by the re-drive when due
+# A Running cluster's periodic checks, sent by the re-drive when its health check is due: its nodes
+# (provisioner) and its add-ons' drift (addons).
+HEALTH_TASK = "strata.provisioner.check_health"
+DRIFT_TASK = "strata.addons.check_drift"
+CLUSTER_CHECKS = (HEALTH_TASK, DRIFT_TASK)
 
 
 def ping_task(service: str) -> str:

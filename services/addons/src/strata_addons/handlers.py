@@ -15,12 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from strata_addons.readiness import WORKLOADS, NotReady, not_ready
+from strata_common.db.types import DbConnection
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
 from strata_common.kube.client import KubeClient, KubeError
 from strata_common.kube_steps import kube
-from strata_common.model.cluster import Layer
+from strata_common.model.cluster import ClusterSpec, Layer
 from strata_common.packs.manifests import ManifestError
 from strata_common.packs.values import effective_values, pack_layer, render_objects
 
@@ -47,11 +48,16 @@ def _parse_key(key: str) -> tuple[str, str, str | None, str]:
 def pack_objects(ctx: StepContext, pack: str) -> tuple[Layer, list[dict[str, Any]]]:
     """(layer, labelled objects) of the cluster's layer `pack` with its effective values."""
     with ctx.db.connection() as conn:
-        found = pack_layer(conn, ctx.spec, pack)
+        return rendered_pack(conn, ctx.spec, pack)
+
+
+def rendered_pack(conn: DbConnection, spec: ClusterSpec, pack: str) -> tuple[Layer, list[dict[str, Any]]]:
+    """(layer, labelled objects) of the layer `pack` of `spec` with its effective values."""
+    found = pack_layer(conn, spec, pack)
     if found is None:
         raise StepError("PackNotInProfile", f"the cluster's profile has no pack {pack!r}", USER_FIXABLE)
     entry, definition = found
-    values, _ = effective_values(definition, entry.values, ctx.spec.overrides.get(pack))
+    values, _ = effective_values(definition, entry.values, spec.overrides.get(pack))
     try:
         objects = render_objects(definition, values)
     except (ManifestError, ValueError, TypeError, AttributeError, KeyError) as err:

@@ -27,6 +27,7 @@ from strata_common.engine.publish import Publisher
 from strata_common.engine.runner import Dependencies
 from strata_common.kube.access import NotReachable, cluster_access
 from strata_common.kube.client import KubeError, condition_true
+from strata_common.kube_steps import kept_client
 from strata_common.model.cluster import ClusterSpec
 from strata_common.plans import plan_for, submit
 
@@ -41,14 +42,12 @@ def _not_ready_nodes(pool: DbPool, settings: Settings, deps: Dependencies, clust
             access = cluster_access(conn, cluster_id, settings)
         except NotReachable:
             return None
-    client = deps.kube(access)
     try:
-        nodes = client.list("v1", "Node")
+        with kept_client(str(cluster_id), access, deps.kube) as client:
+            nodes = client.list("v1", "Node")
     except KubeError as err:
         log.warning("health check of %s: the cluster's API did not answer: %s", cluster_id, err)
         return None
-    finally:
-        client.close()
     return {n["metadata"]["name"] for n in nodes if not condition_true(n)}
 
 
@@ -70,6 +69,10 @@ def check_health(cluster_id: UUID, pool: DbPool, settings: Settings, deps: Depen
     gone = names - launched
     suspects = gone | ((_not_ready_nodes(pool, settings, deps, cluster_id) or set()) & names)
     with pool.connection() as conn, conn.transaction():
+        now = conn.execute("SELECT generation, phase, paused FROM clusters WHERE id = %s FOR UPDATE",
+                           (cluster_id,)).fetchone()  # fmt: skip
+        if (now["generation"], now["phase"], now["paused"]) != (row["generation"], "Running", False):
+            return "changed meanwhile"  # a change or a delete came after the look: what was seen is stale
         marked = {r["name"]: r for r in machines.unhealthy(conn, cluster_id, sorted(suspects))}
         replace, held = [], []
         for pool_spec in spec.pools:

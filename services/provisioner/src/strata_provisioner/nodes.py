@@ -2,7 +2,7 @@
 launch token after a crash), registers a control-plane node with the API load balancer and waits
 for the Kubernetes Node (Ready, once the cluster has its CNI); `retire_node/<machine>` cordons and
 drains the Node through the Eviction API, removes a control-plane node's etcd member and load
-balancer target, and deletes the instance. Each moves the machines row through its phases
+balancer target, deletes the instance and then the Node. Each moves the machines row through its phases
 (Provisioning, Running, Draining, Deleting, Deleted) and says so in the event stream.
 """
 
@@ -136,6 +136,8 @@ def retire_node(ctx: StepContext) -> dict:
     with cloud(ctx) as driver:
         for instance in instances:
             driver.delete(instance)
+    with kube(ctx) as client:  # as Cluster API does: the Node goes with its machine, not when a controller notices
+        client.delete("v1", "Node", None, name)
     with ctx.db.connection() as conn:
         machines.deleted(conn, ctx.step.cluster_id, name)
     ctx.event("info", "NodeDeleted", f"node {name} deleted ({reason})",

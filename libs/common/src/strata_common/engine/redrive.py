@@ -6,7 +6,7 @@ import hashlib
 
 from strata_common.db.types import DbPool, one
 from strata_common.engine.publish import Publisher
-from strata_common.queues import HEALTH_TASK
+from strata_common.queues import CLUSTER_CHECKS
 
 REDRIVE_LOCK_KEY = int.from_bytes(hashlib.sha256(b"strata redrive").digest()[:8], "big") >> 1
 
@@ -49,7 +49,8 @@ def redrive(pool: DbPool, publisher: Publisher, grace: float, batch: int = 500, 
             checks = conn.execute(DUE_HEALTH_CHECKS, {"batch": batch, "interval": health_interval}).fetchall()
         total += publisher.publish(due)
         for check in checks:
-            publisher.app.send_task(HEALTH_TASK, args=[str(check["id"])])
+            for task in CLUSTER_CHECKS:
+                publisher.app.send_task(task, args=[str(check["id"])])
         total += len(checks)
         if len(due) < batch and len(checks) < batch:
             return total
