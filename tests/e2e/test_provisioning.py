@@ -10,7 +10,6 @@ import psycopg
 import pytest
 import yaml
 from api_support import LOCAL_PROFILE, cluster_request
-from conftest import start_fleet
 from cryptography import x509
 from psycopg.rows import dict_row
 
@@ -162,31 +161,3 @@ def test_delete_after_a_half_finished_create_leaves_nothing(clients, fleet, data
     assert op.delete(f"/v1/clusters/{cluster['id']}").status_code == 202
     wait_until(lambda: op.get(f"/v1/clusters/{cluster['id']}").status_code == 404, timeout=90, message="gone")
     assert cloud_rows(database_url, cluster["id"]) == []
-
-
-@pytest.mark.own_stack  # its workers kill themselves at a point
-@pytest.mark.parametrize("point", ["before-cloud-call", "after-cloud-call"])
-def test_a_worker_killed_at_a_dangerous_point_launches_no_duplicate(
-    clients, processes, strata_env, database_url, tmp_path, point
-):
-    marker = tmp_path / "killed"
-    start_fleet(processes, {**strata_env, "STRATA_TEST_KILL_AT": f"ensure_node/w-1@{point}@{marker}"})
-    op = clients["operator"]
-    nodes_only = {"name": "nodes", "layers": LOCAL_PROFILE["layers"][:2]}  # OS and Kubernetes: the nodes are the point
-    profile = op.post("/v1/profiles", nodes_only).json()
-    account = op.post("/v1/cloudaccounts", {"name": "lab", "cloud": "local"}).json()
-    pools = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["local-1a"]},
-             {"name": "w", "role": "worker", "count": 2, "instanceType": "medium", "zones": ["local-1a"]}]  # fmt: skip
-    cluster = op.post("/v1/clusters", cluster_request(profile["id"], account["id"], pools=pools)).json()
-    wait_phase(op, cluster["id"], "Running")
-    assert marker.exists()  # the hook fired: a worker process died at that point
-    instances = [r for r in cloud_rows(database_url, cluster["id"]) if r["kind"] == "instance"]
-    assert sorted(r["tags"]["strata:node"] for r in instances) == [
-        "ensure_node/cp-0",
-        "ensure_node/w-0",
-        "ensure_node/w-1",
-    ]
-    step = next(
-        s for s in op.get(f"/v1/clusters/{cluster['id']}/steps").json()["items"] if s["name"] == "ensure_node/w-1"
-    )
-    assert step["attempts"] == 2 and step["output"]["token"] == f"{cluster['id']}:ensure_node/w-1"
