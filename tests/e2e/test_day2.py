@@ -351,7 +351,12 @@ def test_a_provisioner_killed_at_each_point_of_a_nodes_life_leaves_one_node_each
     """Before and after the launch's cloud call (creating), after the new instance's launch, after the drain
     and before the old instance's delete (replacing): no duplicate node, no node lost, no leak."""
     creating = ["ensure_node/w-0@before-cloud-call", "ensure_node/w-1@after-cloud-call"]
-    hooks = [*creating, "ensure_node/w-2@after-cloud-call", "retire_node/w-0@after-drain", "retire_node/w-1@before-delete"]
+    hooks = [
+        *creating,
+        "ensure_node/w-2@after-cloud-call",
+        "retire_node/w-0@after-drain",
+        "retire_node/w-1@before-delete",
+    ]
     markers = [tmp_path / f"killed-{i}" for i in range(len(hooks))]
     kill_at = ",".join(f"{hook}@{marker}" for hook, marker in zip(hooks, markers, strict=True))
     start_fleet(
