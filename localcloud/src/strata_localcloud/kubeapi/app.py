@@ -547,6 +547,8 @@ class KubeApi:
         with self.pool.connection() as conn:
             obj = store.Tx(conn, cluster_id).get(target.resource.key, namespace, name)
         if obj is None:
+            if target.resource.key == "/nodes":  # asked for a node not registered yet: its kubelet may be up
+                self.on_write(cluster_id, "/nodes")
             raise self.not_found(target)
         return obj
 

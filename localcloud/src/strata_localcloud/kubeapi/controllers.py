@@ -31,7 +31,6 @@ from strata_localcloud.kubeapi.selectors import matches_label_selector
 log = logging.getLogger(__name__)
 POD_START_SECONDS = 5.0  # x the local cloud's time scale
 RESYNC_SECONDS = 3.0
-SEEN_SYNC_SECONDS = 0.25
 ACTIVE_SECONDS = 600.0
 COMPACT_EVERY = 60.0
 KEEP_CHANGES_SECONDS = 900.0
@@ -102,7 +101,6 @@ class Controllers:
         self._due: dict[str, float] = {}
         self._active: dict[str, float] = {}
         self._scheduled_at: dict[str, float] = {}  # pod uid -> when it was bound to a node
-        self._looked: dict[str, float] = {}  # cluster -> when its last reconcile started
         self._stopped = False
 
     def written(self, cluster_id: str, resource: str) -> None:
@@ -111,13 +109,11 @@ class Controllers:
             self.poke(cluster_id, DEBOUNCE_SECONDS)
 
     def seen(self, cluster_id: str) -> None:
-        """A client talks to the cluster: keep it reconciled (its Nodes follow its instances) from now on,
-        and look at it soon (a node that just booted registers within SEEN_SYNC_SECONDS of being asked for)."""
-        now = time.monotonic()
+        """A client talks to the cluster: keep it reconciled (its Nodes follow its instances) from now on."""
         with self._cond:
-            self._active[cluster_id] = now
-            looked = self._looked.get(cluster_id, 0.0)
-        if now - looked > SEEN_SYNC_SECONDS:
+            known = cluster_id in self._active
+            self._active[cluster_id] = time.monotonic()
+        if not known:
             self.poke(cluster_id)
 
     def poke(self, cluster_id: str, after: float = 0.0) -> None:
@@ -148,7 +144,6 @@ class Controllers:
                     for cluster_id, seen in list(self._active.items()):
                         if now - seen > ACTIVE_SECONDS:
                             self._active.pop(cluster_id, None)
-                            self._looked.pop(cluster_id, None)
                         else:
                             self._due.setdefault(cluster_id, now)
                 due = [c for c, at in self._due.items() if at <= now]
@@ -159,7 +154,6 @@ class Controllers:
                 for cluster_id in due:
                     del self._due[cluster_id]
             for cluster_id in due:
-                self._looked[cluster_id] = time.monotonic()
                 try:
                     again = self.reconcile(cluster_id)
                 except Exception:
