@@ -151,3 +151,14 @@ def test_unhealthy_machines_are_replaced_in_their_zone_and_removed_pools_retired
     assert {s.condition for s in plan.steps if s.name.endswith(("w-3", "w-1"))} == {"NodesHealthy"}
     only_cp = plan_cluster(spec.with_pools(spec.pools[:1]), machines)
     assert only_cp.retire == {"w-0": "pool removed", "w-1": "pool removed", "w-2": "pool removed"}
+
+
+def test_an_added_zone_takes_new_nodes_and_with_rebalance_some_of_the_old_ones():
+    spec = ClusterSpec.from_json(STORED)
+    machines = running(spec)  # w-0, w-2 in local-1a; w-1 in local-1b
+    three = ("local-1a", "local-1b", "local-1c")
+    grown = plan_cluster(spec.with_pools((spec.pools[0], Pool("w", "worker", 4, "large", three, 80))), machines)
+    assert grown.retire == {} and [(n.name, n.zone) for n in grown.new] == [("w-3", "local-1c")]
+    moved = plan_cluster(spec.with_pools((spec.pools[0], Pool("w", "worker", 3, "large", three, 80,
+                                                               rebalance=True))), machines)  # fmt: skip
+    assert moved.retire == {"w-2": "rebalance"} and [(n.name, n.zone) for n in moved.new] == [("w-3", "local-1c")]
