@@ -69,7 +69,7 @@ PREREQUISITES = ("ensure_image", "ensure_security_groups", "ensure_load_balancer
 
 def running(spec: ClusterSpec) -> list[Machine]:
     """The machines a cluster made by its create plan has once it runs."""
-    return [Machine(n.name, n, n.template_hash, RUNNING) for n in plan_cluster(spec).new]
+    return [Machine(n, RUNNING) for n in plan_cluster(spec).new]
 
 
 def node_steps(plan) -> list[tuple[str, tuple[str, ...]]]:
@@ -132,7 +132,7 @@ def test_scaling_keeps_zones_balanced_and_never_reuses_a_name():
     assert down.retire == {"w-2": "scale-down", "w-1": "scale-down"} and down.new == []
     gone = {m.name for m in machines} - {"w-1", "w-2"}
     kept = [m for m in machines if m.name in gone]
-    deleted = [Machine(m.name, m.template, m.template_hash, "Deleted") for m in machines if m.name not in gone]
+    deleted = [Machine(m.template, "Deleted") for m in machines if m.name not in gone]
     up = plan_cluster(spec.with_pools((spec.pools[0], Pool("w", "worker", 4, "large", ("local-1a", "local-1b"),
                                                                   80))), [*kept, *deleted])  # fmt: skip
     assert [(n.name, n.zone) for n in up.new] == [("w-3", "local-1b"), ("w-4", "local-1a"), ("w-5", "local-1b")]

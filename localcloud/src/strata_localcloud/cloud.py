@@ -238,28 +238,23 @@ class LocalCloud:
         return self._ensure("CreateLoadBalancer", "load_balancer", region, None, spec, tags, token)
 
     def register_targets(self, load_balancer_id: str, instance_ids: list[str]) -> Resource:
-        with self.pool.connection() as conn:
-            self._call(conn, "RegisterTargets")
-            row = conn.execute(
-                "UPDATE lc_resources SET spec = jsonb_set(spec, '{targets}', (SELECT coalesce(jsonb_agg(DISTINCT t"
-                " ORDER BY t), '[]') FROM jsonb_array_elements_text(coalesce(spec->'targets', '[]') || %s) t))"
-                " WHERE id = %s AND kind = 'load_balancer' AND deleted_at IS NULL"
-                " RETURNING *, ready_at <= now() AS ready",
-                (Jsonb(instance_ids), load_balancer_id),
-            ).fetchone()
-        if row is None:
-            raise refusal("LoadBalancerNotFound", f"load balancer {load_balancer_id} does not exist")
-        return _resource(row)
+        return self._targets("RegisterTargets", load_balancer_id, add=instance_ids)
 
     def deregister_targets(self, load_balancer_id: str, instance_ids: list[str]) -> Resource:
+        return self._targets("DeregisterTargets", load_balancer_id, remove=instance_ids)
+
+    def _targets(
+        self, action: str, load_balancer_id: str, add: list[str] | None = None, remove: list[str] | None = None
+    ) -> Resource:
+        """The balancer's targets with `add` and without `remove`, each once, in order."""
         with self.pool.connection() as conn:
-            self._call(conn, "DeregisterTargets")
+            self._call(conn, action)
             row = conn.execute(
-                "UPDATE lc_resources SET spec = jsonb_set(spec, '{targets}', (SELECT coalesce(jsonb_agg(t ORDER BY t),"
-                " '[]') FROM jsonb_array_elements_text(coalesce(spec->'targets', '[]')) t WHERE t <> ALL(%s)))"
-                " WHERE id = %s AND kind = 'load_balancer' AND deleted_at IS NULL"
+                "UPDATE lc_resources SET spec = jsonb_set(spec, '{targets}', (SELECT coalesce(jsonb_agg(DISTINCT t"
+                " ORDER BY t), '[]') FROM jsonb_array_elements_text(coalesce(spec->'targets', '[]') || %s) t"
+                " WHERE t <> ALL(%s))) WHERE id = %s AND kind = 'load_balancer' AND deleted_at IS NULL"
                 " RETURNING *, ready_at <= now() AS ready",
-                (instance_ids, load_balancer_id),
+                (Jsonb(add or []), remove or [], load_balancer_id),
             ).fetchone()
         if row is None:
             raise refusal("LoadBalancerNotFound", f"load balancer {load_balancer_id} does not exist")

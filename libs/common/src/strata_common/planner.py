@@ -69,7 +69,7 @@ class Plan:
 
 @dataclass
 class _PoolChange:
-    """What one pool needs: (old machine or None, new node or None) pairs by kind."""
+    """What one pool needs: (old machine, new node) pairs that replace, nodes added, machines removed."""
 
     replace: list[tuple[Machine, NodeTemplate]] = field(default_factory=list)
     unhealthy: list[tuple[Machine, NodeTemplate]] = field(default_factory=list)
@@ -155,8 +155,8 @@ def _pool_change(
 
 
 def _rolling(pairs: list[tuple[Machine, NodeTemplate]], pool: Pool, condition: str, barrier: tuple[str, ...],
-             reason: dict[str, str]) -> tuple[list[StepSpec], tuple[str, ...]]:  # fmt: skip
-    """Replacement of `pairs` in batches honouring the pool's maxSurge and maxUnavailable; (steps, last barrier)."""
+             reason: dict[str, str]) -> list[StepSpec]:  # fmt: skip
+    """Replacement of `pairs` in batches honouring the pool's maxSurge and maxUnavailable, after `barrier`."""
     out: list[StepSpec] = []
     size, surge, unavailable = pool.rollout.batch, pool.rollout.max_surge, pool.rollout.max_unavailable
     for start in range(0, len(pairs), size):
@@ -168,7 +168,7 @@ def _rolling(pairs: list[tuple[Machine, NodeTemplate]], pool: Pool, condition: s
         late = [retire_step(old, reason[old.name], condition, [s.name for s in news]) for old, _ in batch[len(early) :]]
         out += early + news + late
         barrier = tuple(s.name for s in early + news + late)
-    return out, barrier
+    return out
 
 
 def _live(machines: Iterable[Machine]) -> list[Machine]:
@@ -211,8 +211,8 @@ def plan_cluster(spec: ClusterSpec, machines: Iterable[Machine] = (), unhealthy:
     removed = [m for m in candidates if m.pool not in wanted_pools]
     for m in removed:
         plan.retire[m.name] = POOL_REMOVED
-    for m in leaving:
-        plan.retire.setdefault(m.name, SCALE_DOWN)
+    for m in leaving:  # the reason the plan that started it gave
+        plan.retire[m.name] = m.retire_reason or SCALE_DOWN
 
     control_condition = "ControlPlaneUpdated" if updating else "ControlPlaneReady"
     nodes: list[StepSpec] = [retire_step(m, plan.retire[m.name], control_condition if m.role == CONTROL_PLANE
@@ -247,9 +247,7 @@ def plan_cluster(spec: ClusterSpec, machines: Iterable[Machine] = (), unhealthy:
         nodes += [retire_step(m, SCALE_DOWN, "WorkersScaled", chain) for m in change.remove]
         nodes += [s for old, new in change.unhealthy for s in (
             retire_step(old, UNHEALTHY, "NodesHealthy", chain), ensure_step(new, "NodesHealthy", chain))]  # fmt: skip
-        rolled, _ = _rolling(change.replace, pool, "WorkersReplaced" if updating else "WorkersReady", chain,
-                             plan.retire)  # fmt: skip
-        nodes += rolled
+        nodes += _rolling(change.replace, pool, "WorkersReplaced" if updating else "WorkersReady", chain, plan.retire)
     nodes += [retire_step(m, POOL_REMOVED, "WorkersScaled", chain) for m in removed]
     after = tuple(s.name for s in nodes) or NODE_PREREQUISITES
     packs = []

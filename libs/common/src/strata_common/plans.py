@@ -8,14 +8,9 @@ from typing import Any
 
 from strata_common.db.queries import machines
 from strata_common.db.types import DbConnection
-from strata_common.engine.plan import submit_plan
+from strata_common.engine.plan import bump_generation, submit_plan
 from strata_common.model.cluster import ClusterSpec
 from strata_common.planner import Plan, plan_cluster
-
-
-def plan_for(conn: DbConnection, cluster_id: Any, spec: ClusterSpec, unhealthy: tuple[str, ...] = ()) -> Plan:
-    """The plan that brings the cluster from the machines it has to `spec`."""
-    return plan_cluster(spec, machines.machines(conn, cluster_id), unhealthy)
 
 
 def submit(conn: DbConnection, cluster_id: Any, generation: int, plan: Plan, grace: float,
@@ -24,3 +19,18 @@ def submit(conn: DbConnection, cluster_id: Any, generation: int, plan: Plan, gra
     ready = submit_plan(conn, cluster_id, generation, plan.steps, grace, source)
     machines.record_plan(conn, cluster_id, generation, plan)
     return ready
+
+
+def change(conn: DbConnection, cluster_id: Any, spec: ClusterSpec, grace: float, source: str = "api",
+           unhealthy: tuple[str, ...] = ()) -> list[dict[str, Any]]:  # fmt: skip
+    """Make `spec` the cluster's desired state at a new generation and plan it from its machines: a Running
+    cluster is Updating (no health check is due) until the plan's last step. Returns the steps ready now."""
+    generation = bump_generation(conn, cluster_id, spec.to_json())
+    conn.execute(
+        "UPDATE clusters SET profile_id = %s, profile_revision = %s, health_due_at = NULL,"
+        " phase = CASE WHEN phase = 'Running' THEN 'Updating' ELSE phase END WHERE id = %s",
+        (spec.profile_id, spec.profile_revision, cluster_id),
+    )
+    return submit(
+        conn, cluster_id, generation, plan_cluster(spec, machines.machines(conn, cluster_id), unhealthy), grace, source
+    )

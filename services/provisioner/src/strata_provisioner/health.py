@@ -22,14 +22,13 @@ from strata_common.db.queries import clusters, machines
 from strata_common.db.types import DbPool
 from strata_common.engine.conditions import FALSE, TRUE, set_condition
 from strata_common.engine.events import append_event
-from strata_common.engine.plan import bump_generation
 from strata_common.engine.publish import Publisher
 from strata_common.engine.runner import Dependencies
 from strata_common.kube.access import NotReachable, cluster_access
 from strata_common.kube.client import KubeError, condition_true
 from strata_common.kube_steps import kept_client
 from strata_common.model.cluster import ClusterSpec
-from strata_common.plans import plan_for, submit
+from strata_common.plans import change
 
 log = logging.getLogger(__name__)
 UNHEALTHY_TIMEOUT_SECONDS = 300.0  # x the time scale, when the pool does not say
@@ -99,10 +98,7 @@ def check_health(cluster_id: UUID, pool: DbPool, settings: Settings, deps: Depen
                 why = "its instance is gone" if name in gone else "its Node is not Ready"
                 append_event(conn, cluster_id, "warning", "provisioner", "NodeUnhealthy",
                              f"node {name} is unhealthy ({why}): it is replaced", {"machine": name})  # fmt: skip
-            generation = bump_generation(conn, cluster_id, row["spec"])
-            conn.execute("UPDATE clusters SET phase = 'Updating', health_due_at = NULL WHERE id = %s", (cluster_id,))
-            ready = submit(conn, cluster_id, generation, plan_for(conn, cluster_id, spec, tuple(replace)),
-                           settings.step_ready_grace, "provisioner")  # fmt: skip
+            ready = change(conn, cluster_id, spec, settings.step_ready_grace, "provisioner", tuple(replace))
         else:
             clusters.health_due(conn, cluster_id, settings.health_interval)
     publisher.publish(ready)

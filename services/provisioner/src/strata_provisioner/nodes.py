@@ -84,7 +84,7 @@ def ensure_node(ctx: StepContext) -> dict:
     if found is None or (ctx.step.input.get("waitReady") and not condition_true(found)):
         raise Retry(_poll(ctx), f"node {node.name} ({instance.id}) is joining the cluster")
     with ctx.db.connection() as conn:
-        became = machines.running(conn, ctx.step.cluster_id, node.name, node.name)
+        became = machines.running(conn, ctx.step.cluster_id, node.name, found["metadata"]["name"])
     if became:
         ctx.event("info", "NodeReady", f"node {node.name} joined (pool {node.pool}, {node.zone}, {instance.id})",
                   {"machine": node.name, "instance": instance.id, "zone": node.zone, "pool": node.pool})  # fmt: skip
@@ -103,7 +103,7 @@ def retire_node(ctx: StepContext) -> dict:
     name = ctx.step.name.split("/", 1)[1]
     reason = ctx.step.input.get("reason", "")
     with ctx.db.connection() as conn:
-        row = next((r for r in machines.rows(conn, ctx.step.cluster_id) if r["name"] == name), None)
+        row = machines.row(conn, ctx.step.cluster_id, name)
         if row is None or row["phase"] == DELETED:
             return {"deleted": None}
         machines.draining(conn, ctx.step.cluster_id, name)

@@ -216,12 +216,20 @@ PROVISIONING, RUNNING, DRAINING, DELETING, FAILED, DELETED = (
 
 @dataclass(frozen=True)
 class Machine:
-    """A machines row as the planner reads it."""
+    """A machines row as the planner reads it: the node it launches (its name, pool, zone and template
+    hash are the template's), its phase, and why a plan retires it."""
 
-    name: str
     template: NodeTemplate
-    template_hash: str
     phase: str
+    retire_reason: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.template.name
+
+    @property
+    def template_hash(self) -> str:
+        return self.template.template_hash
 
     @property
     def pool(self) -> str:
@@ -241,4 +249,4 @@ class Machine:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Machine:
-        return cls(row["name"], NodeTemplate.from_json(row["template"]), row["template_hash"], row["phase"])
+        return cls(NodeTemplate.from_json(row["template"]), row["phase"], row["retire_reason"])

@@ -25,7 +25,7 @@ from strata_common.packs.manifests import ManifestError
 from strata_common.packs.profiles import node_minimums
 from strata_common.packs.values import effective_values, pack_layer, render_objects
 from strata_common.planner import PACK_CONDITIONS, plan_cluster, plan_override
-from strata_common.plans import plan_for
+from strata_common.plans import change
 
 
 def _catalog(cloud: str) -> Catalog:
@@ -178,13 +178,7 @@ def update_cluster(work: Work, cluster_id: str, data: dict[str, Any]) -> dict[st
         _pause(work, row, data["paused"])
     if spec != current:
         machines.adopt(work.conn, row["id"], {pool.name: current.template_hash(pool) for pool in current.pools})
-        generation = bump_generation(work.conn, row["id"], spec.to_json())
-        work.conn.execute(
-            "UPDATE clusters SET profile_id = %s, profile_revision = %s, health_due_at = NULL,"
-            " phase = CASE WHEN phase = 'Running' THEN 'Updating' ELSE phase END WHERE id = %s",
-            (spec.profile_id, spec.profile_revision, row["id"]),
-        )
-        work.plan(row["id"], generation, plan_for(work.conn, row["id"], spec))
+        work.ready += change(work.conn, row["id"], spec, work.settings.step_ready_grace)
     return with_conditions(work.conn, row["id"])
 
 

@@ -25,6 +25,11 @@ def rows(conn: DbConnection, cluster_id: Any, live_only: bool = False) -> list[d
     ).fetchall()
 
 
+def row(conn: DbConnection, cluster_id: Any, name: str) -> dict[str, Any] | None:
+    return conn.execute(f"SELECT {COLUMNS} FROM machines WHERE cluster_id = %s AND name = %s",
+                        (cluster_id, name)).fetchone()  # fmt: skip
+
+
 def machines(conn: DbConnection, cluster_id: Any) -> list[Machine]:
     return [Machine.from_row(row) for row in rows(conn, cluster_id)]
 
@@ -77,10 +82,6 @@ def running(conn: DbConnection, cluster_id: Any, name: str, node_name: str) -> b
         (node_name, cluster_id, name, [PROVISIONING, FAILED, RUNNING]),
     ).fetchone()
     return row is not None
-
-
-def failed(conn: DbConnection, cluster_id: Any, name: str) -> bool:
-    return _move(conn, cluster_id, name, FAILED, (PROVISIONING,))
 
 
 def draining(conn: DbConnection, cluster_id: Any, name: str) -> bool:
