@@ -77,7 +77,11 @@ class Fleet:
         self.workers: list[subprocess.Popen] = []
 
     def start(self, args: list[str], extra: dict[str, str]) -> subprocess.Popen:
-        proc = subprocess.Popen([*STRATA, *args], env={**self.env, **extra}, stdout=subprocess.DEVNULL,
+        """Start `strata serve <args>`; its database connections name it (pg_stat_activity's application_name)."""
+        url = self.env["STRATA_DATABASE_URL"]
+        named = f"{url}{'&' if '?' in url else '?'}application_name=strata-{args[0]}"
+        env = {**self.env, "STRATA_DATABASE_URL": named, **extra}
+        proc = subprocess.Popen([*STRATA, *args], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         self.procs.append(proc)
         return proc

@@ -10,7 +10,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from strata_common.clouds.driver import GONE, INVALID, NODE_ROLES, READY, CloudError, LaunchSpec, Resource
+from strata_common.clouds.driver import (
+    GONE,
+    INVALID,
+    NODE_ROLES,
+    READY,
+    CloudError,
+    LaunchSpec,
+    Resource,
+    TagFilter,
+)
 
 
 class FakeCloud:
@@ -106,8 +115,12 @@ class FakeCloud:
         if resource_id in self.resources:
             self.resources[resource_id] = replace(self.resources[resource_id], state=GONE)
 
-    def list_owned(self, tags: dict[str, str], kinds: tuple[str, ...] | None = None) -> list[Resource]:
-        return [r for r in self._live() if tags.items() <= r.tags.items() and (kinds is None or r.kind in kinds)]
+    def list_owned(self, tags: TagFilter, kinds: tuple[str, ...] | None = None) -> list[Resource]:
+        def matches(resource: Resource) -> bool:
+            return all(resource.tags.get(key) in (value if isinstance(value, tuple) else (value,))
+                       for key, value in tags.items())  # fmt: skip
+
+        return [r for r in self._live() if matches(r) and (kinds is None or r.kind in kinds)]
 
     def builder_connection(self, builder: Resource, user: str | None = None) -> dict[str, str]:
         assert self.builder_root is not None, "this fake cloud builds no images"

@@ -129,6 +129,14 @@ def test_one_token_launches_one_instance_which_becomes_ready_and_is_owned(cloud)
     assert [r.id for r in cloud.driver.list_owned(tags)] == [first.id]
 
 
+def test_one_listing_finds_the_instances_of_several_clusters_and_no_others(cloud):
+    clusters = [owner() for _ in range(3)]
+    launched = [cloud.driver.run_instance(launch(cloud, tags, f"many-{n}")) for n, tags in enumerate(clusters)]
+    wanted = (clusters[0]["strata:cluster"], clusters[2]["strata:cluster"])
+    found = cloud.driver.list_owned({"strata:cluster": wanted, "strata:managed-by": "strata"}, ("instance",))
+    assert sorted(r.id for r in found) == sorted([launched[0].id, launched[2].id])
+
+
 def test_delete_twice_is_fine_and_what_is_gone_is_no_longer_owned(cloud):
     tags = owner()
     instance = cloud.driver.run_instance(launch(cloud, tags, "node-1"))

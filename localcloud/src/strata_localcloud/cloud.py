@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from strata_common.clouds.driver import (
     CloudError,
     LaunchSpec,
     Resource,
+    TagFilter,
 )
 from strata_localcloud import disks
 from strata_localcloud.catalog import CATALOG
@@ -386,13 +388,13 @@ class LocalCloud:
         with self.pool.connection() as conn:
             return disks.image_files(conn, image_id)
 
-    def list_owned(self, tags: dict[str, str], kinds: tuple[str, ...] | None = None) -> list[Resource]:
+    def list_owned(self, tags: TagFilter, kinds: tuple[str, ...] | None = None) -> list[Resource]:
         with self.pool.connection() as conn:
             self._call(conn, "ListOwned")
             rows = conn.execute(
-                f"{SELECT} WHERE tags @> %s AND deleted_at IS NULL AND (%s::text[] IS NULL OR kind = ANY(%s))"
-                " ORDER BY created_at, id",
-                (Jsonb(tags), kinds and list(kinds), kinds and list(kinds)),
+                f"{SELECT} WHERE tags @> ANY(%s::jsonb[]) AND deleted_at IS NULL"
+                " AND (%s::text[] IS NULL OR kind = ANY(%s)) ORDER BY created_at, id",
+                (_containing(tags), kinds and list(kinds), kinds and list(kinds)),
             ).fetchall()
         return [_resource(r) for r in rows]
 
@@ -408,6 +410,12 @@ class LocalCloud:
             code = "InvalidAMIID.NotFound" if kind == "image" else "InvalidInstanceID.NotFound"
             raise refusal(code, f"{kind} {resource_id} does not exist")
         return found[0]
+
+
+def _containing(tags: TagFilter) -> list[Jsonb]:
+    """Tag documents one of which a resource's tags must contain (a tuple value: one document per string)."""
+    choices = [[(key, v) for v in value] if isinstance(value, tuple) else [(key, value)] for key, value in tags.items()]
+    return [Jsonb(dict(pairs)) for pairs in product(*choices)]
 
 
 def _subnet_cidr(cidr: str, index: int) -> str:

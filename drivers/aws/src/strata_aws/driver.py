@@ -36,6 +36,7 @@ from strata_common.clouds.driver import (
     CloudError,
     LaunchSpec,
     Resource,
+    TagFilter,
 )
 
 TOKEN_TAG = "strata:token"
@@ -65,8 +66,10 @@ def _tag_dict(items: list[dict[str, str]] | None) -> dict[str, str]:
     return {item["Key"]: item["Value"] for item in items or []}
 
 
-def _filters(tags: dict[str, str]) -> list[dict[str, Any]]:
-    return [{"Name": f"tag:{key}", "Values": [value]} for key, value in sorted(tags.items())]
+def _filters(tags: TagFilter) -> list[dict[str, Any]]:
+    """EC2 filters: a filter's values are alternatives (EC2 takes up to 200 values per filter)."""
+    return [{"Name": f"tag:{key}", "Values": list(value) if isinstance(value, tuple) else [value]}
+            for key, value in sorted(tags.items())]  # fmt: skip
 
 
 def _token_filter(tokens: list[str]) -> list[dict[str, Any]]:
@@ -672,7 +675,7 @@ class AwsCloud:
             if not _gone(cloud_error(err)):
                 raise
 
-    def list_owned(self, tags: dict[str, str], kinds: tuple[str, ...] | None = None) -> list[Resource]:
+    def list_owned(self, tags: TagFilter, kinds: tuple[str, ...] | None = None) -> list[Resource]:
         def wanted(kind: str) -> bool:
             return kinds is None or kind in kinds
 

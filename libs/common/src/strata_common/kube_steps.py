@@ -4,6 +4,7 @@ StepError here and nowhere else."""
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from strata_common.kube.access import KubeAccess, NotReachable, cluster_access
 from strata_common.kube.client import KubeClient, KubeError
 
 _clients: OrderedDict[tuple[str, KubeAccess], KubeClient] = OrderedDict()
+_lock = threading.Lock()  # a health check asks several clusters at once
 CLIENTS_KEPT = 32  # per worker process: connections and discovery stay warm across a cluster's steps
 
 
@@ -37,7 +39,9 @@ def kept_client(cluster_id: str, access: KubeAccess, make: Callable[[KubeAccess]
     """The process's client of the cluster (made with `make` the first time): closed after an error
     answer, kept for the next use otherwise (a wait or a step's own error leave the connection good)."""
     key = (cluster_id, access)
-    client = _clients.pop(key, None) or make(access)
+    with _lock:
+        client = _clients.pop(key, None)
+    client = client or make(access)
     try:
         yield client
     except KubeError:
@@ -50,6 +54,8 @@ def kept_client(cluster_id: str, access: KubeAccess, make: Callable[[KubeAccess]
 
 
 def _keep(key: tuple[str, KubeAccess], client: KubeClient) -> None:
-    _clients[key] = client
-    while len(_clients) > CLIENTS_KEPT:
-        _clients.popitem(last=False)[1].close()
+    with _lock:
+        _clients[key] = client
+        dropped = [_clients.popitem(last=False)[1] for _ in range(len(_clients) - CLIENTS_KEPT)]
+    for each in dropped:
+        each.close()

@@ -24,12 +24,12 @@ from strata_common.logs import setup_logging
 from strata_common.queues import REDRIVE_TASK, ping_task, run_step_task
 
 log = logging.getLogger(__name__)
-ClusterTask = Callable[[UUID, DbPool, Settings, Dependencies, Publisher], str]
+ClusterTask = Callable[[list[UUID], DbPool, Settings, Dependencies, Publisher], str]
 
 
 def create_worker_app(service: str, cluster_tasks: dict[str, ClusterTask] | None = None) -> Celery:
     """The Celery app of a worker service: run its steps, answer pings, run beat's re-drive, and the
-    service's own tasks on one cluster (`cluster_tasks`: task name -> function of the cluster id)."""
+    service's own tasks on a batch of clusters (`cluster_tasks`: task name -> function of their ids)."""
     settings = load_settings()
     setup_logging(settings.log_level)
     load_modules(settings.handler_modules)
@@ -65,8 +65,8 @@ def create_worker_app(service: str, cluster_tasks: dict[str, ClusterTask] | None
 
     for name, function in (cluster_tasks or {}).items():
 
-        def cluster_task(cluster_id: str, function: ClusterTask = function) -> str:
-            return function(UUID(cluster_id), get_pool(settings), settings, deps, publisher)
+        def cluster_task(cluster_ids: list[str], function: ClusterTask = function) -> str:
+            return function([UUID(c) for c in cluster_ids], get_pool(settings), settings, deps, publisher)
 
         app.task(name=name, expires=max(5.0, settings.redrive_interval * 5))(cluster_task)
 

@@ -1,6 +1,8 @@
-"""The health check of a Running cluster (Cluster API's MachineHealthCheck): beat finds the clusters
-whose check is due (one indexed query), and this compares each one's Running machines with its
-cloud's instances (one listing by ownership tag) and its Kubernetes Nodes (one list).
+"""The health check of Running clusters (Cluster API's MachineHealthCheck): beat finds the clusters
+whose check is due (one indexed query) and sends them in batches; this compares each one's Running
+machines with its cloud's instances (one listing by ownership tag per cloud account and batch) and
+its Kubernetes Nodes (one list per cluster, several clusters asked at once). A healthy cluster costs
+no write.
 
 A machine whose instance is gone is unhealthy at once; one whose Node is NotReady (or missing) once
 that has lasted the pool's `unhealthyTimeout`. Unhealthy machines are replaced by a new generation
@@ -13,18 +15,20 @@ A paused cluster, or one not Running, is not checked.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
 from strata_common.clouds.driver import GONE
 from strata_common.config import Settings
-from strata_common.db.queries import clusters, machines
+from strata_common.db.queries import machines
 from strata_common.db.types import DbPool
 from strata_common.engine.conditions import FALSE, TRUE, set_condition
 from strata_common.engine.events import append_event
 from strata_common.engine.publish import Publisher
 from strata_common.engine.runner import Dependencies
-from strata_common.kube.access import NotReachable, cluster_access
+from strata_common.kube.access import KubeAccess, cluster_accesses
 from strata_common.kube.client import KubeError, condition_true
 from strata_common.kube_steps import kept_client
 from strata_common.model.cluster import ClusterSpec
@@ -32,15 +36,19 @@ from strata_common.plans import change
 
 log = logging.getLogger(__name__)
 UNHEALTHY_TIMEOUT_SECONDS = 300.0  # x the time scale, when the pool does not say
+ASKED_AT_ONCE = 8  # clusters whose API a batch asks at the same time (a slow one does not hold up the rest)
+
+DUE = """
+SELECT c.id, c.generation, c.spec, n.status = 'True' AND n.observed_generation = c.generation AS known_healthy
+FROM clusters c LEFT JOIN conditions n ON n.cluster_id = c.id AND n.type = 'NodesHealthy'
+WHERE c.id = ANY(%s) AND c.deleted_at IS NULL AND c.phase = 'Running' AND NOT c.paused
+"""
 
 
-def _not_ready_nodes(pool: DbPool, settings: Settings, deps: Dependencies, cluster_id: UUID) -> set[str] | None:
+def _not_ready_nodes(cluster_id: UUID, access: KubeAccess | None, deps: Dependencies) -> set[str] | None:
     """Names of the cluster's Nodes that are not Ready; None when its API cannot be asked."""
-    with pool.connection() as conn:
-        try:
-            access = cluster_access(conn, cluster_id, settings)
-        except NotReachable:
-            return None
+    if access is None:
+        return None
     try:
         with kept_client(str(cluster_id), access, deps.kube) as client:
             nodes = client.list("v1", "Node")
@@ -50,28 +58,55 @@ def _not_ready_nodes(pool: DbPool, settings: Settings, deps: Dependencies, clust
     return {n["metadata"]["name"] for n in nodes if not condition_true(n)}
 
 
-def check_health(cluster_id: UUID, pool: DbPool, settings: Settings, deps: Dependencies, publisher: Publisher) -> str:
-    """Check one cluster; plan the replacement of its unhealthy machines. Returns what it did."""
+def _launched(rows: list[dict[str, Any]], deps: Dependencies) -> dict[UUID, set[str]]:
+    """Machine names with a live instance, per cluster: one listing per cloud account."""
+    accounts: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for row in rows:
+        spec = row["spec"]
+        accounts[spec["cloudType"], spec["cloudAccount"]].append(str(row["id"]))
+    launched: dict[UUID, set[str]] = defaultdict(set)
+    for (cloud, account), ids in accounts.items():
+        owned = deps.driver(cloud, account).list_owned({"strata:cluster": tuple(ids), "strata:managed-by": "strata"},
+                                                       ("instance",))  # fmt: skip
+        for r in owned:
+            if r.state != GONE:
+                launched[UUID(r.tags["strata:cluster"])].add(r.tags.get("strata:node", "").split("/", 1)[-1])
+    return launched
+
+
+def check_health(cluster_ids: list[UUID], pool: DbPool, settings: Settings, deps: Dependencies,
+                 publisher: Publisher) -> str:  # fmt: skip
+    """Check these clusters (those still Running and not paused); plan the replacement of their unhealthy
+    machines. Returns what it did."""
     with pool.connection() as conn:
-        row = conn.execute(
-            "SELECT id, name, generation, spec, phase, paused FROM clusters WHERE id = %s AND deleted_at IS NULL",
-            (cluster_id,),
-        ).fetchone()
-        if row is None or row["paused"] or row["phase"] != "Running":
-            return "skipped"
-        running = [r for r in machines.rows(conn, cluster_id, live_only=True) if r["phase"] == "Running"]
-    spec = ClusterSpec.from_json(row["spec"])
-    driver = deps.driver(spec.cloud_type, spec.cloud_account)
-    owned = driver.list_owned({"strata:cluster": str(cluster_id), "strata:managed-by": "strata"}, ("instance",))
-    launched = {r.tags.get("strata:node", "").split("/", 1)[-1] for r in owned if r.state != GONE}
-    names = {r["name"] for r in running}
-    gone = names - launched
-    suspects = gone | ((_not_ready_nodes(pool, settings, deps, cluster_id) or set()) & names)
+        rows = conn.execute(DUE, (cluster_ids,)).fetchall()
+        running: dict[UUID, dict[str, dict[str, Any]]] = defaultdict(dict)
+        for machine in machines.running_in(conn, [r["id"] for r in rows]):
+            running[machine["cluster_id"]][machine["name"]] = machine
+        accesses = cluster_accesses(conn, [r["id"] for r in rows], settings)
+    launched = _launched(rows, deps)
+    with ThreadPoolExecutor(ASKED_AT_ONCE) as asking:
+        asked = {r["id"]: asking.submit(_not_ready_nodes, r["id"], accesses.get(r["id"]), deps) for r in rows}
+    done = []
+    for row in rows:
+        names = set(running[row["id"]])
+        gone = names - launched[row["id"]]
+        suspects = gone | ((asked[row["id"]].result() or set()) & names)
+        marked = any(m["marked"] for m in running[row["id"]].values())
+        if suspects or marked or not row["known_healthy"]:
+            done.append(_judge(row, gone, suspects, pool, settings, publisher))
+    return f"{len(rows)} checked" + "".join(f"; {each}" for each in done if each)
+
+
+def _judge(row: dict[str, Any], gone: set[str], suspects: set[str], pool: DbPool, settings: Settings,
+           publisher: Publisher) -> str:  # fmt: skip
+    """Record which of the cluster's machines are unhealthy, set NodesHealthy and plan replacements."""
+    cluster_id, spec = row["id"], ClusterSpec.from_json(row["spec"])
     with pool.connection() as conn, conn.transaction():
         now = conn.execute("SELECT generation, phase, paused FROM clusters WHERE id = %s FOR UPDATE",
                            (cluster_id,)).fetchone()  # fmt: skip
         if (now["generation"], now["phase"], now["paused"]) != (row["generation"], "Running", False):
-            return "changed meanwhile"  # a change or a delete came after the look: what was seen is stale
+            return ""  # a change or a delete came after the look: what was seen is stale
         marked = {r["name"]: r for r in machines.unhealthy(conn, cluster_id, sorted(suspects))}
         replace, held = [], []
         for pool_spec in spec.pools:
@@ -99,7 +134,5 @@ def check_health(cluster_id: UUID, pool: DbPool, settings: Settings, deps: Depen
                 append_event(conn, cluster_id, "warning", "provisioner", "NodeUnhealthy",
                              f"node {name} is unhealthy ({why}): it is replaced", {"machine": name})  # fmt: skip
             ready = change(conn, cluster_id, spec, settings.step_ready_grace, "provisioner", tuple(replace))
-        else:
-            clusters.health_due(conn, cluster_id, settings.health_interval)
     publisher.publish(ready)
-    return f"replacing {', '.join(replace)}" if replace else ("held" if held else "healthy")
+    return f"{cluster_id}: replacing {', '.join(replace)}" if replace else (f"{cluster_id}: held" if held else "")

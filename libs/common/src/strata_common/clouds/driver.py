@@ -11,6 +11,9 @@ from typing import Any, Protocol
 PENDING, READY, DELETING, GONE, FAILED = "pending", "ready", "deleting", "gone", "failed"
 STATES = (PENDING, READY, DELETING, GONE, FAILED)
 
+# Tags a listing must match: a tuple value matches any of its strings (one listing for many clusters).
+TagFilter = dict[str, str | tuple[str, ...]]
+
 
 @dataclass(frozen=True)
 class Resource:
@@ -120,8 +123,9 @@ class CloudDriver(Protocol):
     def delete(self, resource_id: str) -> None:
         """Terminate or delete any resource; deleting what is already gone is not an error."""
 
-    def list_owned(self, tags: dict[str, str], kinds: tuple[str, ...] | None = None) -> list[Resource]:
-        """Every live resource whose tags include `tags` (e.g. {"strata:cluster": id}), of `kinds` only if given."""
+    def list_owned(self, tags: TagFilter, kinds: tuple[str, ...] | None = None) -> list[Resource]:
+        """Every live resource whose tags include `tags` (e.g. {"strata:cluster": id}; a tuple value: any of
+        up to 100 strings), of `kinds` only if given."""
 
     def builder_connection(self, builder: Resource, user: str | None = None) -> dict[str, str]:
         """Ansible variables that reach a running image builder: how to connect (`ansible_connection`,

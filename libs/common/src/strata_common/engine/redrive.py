@@ -23,6 +23,8 @@ RETURNING s.id, s.queue
 """
 
 
+CHECK_BATCH = 100  # clusters per check message: one cloud listing for them all (EC2 takes 200 filter values)
+
 # Clusters whose health check is due (health_due_at is set only while a cluster is Running and not
 # paused); the next one is pushed an interval ahead, the check itself sets it again when it is done.
 DUE_HEALTH_CHECKS = """
@@ -48,9 +50,10 @@ def redrive(pool: DbPool, publisher: Publisher, grace: float, batch: int = 500, 
             due = conn.execute(DUE_STEPS, {"batch": batch, "grace": grace}).fetchall()
             checks = conn.execute(DUE_HEALTH_CHECKS, {"batch": batch, "interval": health_interval}).fetchall()
         total += publisher.publish(due)
-        for check in checks:
+        ids = [str(check["id"]) for check in checks]
+        for start in range(0, len(ids), CHECK_BATCH):
             for task in CLUSTER_CHECKS:
-                publisher.app.send_task(task, args=[str(check["id"])])
+                publisher.app.send_task(task, args=[ids[start : start + CHECK_BATCH]])
         total += len(checks)
         if len(due) < batch and len(checks) < batch:
             return total

@@ -9,6 +9,7 @@ certificate by the load balancer's DNS name).
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -35,20 +36,36 @@ class NotReachable(LookupError):
     """The cluster has no certificates or API endpoint yet."""
 
 
+ACCESS = """
+SELECT c.id, c.spec ->> 'cloudType' AS cloud, c.status ->> 'endpoint' AS endpoint, a.config, s.sealed
+FROM clusters c LEFT JOIN cluster_secrets s ON s.cluster_id = c.id
+LEFT JOIN cloud_accounts a ON a.id = (c.spec ->> 'cloudAccount')::uuid WHERE c.id = ANY(%s)
+"""
+
+
 def cluster_access(conn: DbConnection, cluster_id: UUID | str, settings: Settings) -> KubeAccess:
-    row = conn.execute(
-        "SELECT c.spec ->> 'cloudType' AS cloud, c.status ->> 'endpoint' AS endpoint, a.config, s.sealed"
-        " FROM clusters c LEFT JOIN cluster_secrets s ON s.cluster_id = c.id"
-        " LEFT JOIN cloud_accounts a ON a.id = (c.spec ->> 'cloudAccount')::uuid WHERE c.id = %s",
-        (cluster_id,),
-    ).fetchone()  # one query: the add-ons service asks for every step it runs
-    if row is None or row["sealed"] is None or row["endpoint"] is None:
+    """The cluster's access (one query: the add-ons service asks for every step it runs)."""
+    found = cluster_accesses(conn, [cluster_id], settings)
+    if not found:
         raise NotReachable("the cluster's certificates or API endpoint do not exist yet")
-    secrets = SecretBox(settings.secret_key).open(row["sealed"])
-    server, server_name = registry.api_server(row["cloud"], row["config"] or {}, str(cluster_id), row["endpoint"],
-                                              settings)  # fmt: skip
-    return KubeAccess(server, server_name, secrets["caCert"], secrets["adminCert"], secrets["adminKey"],
-                      secrets["clusterName"])  # fmt: skip
+    return next(iter(found.values()))
+
+
+def cluster_accesses(
+    conn: DbConnection, cluster_ids: Sequence[UUID | str], settings: Settings
+) -> dict[UUID, KubeAccess]:
+    """The access of each of these clusters whose certificates and API endpoint exist (one query)."""
+    box = SecretBox(settings.secret_key)
+    found = {}
+    for row in conn.execute(ACCESS, ([str(c) for c in cluster_ids],)).fetchall():
+        if row["sealed"] is None or row["endpoint"] is None:
+            continue
+        secrets = box.open(row["sealed"])
+        server, server_name = registry.api_server(row["cloud"], row["config"] or {}, str(row["id"]), row["endpoint"],
+                                                  settings)  # fmt: skip
+        found[row["id"]] = KubeAccess(server, server_name, secrets["caCert"], secrets["adminCert"],
+                                      secrets["adminKey"], secrets["clusterName"])  # fmt: skip
+    return found
 
 
 def kubeconfig(access: KubeAccess) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import ssl
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -25,7 +26,10 @@ class KubeError(Exception):
         self.status, self.reason, self.message, self.body = status, reason, message, body or {}
 
 
+@lru_cache(maxsize=4096)
 def _context(access: KubeAccess) -> ssl.SSLContext:
+    """The TLS context of a cluster's admin credentials, made once per process (loading a key pair costs
+    more than the request a health check makes)."""
     context = ssl.create_default_context(cadata=access.ca_cert)
     with tempfile.TemporaryDirectory() as folder:  # the ssl module loads a key pair only from files
         cert, key = Path(folder, "client.crt"), Path(folder, "client.key")

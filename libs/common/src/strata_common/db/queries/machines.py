@@ -101,6 +101,15 @@ def deleted(conn: DbConnection, cluster_id: Any, name: str | None = None) -> Non
     )
 
 
+def running_in(conn: DbConnection, cluster_ids: list[Any]) -> list[dict[str, Any]]:
+    """The Running machines of these clusters: cluster_id, name, pool and whether one is marked unhealthy."""
+    return conn.execute(
+        "SELECT cluster_id, name, pool, unhealthy_since IS NOT NULL AS marked FROM machines"
+        " WHERE cluster_id = ANY(%s) AND phase = 'Running'",
+        (cluster_ids,),
+    ).fetchall()
+
+
 def unhealthy(conn: DbConnection, cluster_id: Any, names: list[str]) -> list[dict[str, Any]]:
     """Mark `names` unhealthy since now (unless they already are) and clear the others; return the
     Running machines' rows with how long each has been unhealthy (seconds, None if healthy)."""
