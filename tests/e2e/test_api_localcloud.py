@@ -1,5 +1,6 @@
 """Local cloud administration over HTTP and `strata localcloud`: faults, throttling and quotas, admins only."""
 
+import json
 import subprocess
 
 import pytest
@@ -36,6 +37,33 @@ def test_faults_and_quotas(clients):
     assert buckets["RunInstances"]["rate"] == 5 and buckets["DescribeImages"]["rate"] == 100
 
 
+def test_faults_and_throttling_can_be_taken_back_and_are_bounded(clients):
+    admin, operator = clients["admin"], clients["operator"]
+    fault = {"action": "CopyImage", "code": "InternalError", "count": 10_000, "message": "m" * 500}
+    first, second = (admin.post("/v1/localcloud/faults", fault).json()["id"] for _ in range(2))
+    too_much = admin.post("/v1/localcloud/faults", {**fault, "count": 10_001, "message": "m" * 501})
+    assert too_much.status_code == 422 and set(too_much.json()["error"]["fields"]) == {"count", "message"}
+    assert operator.delete(f"/v1/localcloud/faults/{first}").status_code == 403
+    assert admin.delete(f"/v1/localcloud/faults/{first}").status_code == 204
+    assert admin.delete(f"/v1/localcloud/faults/{first}").status_code == 404
+    assert [f["id"] for f in admin.get("/v1/localcloud/faults").json()["items"]] == [second]
+    admin.post("/v1/localcloud/faults", {**fault, "count": 1})
+    assert admin.delete("/v1/localcloud/faults").json() == {"removed": 2}
+    assert admin.get("/v1/localcloud/faults").json()["items"] == []
+
+    too_fast = admin.put("/v1/localcloud/throttling/CopyImage", {"rate": 347_694, "burst": 1e9})
+    assert too_fast.status_code == 422 and set(too_fast.json()["error"]["fields"]) == {"rate", "burst"}
+    admin.put("/v1/localcloud/throttling/CopyImage", {"rate": 10_000, "burst": 100_000})
+    assert operator.delete("/v1/localcloud/throttling/CopyImage").status_code == 403
+    back = admin.delete("/v1/localcloud/throttling/CopyImage")
+    assert back.status_code == 200 and back.json() == {"action": "CopyImage", "rate": 100, "burst": 200}
+    assert admin.delete("/v1/localcloud/throttling/Explode").status_code == 404
+    document = admin.get("/openapi.json").json()["components"]["schemas"]
+    assert document["FaultCreate"]["properties"]["count"]["maximum"] == 10_000
+    assert document["FaultCreate"]["properties"]["message"]["maxLength"] == 500
+    assert document["ThrottlingUpdate"]["properties"]["rate"]["maximum"] == 10_000
+
+
 def test_strata_localcloud_verbs(clients, strata_env):
     admin = clients["admin"]
     env = {**strata_env, "STRATA_API_URL": admin.base, "STRATA_TOKEN": admin.session.headers["Authorization"][7:]}
@@ -51,3 +79,10 @@ def test_strata_localcloud_verbs(clients, strata_env):
     assert strata("regions").splitlines()[2].split() == ["local-2", "16", "0"]
     strata("throttle", "CreateImage", "3")
     assert "CreateImage 3.0 6.0" in " ".join(strata("throttling").split())
+    strata("unthrottle", "CreateImage")
+    assert "CreateImage 100.0 200.0" in " ".join(strata("throttling").split())
+    fault_id = json.loads(strata("faults", "-o", "json"))["items"][0]["id"]
+    assert strata("fault", "rm", str(fault_id)).strip() == f"fault {fault_id} removed"
+    assert len(strata("faults").splitlines()) == 1
+    strata("fault", "CreateNetwork", "RequestLimitExceeded")
+    assert "removed 1" in strata("fault", "clear")

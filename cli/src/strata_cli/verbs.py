@@ -39,9 +39,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "localcloud", help="the built-in local cloud: faults, throttling and quotas (admin token)"
     )
     lc_verbs = localcloud.add_subparsers(dest="verb", required=True)
-    fault = lc_verbs.add_parser("fault", help="make the next COUNT calls of ACTION fail with CODE")
-    fault.add_argument("action")
-    fault.add_argument("code")
+    fault = lc_verbs.add_parser(
+        "fault",
+        help="make the next COUNT calls of ACTION fail with CODE; 'fault rm ID' and 'fault clear' take faults back",
+    )
+    fault.add_argument("action", help="an action, or rm (then the fault's id) or clear")
+    fault.add_argument("code", nargs="?", help="the error code the calls fail with (the fault's id after rm)")
     fault.add_argument("--count", type=int, default=1)
     fault.add_argument("--message", default="injected fault")
     lc_verbs.add_parser("faults", help="faults still waiting to fire")
@@ -54,6 +57,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     throttle.add_argument("action")
     throttle.add_argument("rate", type=float)
     throttle.add_argument("--burst", type=float, help="calls at once (default: twice the rate, at least 1)")
+    lc_verbs.add_parser("unthrottle", help="put an action's rate and burst back to the defaults").add_argument("action")
     for each in lc_verbs.choices.values():
         each.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
     token = sub.add_parser("token", help="API tokens (talks to the database directly)")
@@ -87,7 +91,12 @@ THROTTLING_COLUMNS = [("ACTION", "action"), ("RATE", "rate"), ("BURST", "burst")
 
 
 def run_localcloud(args: argparse.Namespace) -> int:
-    if args.verb == "fault":
+    if args.verb == "fault" and args.action == "rm":
+        call("DELETE", f"/v1/localcloud/faults/{args.code}")
+        print(f"fault {args.code} removed")
+    elif args.verb == "fault" and args.action == "clear":
+        print(f"removed {call('DELETE', '/v1/localcloud/faults')['removed']} faults")
+    elif args.verb == "fault":
         body = {"action": args.action, "code": args.code, "count": args.count, "message": args.message}
         show(call("POST", "/v1/localcloud/faults", body), args.output, FAULT_COLUMNS)
     elif args.verb == "faults":
@@ -96,6 +105,8 @@ def run_localcloud(args: argparse.Namespace) -> int:
         show(call("GET", "/v1/localcloud/regions"), args.output, REGION_COLUMNS)
     elif args.verb == "throttling":
         show(call("GET", "/v1/localcloud/throttling"), args.output, THROTTLING_COLUMNS)
+    elif args.verb == "unthrottle":
+        show(call("DELETE", f"/v1/localcloud/throttling/{args.action}"), args.output, THROTTLING_COLUMNS)
     elif args.verb == "throttle":
         body = {"rate": args.rate, "burst": args.burst or max(1.0, 2 * args.rate)}
         show(call("PUT", f"/v1/localcloud/throttling/{args.action}", body), args.output, THROTTLING_COLUMNS)

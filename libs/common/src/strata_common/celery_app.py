@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from typing import Any
+
+import redis
 from celery import Celery
 from celery.signals import worker_process_init
 from kombu import Queue
+from kombu.exceptions import OperationalError
 
 from strata_common.db.pool import close_pools
 from strata_common.queues import CONTROL, QUEUES, queue_of
+
+log = logging.getLogger(__name__)
+BROKER_DOWN_SECONDS = 5.0  # after a failed send, sends are skipped this long (each would wait for its retries)
+
+
+class BrokerSender:
+    """`send_task` that outlives a broker outage: a message that cannot be sent is dropped, because
+    whatever it announced is in the database and beat's re-drive publishes it again once Redis is back
+    (a due step, a due health check). The outage is logged once, as a warning."""
+
+    def __init__(self, app: Celery):
+        self.app = app
+        self._down = False
+        self._skip_until = 0.0
+
+    def send_task(self, name: str, args: Any = None, **options: Any) -> Any:
+        if time.monotonic() < self._skip_until:
+            return None
+        try:
+            sent = self.app.send_task(name, args=args, **options)
+        except (OperationalError, redis.exceptions.ConnectionError) as err:
+            if not self._down:
+                log.warning("Redis is unavailable (%s): messages are left to the re-drive until it is back", err)
+            self._down, self._skip_until = True, time.monotonic() + BROKER_DOWN_SECONDS
+            return None
+        if self._down:
+            log.warning("Redis is back")
+            self._down = False
+        return sent
 
 
 def _route(name: str, args: object, kwargs: object, options: object, task: object = None, **kw: object):

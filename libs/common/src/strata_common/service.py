@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
+from functools import wraps
+from typing import Any
 from uuid import UUID
 
+import psycopg
 from celery import Celery
 
-from strata_common.celery_app import create_celery
+from strata_common.celery_app import BrokerSender, create_celery
 from strata_common.clouds import registry
 from strata_common.config import Settings, load_settings
 from strata_common.db.pool import get_pool
@@ -25,6 +29,27 @@ from strata_common.queues import REDRIVE_TASK, ping_task, run_step_task
 
 log = logging.getLogger(__name__)
 ClusterTask = Callable[[list[UUID], DbPool, Settings, Dependencies, Publisher], str]
+WARN_EVERY_SECONDS = 60.0
+_warned_at = -WARN_EVERY_SECONDS
+
+
+def survives_database_outage(task: Callable[..., Any]) -> Callable[..., Any]:
+    """A task that meets a database gone away (restart, failover) ends quietly: its step's lease
+    expires and the re-drive runs it again once the database is back. Logged as a warning, once a minute."""
+
+    @wraps(task)
+    def run(*args: Any) -> Any:
+        global _warned_at
+        try:
+            return task(*args)
+        except psycopg.OperationalError as err:
+            if time.monotonic() - _warned_at > WARN_EVERY_SECONDS:
+                _warned_at = time.monotonic()
+                log.warning("the database is unavailable (%s); the re-drive retries once it is back",
+                            str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)  # fmt: skip
+            return "database unavailable"
+
+    return run
 
 
 def create_worker_app(service: str, cluster_tasks: dict[str, ClusterTask] | None = None) -> Celery:
@@ -34,7 +59,7 @@ def create_worker_app(service: str, cluster_tasks: dict[str, ClusterTask] | None
     setup_logging(settings.log_level)
     load_modules(settings.handler_modules)
     app = create_celery(service, settings.redis_url)
-    publisher = Publisher(app)
+    publisher = Publisher(BrokerSender(app))
     worker = f"{service}@{socket.gethostname()}"
     deps = Dependencies(
         driver=lambda cloud, account: registry.driver_for(cloud, account, get_pool(settings), settings), kube=KubeClient
@@ -51,6 +76,7 @@ def create_worker_app(service: str, cluster_tasks: dict[str, ClusterTask] | None
             )
 
     @app.task(name=run_step_task(service))
+    @survives_database_outage
     def run(step_id: int) -> str:
         """Look at step `step_id`: run it if it can be claimed, else do nothing."""
         return run_step(
@@ -68,9 +94,10 @@ def create_worker_app(service: str, cluster_tasks: dict[str, ClusterTask] | None
         def cluster_task(cluster_ids: list[str], function: ClusterTask = function) -> str:
             return function([UUID(c) for c in cluster_ids], get_pool(settings), settings, deps, publisher)
 
-        app.task(name=name, expires=max(5.0, settings.redrive_interval * 5))(cluster_task)
+        app.task(name=name, expires=max(5.0, settings.redrive_interval * 5))(survives_database_outage(cluster_task))
 
     @app.task(name=REDRIVE_TASK, expires=max(5.0, settings.redrive_interval * 5))
+    @survives_database_outage
     def redrive_due() -> int:
         """Publish due steps (scheduled by beat; concurrent runs skip on an advisory lock)."""
         published = redrive(

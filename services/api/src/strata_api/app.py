@@ -10,7 +10,7 @@ from strata_api.health import bp as health_bp
 from strata_api.http import register_request_guards, release_db
 from strata_api.openapi import bp as openapi_bp
 from strata_api.resources import cloudaccounts, clusters, images, localcloud, packs, packvalues, profiles, whoami
-from strata_common.celery_app import create_celery
+from strata_common.celery_app import BrokerSender, create_celery
 from strata_common.config import Settings, load_settings
 from strata_common.engine.events import CHANNEL
 from strata_common.engine.publish import Publisher
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["strata_notifier"] = Notifier(settings.database_url, CHANNEL)
-    app.extensions["strata_publisher"] = Publisher(create_celery(CONTROL, settings.redis_url))
+    app.extensions["strata_publisher"] = Publisher(BrokerSender(create_celery(CONTROL, settings.redis_url)))
     register_error_handlers(app)
     register_request_guards(app)
     app.teardown_request(release_db)

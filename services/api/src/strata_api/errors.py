@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from flask import Flask, jsonify
 from psycopg import errors as pg_errors
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 2
 
 
 class ApiError(Exception):
@@ -47,6 +49,13 @@ def register_error_handlers(app: Flask) -> None:
     def _concurrent_change(err: Exception):
         log.warning("request lost a race with a concurrent change: %s", err)
         return error_response(409, "concurrent_change", "a concurrent change got in the way; retry the request")
+
+    @app.errorhandler(psycopg.OperationalError)  # the server went away mid-request, or no connection came
+    def _database_unavailable(err: Exception):
+        log.warning("the database is unavailable: %s", str(err).strip().splitlines()[0] if str(err) else err)
+        response = error_response(503, "database_unavailable", "the database is unavailable; retry shortly")
+        response[0].headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

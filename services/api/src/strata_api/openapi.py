@@ -19,6 +19,7 @@ _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 _ERROR_TEXT = {
     400: "Malformed request", 401: "Missing or unknown token", 403: "The token's role is not enough",
     404: "Not found (or in another project)", 409: "Conflict", 422: "Invalid values; fields names each one",
+    503: "The database is unavailable (a restart or failover): retry after Retry-After seconds",
 }  # fmt: skip
 
 
@@ -59,7 +60,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 responses[str(status)] = {"description": "Server-Sent Events", "content": {"text/event-stream": {}}}
             else:
                 responses[str(status)] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
-        for status in (400, 401) + ((403,) if doc.role != "viewer" else ()):
+        for status in (400, 401, 503) + ((403,) if doc.role != "viewer" else ()):
             responses.setdefault(str(status), {"description": _ERROR_TEXT[status], **error})
         operation: dict[str, Any] = {
             "summary": doc.summary,

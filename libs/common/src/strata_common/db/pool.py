@@ -1,17 +1,34 @@
-"""The process-wide psycopg 3 connection pool."""
+"""The process-wide psycopg 3 connection pool. A connection that has sat idle is checked before it is
+handed out, so a restarted or failed-over server costs no request a dead connection."""
 
 from __future__ import annotations
 
 import threading
+import time
+import weakref
 
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from strata_common.config import Settings
-from strata_common.db.types import DbPool
+from strata_common.db.types import DbConnection, DbPool
 
 _pools: dict[tuple[str, bool], DbPool] = {}
 _lock = threading.Lock()
+# Busy connections come back within milliseconds and are not checked; a server restart takes longer
+# than this, so every connection it killed has been idle at least this long when it is next drawn.
+IDLE_CHECK_SECONDS = 0.25
+_returned: weakref.WeakKeyDictionary[DbConnection, float] = weakref.WeakKeyDictionary()
+
+
+def _note_return(conn: DbConnection) -> None:
+    _returned[conn] = time.monotonic()
+
+
+def _check_if_idle(conn: DbConnection) -> None:
+    """Raise if an idle connection no longer works (the pool then discards it and draws another)."""
+    if time.monotonic() - _returned.get(conn, 0.0) > IDLE_CHECK_SECONDS:
+        ConnectionPool.check_connection(conn)
 
 
 def open_pool(database_url: str, max_size: int = 4, name: str = "strata", autocommit: bool = False) -> DbPool:
@@ -21,6 +38,8 @@ def open_pool(database_url: str, max_size: int = 4, name: str = "strata", autoco
         min_size=1,
         max_size=max_size,
         kwargs={"row_factory": dict_row, "autocommit": autocommit},
+        check=_check_if_idle,
+        reset=_note_return,
         name=name,
         open=False,
     )

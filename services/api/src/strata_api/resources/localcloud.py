@@ -10,6 +10,7 @@ from strata_api.schemas.localcloud import (
     ACTIONS,
     FaultCreate,
     FaultList,
+    FaultsCleared,
     FaultView,
     QuotaUpdate,
     RegionList,
@@ -45,6 +46,22 @@ def get_faults():
     return reply(200, FaultList, {"items": local.list_faults(db())})
 
 
+@bp.delete("/faults/<int:fault_id>")
+@api("Remove a fault that has not fired yet", role="admin", responses={204: None, 404: None})
+def delete_fault(fault_id: int):
+    with transaction() as conn:
+        if not local.remove_fault(conn, fault_id):
+            raise ApiError(404, "not_found", f"no fault {fault_id} is waiting to fire")
+    return "", 204
+
+
+@bp.delete("/faults")
+@api("Remove every fault", role="admin", responses={200: FaultsCleared})
+def delete_faults():
+    with transaction() as conn:
+        return reply(200, FaultsCleared, {"removed": local.clear_faults(conn)})
+
+
 @bp.get("/regions")
 @api("Local cloud regions with their vCPU quota and use", responses={200: RegionList})
 def get_regions():
@@ -74,6 +91,19 @@ def put_throttling(action: str):
     data = load_json(ThrottlingUpdate())
     with transaction() as conn:
         row = local.set_throttling(conn, action, data["rate"], data["burst"])
+    return reply(200, ThrottlingView, _found(row, action))
+
+
+@bp.delete("/throttling/<action>")
+@api("Put an action's request rate and burst back to the defaults", role="admin",
+     responses={200: ThrottlingView, 404: None})  # fmt: skip
+def delete_throttling(action: str):
+    with transaction() as conn:
+        row = local.reset_throttling(conn, action)
+    return reply(200, ThrottlingView, _found(row, action))
+
+
+def _found(row: dict | None, action: str) -> dict:
     if row is None:
         raise ApiError(404, "not_found", f"local cloud action {action!r} not found; one of {', '.join(ACTIONS)}")
-    return reply(200, ThrottlingView, row)
+    return row

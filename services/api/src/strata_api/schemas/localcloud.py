@@ -7,14 +7,16 @@ from marshmallow import fields, validate
 from strata_api.schemas import Request, Response
 from strata_common.clouds import registry
 
-ACTIONS = registry.plugin("local").admin().ACTIONS
+ADMIN = registry.plugin("local").admin()
+ACTIONS = ADMIN.ACTIONS
 
 
 class FaultCreate(Request):
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z][A-Za-z0-9.]{1,63}$"))
-    message = fields.String(load_default="injected fault", validate=validate.Length(max=1024))
-    count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    message = fields.String(load_default="injected fault", validate=validate.Length(max=ADMIN.FAULT_MESSAGE_MAX))
+    count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=ADMIN.FAULT_COUNT_MAX),
+                           metadata={"description": "how many of the action's next calls fail"})  # fmt: skip
 
 
 class FaultView(Response):
@@ -27,6 +29,10 @@ class FaultView(Response):
 
 class FaultList(Response):
     items = fields.List(fields.Nested(FaultView), required=True)
+
+
+class FaultsCleared(Response):
+    removed = fields.Integer(required=True, metadata={"description": "faults that were still waiting to fire"})
 
 
 class QuotaUpdate(Request):
@@ -46,10 +52,10 @@ class RegionList(Response):
 class ThrottlingUpdate(Request):
     rate = fields.Float(
         required=True,
-        validate=validate.Range(min=0, max=1_000_000),
+        validate=validate.Range(min=0, max=ADMIN.RATE_MAX),
         metadata={"description": "calls per second refilled; 0 turns throttling off"},
     )
-    burst = fields.Float(required=True, validate=validate.Range(min=1, max=1_000_000),
+    burst = fields.Float(required=True, validate=validate.Range(min=1, max=ADMIN.BURST_MAX),
                          metadata={"description": "calls that may be made at once"})  # fmt: skip
 
 
