@@ -12,11 +12,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import secrets
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -28,7 +25,7 @@ import pytest
 import redis
 from aws_support import Moto, Sshd, start_moto, start_sshd
 
-from helpers import with_database
+from helpers import Processes, print_logs, stack_env, with_database
 from strata_cli.database import prepare_database
 from strata_cli.embedded import free_port
 
@@ -190,23 +187,6 @@ def redis_url(fresh_redis_url: str) -> str:
     return fresh_redis_url
 
 
-def stack_env(database_url: str, redis_url: str, state_dir: Path) -> dict[str, str]:
-    """Environment for Strata processes bound to a database and Redis, every port a free one."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
-    env.update(
-        STRATA_DATABASE_URL=database_url,
-        STRATA_REDIS_URL=redis_url,
-        STRATA_SECRET_KEY=secrets.token_urlsafe(48),
-        STRATA_STATE_DIR=str(state_dir),
-        STRATA_LOG_LEVEL="INFO",
-        STRATA_KUBEAPI_URL=f"https://127.0.0.1:{free_port()}",
-        STRATA_API_PORT=str(free_port()),
-        STRATA_FLOWER_PORT=str(free_port()),
-        STRATA_API_WORKERS="2",
-    )
-    return env
-
-
 @pytest.fixture
 def fresh_strata_env(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
     """Environment for Strata processes bound to this test's database and Redis."""
@@ -233,33 +213,7 @@ def module_stack(
         finally:
             procs.kill_all()
             if request.session.testsfailed:
-                _print_logs(logs)
-
-
-class Processes:
-    """Child processes started by a test, each in its own group, all killed at the end."""
-
-    def __init__(self, log_dir: Path):
-        self.log_dir = log_dir
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        proc.log_path = self.log_dir / f"{name}.log"  # type: ignore[attr-defined]
-        self.procs.append(proc)
-        return proc
-
-    def kill_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(15)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+                print_logs(logs)
 
 
 @pytest.fixture
@@ -268,15 +222,8 @@ def processes(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Proces
     yield procs
     procs.kill_all()
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-        _print_logs(tmp_path)
+        print_logs(tmp_path)
     shutil.rmtree(tmp_path / "state", ignore_errors=True)
-
-
-def _print_logs(folder: Path) -> None:
-    for log in sorted(folder.glob("*.log")):
-        sys.stderr.write(
-            f"----- {log.name}\n{log.read_text(errors='replace')[-int(os.environ.get('TEST_LOG_CHARS', '4000')) :]}\n"
-        )
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -51,3 +57,53 @@ def start_api(processes, env: dict[str, str]) -> str:
     base = f"http://127.0.0.1:{port}"
     wait_answering(f"{base}/healthz", "the API's /healthz")
     return base
+
+
+def stack_env(database_url: str, redis_url: str, state_dir: Path) -> dict[str, str]:
+    """Environment for Strata processes bound to a database and Redis, every port a free one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
+    env.update(
+        STRATA_DATABASE_URL=database_url,
+        STRATA_REDIS_URL=redis_url,
+        STRATA_SECRET_KEY=secrets.token_urlsafe(48),
+        STRATA_STATE_DIR=str(state_dir),
+        STRATA_LOG_LEVEL="INFO",
+        STRATA_KUBEAPI_URL=f"https://127.0.0.1:{free_port()}",
+        STRATA_API_PORT=str(free_port()),
+        STRATA_FLOWER_PORT=str(free_port()),
+        STRATA_API_WORKERS="2",
+    )
+    return env
+
+
+class Processes:
+    """Child processes started by a test, each in its own group, all killed at the end."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc.log_path = self.log_dir / f"{name}.log"  # type: ignore[attr-defined]
+        self.procs.append(proc)
+        return proc
+
+    def kill_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(15)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def print_logs(folder: Path) -> None:
+    for log in sorted(folder.glob("*.log")):
+        sys.stderr.write(
+            f"----- {log.name}\n{log.read_text(errors='replace')[-int(os.environ.get('TEST_LOG_CHARS', '4000')) :]}\n"
+        )

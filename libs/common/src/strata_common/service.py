@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -24,13 +23,12 @@ from strata_common.engine.redrive import redrive
 from strata_common.engine.registry import load_modules
 from strata_common.engine.runner import Dependencies, run_step
 from strata_common.kube.client import KubeClient
-from strata_common.logs import setup_logging
+from strata_common.logs import OutageWarning, setup_logging
 from strata_common.queues import REDRIVE_TASK, ping_task, run_step_task
 
 log = logging.getLogger(__name__)
 ClusterTask = Callable[[list[UUID], DbPool, Settings, Dependencies, Publisher], str]
-WARN_EVERY_SECONDS = 60.0
-_warned_at = -WARN_EVERY_SECONDS
+_database_down = OutageWarning(log)
 
 
 def survives_database_outage(task: Callable[..., Any]) -> Callable[..., Any]:
@@ -39,14 +37,10 @@ def survives_database_outage(task: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(task)
     def run(*args: Any) -> Any:
-        global _warned_at
         try:
             return task(*args)
         except psycopg.OperationalError as err:
-            if time.monotonic() - _warned_at > WARN_EVERY_SECONDS:
-                _warned_at = time.monotonic()
-                log.warning("the database is unavailable (%s); the re-drive retries once it is back",
-                            str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)  # fmt: skip
+            _database_down("the database is unavailable; the re-drive retries once it is back", err)
             return "database unavailable"
 
     return run

@@ -10,8 +10,11 @@ from flask import Flask, jsonify
 from psycopg import errors as pg_errors
 from werkzeug.exceptions import HTTPException
 
+from strata_common.logs import OutageWarning
+
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2
+_database_down = OutageWarning(log)
 
 
 class ApiError(Exception):
@@ -52,7 +55,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(psycopg.OperationalError)  # the server went away mid-request, or no connection came
     def _database_unavailable(err: Exception):
-        log.warning("the database is unavailable: %s", str(err).strip().splitlines()[0] if str(err) else err)
+        _database_down("the database is unavailable: requests answer 503", err)
         response = error_response(503, "database_unavailable", "the database is unavailable; retry shortly")
         response[0].headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from strata_api.commands import clusters as commands
@@ -38,6 +40,7 @@ bp = Blueprint("clusters", __name__, url_prefix="/v1/clusters")
 
 KEEPALIVE_SECONDS = 15.0
 STREAM_BATCH = 500
+DATABASE_WAIT_SECONDS = 1.0
 
 
 def own_cluster(cluster_id: str) -> dict[str, Any]:
@@ -189,8 +192,13 @@ def event_stream(cluster_id: str):
         yield "retry: 2000\n\n"
         while not notifier.closed:
             seen = notifier.version(key)
-            with pool().connection() as conn:
-                batch = list_events(conn, ident, last, STREAM_BATCH)
+            try:
+                with pool().connection() as conn:
+                    batch = list_events(conn, ident, last, STREAM_BATCH)
+            except psycopg.OperationalError:  # a restart or failover: the stream waits, then reads on from `last`
+                yield ": the database is unavailable; waiting\n\n"
+                time.sleep(DATABASE_WAIT_SECONDS)
+                continue
             for event in batch:
                 yield f"id: {event['id']}\nevent: {event['level']}\ndata: {json.dumps(event)}\n\n"
                 last = event["id"]
