@@ -5,6 +5,7 @@ PostgreSQL and Redis servers (not the suite's) so that it can stop and start the
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import threading
@@ -26,6 +27,7 @@ from helpers import Processes, print_logs, stack_env, start_api, wait_until
 from strata_cli.database import prepare_database
 from strata_cli.embedded import free_port, redis_command, wait_for_redis
 
+LIVE = "SELECT count(*) FROM clusters WHERE id = %s AND deleted_at IS NULL"
 SMALL = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["local-1a"]},
          {"name": "w", "role": "worker", "count": 1, "instanceType": "medium", "zones": ["local-1a"]}]  # fmt: skip
 
@@ -88,7 +90,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
     port = free_port()
     redis_argv = redis_command(root, port)
     redis_server = subprocess.Popen(redis_argv, stdout=subprocess.DEVNULL)
-    env = stack_env(database_url, f"redis://127.0.0.1:{port}/0", root / "state")
+    env = {**stack_env(database_url, f"redis://127.0.0.1:{port}/0", root / "state"), "STRATA_RETENTION_SECONDS": "0"}
     wait_for_redis(env["STRATA_REDIS_URL"])
     processes = Processes(root)
     stack = None
@@ -232,3 +234,54 @@ def test_workers_rolled_one_by_one_lose_and_repeat_nothing(stack):
     assert launches == []
     assert stack.sql("SELECT count(*) FROM steps WHERE cluster_id = ANY(%s::uuid[]) AND status <> 'succeeded'",
                      ids)[0][0] == 0  # fmt: skip
+
+
+def test_fifty_create_delete_cycles_under_sigkills_leave_nothing(stack):
+    size = "SELECT pg_database_size(current_database())"
+    before = stack.sql(size)[0][0]
+    ids: list[str] = []
+    done = threading.Event()
+
+    def lane(n: int) -> None:
+        for cycle in range(5):
+            (cluster,) = stack.create(1, f"cycle-{n}-{cycle}")
+            ids.append(cluster)
+            stack.all_running([cluster])
+            assert stack.client.delete(f"/v1/clusters/{cluster}").status_code == 202
+            wait_until(lambda c=cluster: stack.sql(LIVE, c)[0][0] == 0, timeout=240, interval=0.5, message="deleted")
+
+    def killer() -> None:
+        rng = random.Random(16)
+        while not done.wait(rng.uniform(3, 6)):
+            proc = rng.choice([p for p in stack.processes.procs if Path(p.log_path).stem in
+                               ("imagebuilder", "provisioner", "addons") and p.poll() is None])  # fmt: skip
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            stack.processes.procs.remove(proc)
+            stack.processes.start(Path(proc.log_path).stem, proc.args, stack.env)
+
+    lanes = [threading.Thread(target=lane, args=(n,)) for n in range(10)]
+    kills = threading.Thread(target=killer, daemon=True)
+    for thread in [*lanes, kills]:
+        thread.start()
+    for thread in lanes:
+        thread.join(600)
+    done.set()
+    kills.join(30)
+    assert len(ids) == 50
+
+    def purged():
+        left = stack.sql(
+            "SELECT (SELECT count(*) FROM clusters WHERE id = ANY(%s::uuid[]))"
+            " + (SELECT count(*) FROM lc_resources WHERE tags->>'strata:cluster' = ANY(%s))",
+            ids,
+            ids,
+        )
+        return left[0][0] == 0  # fmt: skip
+
+    wait_until(purged, timeout=120, interval=1, message="deleted clusters and their resources purged")
+    assert stack.sql("SELECT count(*) FROM steps WHERE status <> 'succeeded'")[0][0] == 0
+    stack.sql("VACUUM")
+    after = stack.sql(size)[0][0]
+    print(f"50 create/delete cycles: database {before / 2**20:.1f} MiB before, {after / 2**20:.1f} MiB after")
+    assert after <= before * 1.10

@@ -148,6 +148,12 @@ VARIABLES: dict[str, Var] = {
     "health_interval": Var(
         "STRATA_HEALTH_INTERVAL", _positive_float, "60", "seconds between health checks of a Running cluster"
     ),
+    "retention": Var(
+        "STRATA_RETENTION_SECONDS",
+        _positive_float,
+        "604800",
+        "how long a deleted cluster's steps, conditions and events (and the local cloud's deleted resources) are kept",
+    ),
     "builder_ssh_cidr": Var(
         "STRATA_BUILDER_SSH_CIDR",
         _cidr,
@@ -183,6 +189,7 @@ class Settings:
     kubeapi_url: str
     redrive_interval: float
     health_interval: float
+    retention: float
     builder_ssh_cidr: str
 
 

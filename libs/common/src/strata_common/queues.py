@@ -8,6 +8,7 @@ SERVICES = ("imagebuilder", "provisioner", "addons")
 CONTROL = "control"
 QUEUES = (*SERVICES, CONTROL)
 REDRIVE_TASK = "strata.control.redrive"
+PURGE_TASK = "strata.control.purge"  # what deleted clusters leave, once past STRATA_RETENTION_SECONDS
 # A Running cluster's periodic checks, sent by the re-drive when its health check is due: its nodes
 # (provisioner) and its add-ons' drift (addons).
 HEALTH_TASK = "strata.provisioner.check_health"

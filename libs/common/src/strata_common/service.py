@@ -24,7 +24,8 @@ from strata_common.engine.registry import load_modules
 from strata_common.engine.runner import Dependencies, run_step
 from strata_common.kube.client import KubeClient
 from strata_common.logs import OutageWarning, setup_logging
-from strata_common.queues import REDRIVE_TASK, ping_task, run_step_task
+from strata_common.queues import PURGE_TASK, REDRIVE_TASK, ping_task, run_step_task
+from strata_common.retention import purge
 
 log = logging.getLogger(__name__)
 ClusterTask = Callable[[list[UUID], DbPool, Settings, Dependencies, Publisher], str]
@@ -100,5 +101,14 @@ def create_worker_app(service: str, cluster_tasks: dict[str, ClusterTask] | None
         if published:
             log.info("re-drive published %d step(s)", published)
         return published
+
+    @app.task(name=PURGE_TASK, expires=60.0)
+    @survives_database_outage
+    def purge_deleted() -> int:
+        """Remove deleted clusters' rows past the retention (scheduled by beat)."""
+        purged = purge(get_pool(settings), settings.retention)
+        if purged:
+            log.info("purged %d deleted cluster(s) past the retention", purged)
+        return purged
 
     return app

@@ -93,8 +93,9 @@ def _pull_error(image: str) -> str | None:
 class Controllers:
     """One thread reconciling clusters when they are due."""
 
-    def __init__(self, pool: ConnectionPool, directory: ClusterDirectory, time_scale: float):
+    def __init__(self, pool: ConnectionPool, directory: ClusterDirectory, time_scale: float, retention: float):
         self.pool = pool
+        self.retention = retention
         self.directory = directory
         self.pod_start = POD_START_SECONDS * time_scale
         self._cond = threading.Condition()
@@ -166,9 +167,14 @@ class Controllers:
                 self.collect_garbage()
 
     def collect_garbage(self) -> None:
-        """Compact the change log; forget the objects of clusters whose API load balancer is gone."""
+        """Compact the change log; forget the objects of clusters whose API load balancer is gone, and
+        the cloud's resources deleted and faults fired longer than the retention ago."""
         with self.pool.connection() as conn:
             store.compact(conn, KEEP_CHANGES_SECONDS)
+            conn.execute("DELETE FROM lc_resources WHERE deleted_at < now() - make_interval(secs => %s)",
+                         (self.retention,))  # fmt: skip
+            conn.execute("DELETE FROM lc_faults WHERE remaining = 0 AND created_at < now() - make_interval(secs => %s)",
+                         (self.retention,))  # fmt: skip
             known = [row["cluster_id"] for row in conn.execute("SELECT DISTINCT cluster_id::text FROM kube_objects")]
             gone = self.directory.inventory.clusters_without_api(known)
             conn.execute("DELETE FROM kube_objects WHERE cluster_id::text = ANY(%s)", (gone,))

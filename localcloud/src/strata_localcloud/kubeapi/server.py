@@ -35,7 +35,7 @@ KEEPALIVE_SECONDS = 75
 def build(settings: Settings) -> tuple[KubeApi, Controllers, ClusterDirectory]:
     pool = get_pool(settings)
     directory = ClusterDirectory(pool, settings.secret_key, Inventory(pool, settings))
-    controllers = Controllers(pool, directory, settings.localcloud_time_scale)
+    controllers = Controllers(pool, directory, settings.localcloud_time_scale, settings.retention)
     app = KubeApi(
         pool,
         Notifier(settings.database_url, CHANNEL),

@@ -19,6 +19,7 @@ class Claim:
     mine: bool
     attempt: int
     holder_cluster: UUID
+    built: str | None  # the image this step's own build made, when an earlier run of it finished the build
 
 
 def claim(conn: Connection, account: str, signature: str, step_id: int, cluster_id: UUID) -> Claim:
@@ -43,7 +44,9 @@ def claim(conn: Connection, account: str, signature: str, step_id: int, cluster_
         row = conn.execute(
             "SELECT * FROM image_builds WHERE cloud_account_id = %s AND signature = %s", (account, signature)
         ).fetchone()
-    return Claim(row["step_id"] == step_id and row["status"] != "succeeded", row["attempt"], row["cluster_id"])
+    own = row["step_id"] == step_id
+    built = row["image_id"] if own and row["status"] == "succeeded" else None
+    return Claim(own and row["status"] != "succeeded", row["attempt"], row["cluster_id"], built)
 
 
 def finish(conn: Connection, account: str, signature: str, step_id: int, image_id: str | None, error: str | None):

@@ -101,6 +101,8 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack: dict
     account, where = ctx.spec.cloud_account, ctx.spec.region
     with ctx.db.connection() as conn:
         claim = builds.claim(conn, account, plan.signature, ctx.step.id, ctx.step.cluster_id)
+    if claim.built:  # an earlier run of this step finished the build but not the step (e.g. the database went away)
+        return _result(ctx, driver, driver.describe([claim.built])[0], plan, "built")
     if not claim.mine:
         raise Retry(WAIT_FOR_BUILD, f"waiting for cluster {claim.holder_cluster}'s build of {plan.signature[:12]}")
     attempt_token = f"build:{plan.signature}:{claim.attempt}"
