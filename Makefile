@@ -44,3 +44,4 @@ bench: install
 	.venv/bin/python bench/images.py
 	.venv/bin/python bench/addons.py
 	.venv/bin/python bench/day2.py
+	.venv/bin/python bench/cycles.py

@@ -5,7 +5,7 @@ once, while a worker (image builder, provisioner or add-ons) is SIGKILLed and st
 to 6 s. With STRATA_RETENTION_SECONDS 0, what the deleted clusters leave is purged by beat's purge
 and the emulator's garbage collection. Prints cycles per second, the kills, resources still tagged
 to any of the clusters, steps left unfinished and the database's size before and after (after the
-purge and a VACUUM). Asserts nothing.
+purge: the files after a VACUUM, and what they hold after a VACUUM FULL). Asserts nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +33,13 @@ def value(fleet: Fleet, sql: str, *args: object) -> int:
         return conn.execute(sql, args).fetchone()[0]
 
 
+def size(fleet: Fleet, vacuum: str) -> int:
+    """The database's size after `vacuum` (VACUUM keeps freed space for reuse; VACUUM FULL returns it)."""
+    with psycopg.connect(fleet.env["STRATA_DATABASE_URL"], autocommit=True) as conn:
+        conn.execute(vacuum)
+        return conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+
+
 def cycle(fleet: Fleet, name: str) -> str:
     """Create a cluster, wait for Running, delete it, wait until it is gone; its id."""
     cluster = fleet.create(name, pools=SMALL)
@@ -49,7 +56,7 @@ def main() -> None:
         try:
             fleet.workers_with(0.0)
             fleet.until_running([fleet.create("warm-up", pools=SMALL)])
-            before = value(fleet, "SELECT pg_database_size(current_database())")
+            before = size(fleet, "VACUUM FULL")
             ids: list[str] = []
             done, kills = threading.Event(), [0]
             names = iter(range(CYCLES))
@@ -84,23 +91,24 @@ def main() -> None:
             done.set()
             chaos.join()
             left = ("SELECT (SELECT count(*) FROM clusters WHERE id = ANY(%s::uuid[]))"
-                    " + (SELECT count(*) FROM lc_resources WHERE tags->>'strata:cluster' = ANY(%s))")  # fmt: skip
+                    " + (SELECT count(*) FROM lc_resources WHERE tags->>'strata:cluster' = ANY(%s))"
+                    " + (SELECT count(*) FROM kube_changes WHERE cluster_id = ANY(%s::uuid[]))")  # fmt: skip
             deadline = time.monotonic() + 180
-            while value(fleet, left, ids, ids) and time.monotonic() < deadline:
+            while value(fleet, left, ids, ids, ids) and time.monotonic() < deadline:
                 time.sleep(1)
             leaks = value(fleet, "SELECT count(*) FROM lc_resources WHERE deleted_at IS NULL"
                           " AND tags->>'strata:cluster' = ANY(%s)", ids)  # fmt: skip
-            kept = value(fleet, left, ids, ids)
+            unpurged = value(fleet, left, ids, ids, ids)
             unfinished = value(fleet, "SELECT count(*) FROM steps WHERE cluster_id = ANY(%s::uuid[])"
                                " AND status <> 'succeeded'", ids)  # fmt: skip
-            with psycopg.connect(fleet.env["STRATA_DATABASE_URL"], autocommit=True) as conn:
-                conn.execute("VACUUM")
-            after = value(fleet, "SELECT pg_database_size(current_database())")
+            after = size(fleet, "VACUUM")
+            kept = size(fleet, "VACUUM FULL")
             print(f"{len(ids)} create/delete cycles of a 1 + 1 cluster, {LANES} at once, time scale 0, "
                   f"{kills[0]} worker SIGKILLs: {took:.0f} s ({len(ids) / took:.2f} cycles/s); "
-                  f"{leaks} live resources left tagged to them, {kept} rows of them not yet purged, "
-                  f"{unfinished} steps unfinished; database {before / 2**20:.1f} MiB before, "
-                  f"{after / 2**20:.1f} MiB after ({(after / before - 1) * 100:+.1f} %)")  # fmt: skip
+                  f"{leaks} live resources left tagged to them, {unpurged} rows of them not yet purged, "
+                  f"{unfinished} steps unfinished; database {before / 2**20:.1f} MiB before, after the purge "
+                  f"{after / 2**20:.1f} MiB of files ({(after / before - 1) * 100:+.1f} %) holding "
+                  f"{kept / 2**20:.1f} MiB ({(kept / before - 1) * 100:+.1f} %, sizes after VACUUM FULL)")  # fmt: skip
         finally:
             fleet.stop()
 

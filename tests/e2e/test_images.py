@@ -165,13 +165,13 @@ def test_a_build_whose_image_was_still_pending_finishes_and_removes_its_builder(
     assert len(built) == 1 and node_image(op, cluster) in built[0]["message"]
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT status FROM image_builds").fetchall() == [("succeeded",)]
-        conn.execute("UPDATE steps SET status = 'ready', wake_at = now() WHERE cluster_id = %s AND name = 'ensure_image'",
-                     (cluster,))  # fmt: skip
+        conn.execute("UPDATE steps SET status = 'ready', wake_at = now() WHERE cluster_id = %s"
+                     " AND name = 'ensure_image'", (cluster,))  # fmt: skip
 
     def done_again():  # as if the step's success was lost with the database that should have recorded it
         with psycopg.connect(database_url) as conn:
-            return conn.execute("SELECT status = 'succeeded' FROM steps WHERE cluster_id = %s AND name = 'ensure_image'",
-                                (cluster,)).fetchone()[0]  # fmt: skip
+            return conn.execute("SELECT status = 'succeeded' FROM steps WHERE cluster_id = %s"
+                                " AND name = 'ensure_image'", (cluster,)).fetchone()[0]  # fmt: skip
 
     wait_until(done_again, timeout=60, interval=0.3, message="ensure_image to succeed again")
     assert node_image(op, cluster) in built[0]["message"] and len(builders(database_url)) == 1

@@ -167,7 +167,7 @@ class Controllers:
                 self.collect_garbage()
 
     def collect_garbage(self) -> None:
-        """Compact the change log; forget the objects of clusters whose API load balancer is gone, and
+        """Compact the change log; forget the objects and changes of clusters whose API load balancer is gone, and
         the cloud's resources deleted and faults fired longer than the retention ago."""
         with self.pool.connection() as conn:
             store.compact(conn, KEEP_CHANGES_SECONDS)
@@ -178,6 +178,7 @@ class Controllers:
             known = [row["cluster_id"] for row in conn.execute("SELECT DISTINCT cluster_id::text FROM kube_objects")]
             gone = self.directory.inventory.clusters_without_api(known)
             conn.execute("DELETE FROM kube_objects WHERE cluster_id::text = ANY(%s)", (gone,))
+            conn.execute("DELETE FROM kube_changes WHERE cluster_id::text = ANY(%s)", (gone,))
 
     # ---- one pass over a cluster --------------------------------------------------------------------
 
