@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -78,9 +80,11 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    root = tmp_path_factory.mktemp("reliability")
-    root.chmod(0o755)  # the server runs as its own user when the tests run as root
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    # Not under pytest's base folder, which another pytest run makes 0700 again: when the tests run as
+    # root, the server runs as a user of its own and must reach its data directory.
+    root = Path(tempfile.mkdtemp(prefix="strata-test-reliability-"))
+    root.chmod(0o755)
     postgres = pgserver.get_server(root / "pgdata", cleanup_mode="stop")
     with psycopg.connect(postgres.get_uri(), autocommit=True) as conn:
         conn.execute("CREATE DATABASE strata")
@@ -109,6 +113,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
         postgres.cleanup()
         if request.session.testsfailed:
             print_logs(root)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 class Prober(threading.Thread):
@@ -244,9 +249,13 @@ def test_fifty_create_delete_cycles_under_sigkills_leave_nothing(stack):
     ids: list[str] = []
     done = threading.Event()
 
+    bare = {"name": "bare", "layers": [{"pack": "ubuntu-22.04", "version": "1.0.0"},
+                                       {"pack": "kubernetes", "version": "1.32.1"}]}  # fmt: skip
+    body = {**stack.body, "profile": {"id": stack.client.post("/v1/profiles", bare).json()["id"]}}
+
     def lane(n: int) -> None:
         for cycle in range(5):
-            (cluster,) = stack.create(1, f"cycle-{n}-{cycle}")
+            cluster = stack.client.post("/v1/clusters", {**body, "name": f"cycle-{n}-{cycle}"}).json()["id"]
             ids.append(cluster)
             stack.all_running([cluster])
             assert stack.client.delete(f"/v1/clusters/{cluster}").status_code == 202
@@ -254,7 +263,7 @@ def test_fifty_create_delete_cycles_under_sigkills_leave_nothing(stack):
 
     def killer() -> None:
         rng = random.Random(16)
-        while not done.wait(rng.uniform(3, 6)):
+        while not done.wait(rng.uniform(4, 8)):
             proc = rng.choice([p for p in stack.processes.procs if Path(p.log_path).stem in
                                ("imagebuilder", "provisioner", "addons") and p.poll() is None])  # fmt: skip
             os.killpg(proc.pid, signal.SIGKILL)
