@@ -1,5 +1,5 @@
-"""Property-based fuzz of the whole API from its own OpenAPI document (schemathesis): no 5xx, and every
-response matches the documented schema."""
+"""Property-based fuzz of the whole API from its own OpenAPI document (schemathesis): no 5xx, every status
+code documented, every response matching the documented schema, request constraints stated in the document."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(api_base, cli
         [
             SCHEMATHESIS, "run", f"{api_base}/openapi.json",
             "--header", f"Authorization: {token}",
-            "--checks", "not_a_server_error,response_schema_conformance",
+            "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance",
             "--exclude-path-regex", "events/stream",
             "--phases", "examples,coverage,fuzzing",
             "--max-examples", "25", "--seed", "20261125", "--workers", "2",
@@ -47,3 +47,22 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(api_base, cli
         capture_output=True, text=True, timeout=900, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    assert _mismatched(result.stdout) <= SEMANTIC_CHECKS, result.stdout[-8000:]
+
+
+# Operations whose bodies the API checks against what exists, which no JSON Schema (OpenAPI 3.0) can state:
+# a profile's layers name packs of the project's registries in a valid order and combination; a cluster
+# needs exactly one control-plane pool, a profile and account of its project, zones and instance types
+# of the region's catalog. The fuzzer's random bodies are rejected there with 422 naming the field.
+SEMANTIC_CHECKS = {
+    "PATCH /v1/clusters/{cluster_id}", "POST /v1/clusters", "POST /v1/profiles", "PUT /v1/profiles/{profile_id}",
+}  # fmt: skip
+
+
+def _mismatched(report: str) -> set[str]:
+    """The operations of schemathesis's "Schema validation mismatch" warning."""
+    _, found, rest = report.partition("Schema validation mismatch")
+    if not found:
+        return set()
+    block = rest.split("\n\n")[1]
+    return {line.strip().removeprefix("- ") for line in block.splitlines() if line.strip().startswith("- ")}

@@ -115,10 +115,15 @@ CALICO, CILIUM = ("calico", "3.28.2"), ("cilium", "1.16.3")
          "cilium@1.16.3 supports Kubernetes between 1.27 and 1.32, but the profile's kubernetes@1.33.0"),
         (_layers(UBUNTU, K8S_132, CALICO, calico="mtu: [1400"), "layers.2.values", "not valid YAML"),
         (_layers(UBUNTU, K8S_132, CALICO, calico="- a list"), "layers.2.values", "must be a YAML mapping"),
+        (_layers(UBUNTU, ("kubernetes", "1.32.1\n")), "layers.1.version", "semantic version"),
+        (_layers(UBUNTU, ("kubernetes", "1.٣٢.1")), "layers.1.version", "semantic version"),
+        (_layers(UBUNTU, ("Kubernetes!", "1.32.1")), "layers.1.pack", "lowercase letters"),
+        (_layers(UBUNTU, K8S_132), "name", "DNS label"),
     ],
 )  # fmt: skip
 def test_invalid_profiles_name_the_layer(clients, layers, field, text):
-    response = clients["operator"].post("/v1/profiles", {"name": "bad", "layers": layers})
+    name = "trailing-newline\n" if field == "name" else "bad"  # a pattern's $ must not pass a final newline
+    response = clients["operator"].post("/v1/profiles", {"name": name, "layers": layers})
     assert response.status_code == 422, response.text
     fields = response.json()["error"]["fields"]
     assert text in fields[field], fields

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import wraps
@@ -22,13 +22,30 @@ from strata_common.db.tokens import Principal
 from strata_common.schemas import flatten_errors
 
 
+@dataclass(frozen=True)
+class Param:
+    """A query parameter as the OpenAPI document states it: what it means and the values it takes."""
+
+    description: str
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+
+
+def integer(description: str, low: int, high: int) -> Param:
+    """A query parameter `int_arg` reads with these bounds."""
+    return Param(description, {"type": "integer", "minimum": low, "maximum": high})
+
+
+def one_of(description: str, values: Iterable[str]) -> Param:
+    return Param(description, {"type": "string", "enum": list(values)})
+
+
 @dataclass
 class Doc:
     summary: str
     request: type[Schema] | None = None
     responses: dict[int, type[Schema] | None] = field(default_factory=dict)
     role: str = "viewer"
-    query: dict[str, str] = field(default_factory=dict)
+    query: dict[str, Param] = field(default_factory=dict)
     idempotent: bool = False
 
 
@@ -93,7 +110,7 @@ def api(
     role: str = "viewer",
     request_schema: type[Schema] | None = None,
     responses: dict[int, type[Schema] | None] | None = None,
-    query: dict[str, str] | None = None,
+    query: dict[str, str | Param] | None = None,
     idempotent: bool = False,
 ) -> Callable:
     """Document a view for OpenAPI and enforce its minimum role (and Idempotency-Key when set)."""
@@ -110,7 +127,12 @@ def api(
             return fn(*args, **kwargs)
 
         DOCS[fn.__module__ + "." + fn.__qualname__] = Doc(
-            summary, request_schema, responses or {200: None}, role, query or {}, idempotent
+            summary,
+            request_schema,
+            responses or {200: None},
+            role,
+            {name: p if isinstance(p, Param) else Param(p) for name, p in (query or {}).items()},
+            idempotent,
         )
         view.strata_doc_key = fn.__module__ + "." + fn.__qualname__  # type: ignore[attr-defined]
         return view
@@ -185,7 +207,7 @@ def _fingerprint() -> str:
 
 def _idempotent_replay():
     key = request.headers["Idempotency-Key"]
-    if len(key) > 255:
+    if len(key.encode("latin-1").decode("utf-8", "replace")) > 255:  # WSGI hands headers over as latin-1
         raise ApiError(
             400, "invalid_header", "Idempotency-Key is longer than 255 characters", {"Idempotency-Key": "too long"}
         )

@@ -9,6 +9,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify
+from marshmallow import fields, validate
 
 from strata_api.http import DOCS
 from strata_api.schemas import ErrorResponse
@@ -23,14 +24,35 @@ _ERROR_TEXT = {
 }  # fmt: skip
 
 
+def _path_schema(kind: str, name: str) -> dict[str, Any]:
+    """Path values: `<int:...>` integers, `..._id` the UUIDs the API hands out (anything else is a 404)."""
+    if kind == "int":
+        return {"type": "integer"}
+    return {"type": "string", "format": "uuid"} if name.endswith("_id") else {"type": "string"}
+
+
+def _exclusive_bounds(self: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]:
+    """apispec states a Range's bounds but not that they are exclusive (OpenAPI 3.0: boolean flags)."""
+    ranges = [v for v in field.validators if isinstance(v, validate.Range)]
+    bounds = {}
+    if any(r.min is not None and not r.min_inclusive for r in ranges):
+        bounds["exclusiveMinimum"] = True
+    if any(r.max is not None and not r.max_inclusive for r in ranges):
+        bounds["exclusiveMaximum"] = True
+    return bounds
+
+
 def build_spec(app: Flask) -> dict[str, Any]:
+    marshmallow = MarshmallowPlugin()
     spec = APISpec(
         title="Strata API",
         version="1",
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
+        plugins=[marshmallow],
         info={"description": "Clusters from layered cluster profiles. Errors: {error: {code, message, fields}}."},
     )
+    assert marshmallow.converter is not None  # set when the spec initialised the plugin
+    marshmallow.converter.add_attribute_function(_exclusive_bounds)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("ErrorResponse", schema=ErrorResponse)
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
@@ -41,11 +63,11 @@ def build_spec(app: Flask) -> dict[str, Any]:
             continue
         path = _PARAM.sub(lambda m: "{" + m[2] + "}", rule.rule)
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "integer" if kind == "int" else "string"}}
+            {"name": name, "in": "path", "required": True, "schema": _path_schema(kind, name)}
             for kind, name in _PARAM.findall(rule.rule)
         ]
-        parameters += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}, "description": d}
-                       for n, d in doc.query.items()]  # fmt: skip
+        parameters += [{"name": n, "in": "query", "required": False, "schema": p.schema, "description": p.description}
+                       for n, p in doc.query.items()]  # fmt: skip
         if doc.idempotent:
             parameters.append({"name": "Idempotency-Key", "in": "header", "required": False,
                                "schema": {"type": "string", "maxLength": 255},
@@ -60,7 +82,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 responses[str(status)] = {"description": "Server-Sent Events", "content": {"text/event-stream": {}}}
             else:
                 responses[str(status)] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
-        for status in (400, 401, 503) + ((403,) if doc.role != "viewer" else ()):
+        for status in (400, 401, 503) + ((403,) if doc.role != "viewer" else ()) + ((422,) if doc.request else ()):
             responses.setdefault(str(status), {"description": _ERROR_TEXT[status], **error})
         operation: dict[str, Any] = {
             "summary": doc.summary,

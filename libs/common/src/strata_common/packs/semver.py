@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import re
 
-_SEMVER = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+SEMVER = re.compile(
+    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
-_BOUND = re.compile(r"^(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?$")
+_BOUND = re.compile(r"^(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?$")
 
 
 def is_semver(text: str) -> bool:
-    return bool(_SEMVER.match(text))
+    return bool(SEMVER.fullmatch(text))
 
 
 def parse(text: str) -> tuple[int, int, int]:
     """MAJOR, MINOR, PATCH of a strict semver (pre-release and build are ignored for ordering)."""
-    match = _SEMVER.match(text)
+    match = SEMVER.fullmatch(text)
     if not match:
         raise ValueError(f"{text!r} is not a semantic version (MAJOR.MINOR.PATCH)")
     return int(match[1]), int(match[2]), int(match[3])
 
 
 def is_bound(text: str) -> bool:
-    return bool(_BOUND.match(text))
+    return bool(_BOUND.fullmatch(text))
 
 
 def in_range(version: str, minimum: str | None, maximum: str | None) -> bool:

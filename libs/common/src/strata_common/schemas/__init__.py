@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError
+from marshmallow import ValidationError, validate
+
+
+class Pattern(validate.Regexp):
+    """A pattern the whole value must match. Python's `$` also matches before a final newline and `\\d` any
+    Unicode digit; with `fullmatch` and ASCII classes the pattern means here what it means to a client
+    reading it in the OpenAPI document (ECMA regular expressions)."""
+
+    def __call__(self, value: Any) -> Any:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
 
 
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, str]:
@@ -24,4 +35,4 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, str]:
     return flat
 
 
-__all__ = ["ValidationError", "flatten_errors"]
+__all__ = ["Pattern", "ValidationError", "flatten_errors"]

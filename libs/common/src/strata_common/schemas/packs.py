@@ -7,10 +7,11 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from strata_common.packs import semver
+from strata_common.schemas import Pattern
 
 LAYERS = ("os", "k8s", "cni", "csi", "addon")
 CLOUDS = ("local", "aws", "azure", "vsphere")
-NAME = validate.Regexp(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$", error="must be lowercase letters, digits, '-' or '.'")
+NAME = Pattern(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$", error="must be lowercase letters, digits, '-' or '.'")
 
 
 def _semver(value: str) -> None:
@@ -53,10 +54,10 @@ class VersionRangeSchema(Strict):
 class AwsImageSchema(Strict):
     """A pinned AMI (`imageId`), or the newest AMI of `imageOwner` whose name matches `imageName`."""
 
-    imageId = fields.String(validate=validate.Regexp(r"^ami-[0-9a-f]{8,17}$", error="must be ami-…"))
-    imageOwner = fields.String(validate=validate.Regexp(r"^(\d{12}|amazon|self)$", error="must be an account id"))
+    imageId = fields.String(validate=Pattern(r"^ami-[0-9a-f]{8,17}$", error="must be ami-…"))
+    imageOwner = fields.String(validate=Pattern(r"^([0-9]{12}|amazon|self)$", error="must be an account id"))
     imageName = fields.String(validate=validate.Length(min=1, max=128))
-    sshUser = fields.String(validate=validate.Regexp(r"^[a-z_][a-z0-9_-]{0,31}$", error="must be a user name"))
+    sshUser = fields.String(validate=Pattern(r"^[a-z_][a-z0-9_-]{0,31}$", error="must be a user name"))
 
     @validates_schema
     def pinned_or_named(self, data: dict[str, Any], **_: Any) -> None:
@@ -95,7 +96,7 @@ class LocalImageSchema(Strict):
 
 class ImagesSchema(Strict):
     aws = fields.Dict(
-        keys=fields.String(validate=validate.Regexp(r"^[a-z]{2}(-[a-z]+)+-\d$")), values=fields.Nested(AwsImageSchema)
+        keys=fields.String(validate=Pattern(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")), values=fields.Nested(AwsImageSchema)
     )
     azure = fields.Nested(AzureImageSchema)
     vsphere = fields.Nested(VsphereImageSchema)
@@ -108,7 +109,7 @@ class OsSchema(Strict):
     )
     version = fields.String(required=True)
     images = fields.Nested(ImagesSchema, required=True)
-    roles = fields.List(fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]+$")), load_default=list)
+    roles = fields.List(fields.String(validate=Pattern(r"^[A-Za-z0-9_.-]+$")), load_default=list)
     skipK8sInstall = fields.Boolean(load_default=False)
 
 

@@ -9,15 +9,11 @@ from uuid import UUID
 from strata_api.commands import Work
 from strata_api.errors import ApiError
 from strata_api.queries.packs import own_registry, registry_in_use
-from strata_common.packs.registry import RegistryError, is_url, sync
+from strata_common.packs.registry import RegistryError, sync
 
 
 def create_registry(work: Work, data: dict[str, Any]) -> UUID:
     source = data["source"]
-    if not is_url(source) and not source.startswith("/"):
-        raise ApiError(
-            422, "invalid", "source must be an absolute folder path or an http(s) URL", {"source": "not a path or URL"}
-        )
     row = work.conn.execute(
         "INSERT INTO registries (project_id, name, source) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
         (work.project_id, data["name"], source),

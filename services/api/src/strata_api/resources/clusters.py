@@ -15,7 +15,20 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from strata_api.commands import clusters as commands
 from strata_api.errors import ApiError
-from strata_api.http import api, db, int_arg, load_json, pool, principal, release_db, reply, settings, work
+from strata_api.http import (
+    api,
+    db,
+    int_arg,
+    integer,
+    load_json,
+    one_of,
+    pool,
+    principal,
+    release_db,
+    reply,
+    settings,
+    work,
+)
 from strata_api.queries import clusters as queries
 from strata_api.queries.clusters import cluster_view
 from strata_api.schemas import (
@@ -37,6 +50,7 @@ from strata_common.kube import access as kube_access
 from strata_common.kube.access import NotReachable, cluster_access
 
 bp = Blueprint("clusters", __name__, url_prefix="/v1/clusters")
+AFTER = integer("event number to start after", 0, 2**62)
 
 KEEPALIVE_SECONDS = 15.0
 STREAM_BATCH = 500
@@ -71,7 +85,7 @@ def _cursor(raw: str | None) -> tuple[datetime, UUID] | None:
 
 @bp.get("")
 @api("List clusters, newest last; filter by name, phase or profile", responses={200: ClusterList},
-     query={"name": "exact name", "phase": "phase", "profile": "profile id", "limit": "1-200",
+     query={"name": "exact name", "phase": "phase", "profile": "profile id", "limit": integer("page size", 1, 200),
             "cursor": "from nextCursor"})  # fmt: skip
 def list_clusters():
     limit = int_arg("limit", 50, 1, 200)
@@ -126,7 +140,8 @@ def kubeconfig(cluster_id: str):
 
 @bp.get("/<cluster_id>/machines")
 @api("The cluster's machines (nodes), with phase, template hash and instance; `all=true` adds deleted ones",
-     responses={200: MachineList, 404: None}, query={"all": "true: deleted machines too"})  # fmt: skip
+     responses={200: MachineList, 404: None},
+     query={"all": one_of("true: deleted machines too", ("true", "false"))})  # fmt: skip
 def list_machines(cluster_id: str):
     rows = machines.rows(db(), own_cluster(cluster_id)["id"], live_only=request.args.get("all") != "true")
     return reply(200, MachineList, {"items": [_machine_view(row) for row in rows]})
@@ -150,7 +165,7 @@ def conditions(cluster_id: str):
 @api(
     "The steps of the cluster's plans",
     responses={200: StepList, 404: None},
-    query={"generation": "only this generation"},
+    query={"generation": integer("only this generation (0: all)", 0, 2**62)},
 )
 def steps(cluster_id: str):
     generation = int_arg("generation", 0, 0, 2**62) or None
@@ -168,7 +183,7 @@ def _step_view(row: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/<cluster_id>/events")
 @api("The cluster's events, oldest first", responses={200: EventList, 404: None},
-     query={"after": "event number to start after", "limit": "1-1000"})  # fmt: skip
+     query={"after": AFTER, "limit": integer("page size", 1, 1000)})  # fmt: skip
 def events(cluster_id: str):
     after = int_arg("after", 0, 0, 2**62)
     limit = int_arg("limit", 100, 1, 1000)
@@ -178,7 +193,7 @@ def events(cluster_id: str):
 
 @bp.get("/<cluster_id>/events/stream")
 @api("Live events as Server-Sent Events; resume with Last-Event-ID", responses={200: None, 404: None},
-     query={"after": "event number to start after"})  # fmt: skip
+     query={"after": AFTER})  # fmt: skip
 def event_stream(cluster_id: str):
     ident = own_cluster(cluster_id)["id"]
     release_db()  # a stream may stay open for hours: it borrows a connection per batch instead

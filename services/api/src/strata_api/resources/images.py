@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from strata_api.http import api, db, principal, reply
+from strata_api.http import api, db, one_of, principal, reply
 from strata_api.queries import images
 from strata_api.schemas.images import ImageList
+from strata_common.schemas.packs import CLOUDS
 
 bp = Blueprint("images", __name__, url_prefix="/v1/images")
 
 
 @bp.get("")
 @api("Images known per cloud and region; filter by cloud or region", responses={200: ImageList},
-     query={"cloud": "local, aws, azure or vsphere", "region": "region name"})  # fmt: skip
+     query={"cloud": one_of("the cloud", CLOUDS), "region": "region name"})  # fmt: skip
 def list_images():
     items = images.list_images(db(), principal().project_id, request.args.get("cloud"), request.args.get("region"))
     return reply(200, ImageList, {"items": items})

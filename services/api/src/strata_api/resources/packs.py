@@ -6,10 +6,11 @@ from flask import Blueprint, request
 
 from strata_api.commands import registries as commands
 from strata_api.errors import ApiError
-from strata_api.http import api, db, load_json, principal, reply, work
+from strata_api.http import api, db, load_json, one_of, principal, reply, work
 from strata_api.queries import packs as queries
 from strata_api.queries.packs import pack_view, registry_view
 from strata_api.schemas import PackDetail, PackList, RegistryCreate, RegistryList, RegistryView, SyncReport
+from strata_common.schemas.packs import LAYERS
 
 bp = Blueprint("packs", __name__, url_prefix="/v1")
 
@@ -18,7 +19,7 @@ bp = Blueprint("packs", __name__, url_prefix="/v1")
 @api(
     "List the packs this project can use",
     responses={200: PackList},
-    query={"layer": "os|k8s|cni|csi|addon", "name": "exact pack name"},
+    query={"layer": one_of("the pack layer", LAYERS), "name": "exact pack name"},
 )
 def list_packs():
     rows = queries.list_packs(db(), principal().project_id, request.args.get("layer"), request.args.get("name"))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from strata_common.schemas.packs import CLOUDS, LAYERS
+from strata_common.packs.semver import SEMVER
+from strata_common.schemas import Pattern
+from strata_common.schemas.packs import CLOUDS, LAYERS, NAME
 
-DNS_LABEL = validate.Regexp(
+DNS_LABEL = Pattern(
     r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$", error="must be a DNS label: lowercase letters, digits and '-', up to 63"
 )
 ROLES = ("controlPlane", "worker")
@@ -69,7 +72,13 @@ class PackList(Response):
 
 class RegistryCreate(Request):
     name = fields.String(required=True, validate=DNS_LABEL)
-    source = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+    source = fields.String(
+        required=True,
+        validate=[
+            validate.Length(max=2048),
+            Pattern(r"^(/|https?://)[^\n]*$", error="must be an absolute folder path or an http(s) URL"),
+        ],
+    )
 
 
 class SyncFailure(Response):
@@ -101,8 +110,10 @@ class RegistryList(Response):
 
 
 class LayerInput(Request):
-    pack = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    version = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    pack = fields.String(required=True, validate=NAME)
+    version = fields.String(
+        required=True, validate=[validate.Length(max=64), Pattern(SEMVER, error="must be a semantic version x.y.z")]
+    )
     values = fields.String(load_default="", validate=validate.Length(max=256 * 1024))
 
 
@@ -262,12 +273,19 @@ class RolloutInput(Request):
 class Share(fields.Field):
     """A count (3) or a percentage ("40%") of a pool's nodes."""
 
+    PERCENT = re.compile(r"^(100|[1-9]?[0-9])%$")
+    SCHEMA = {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 1000},
+                        {"type": "string", "pattern": PERCENT.pattern}]}  # fmt: skip
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata=self.SCHEMA, **kwargs)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | str:
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1000:
             return value
-        if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit() and int(value[:-1]) <= 100:
+        if isinstance(value, str) and self.PERCENT.fullmatch(value):
             return value
-        raise ValidationError('must be a count of nodes (0 or more) or a percentage such as "40%"')
+        raise ValidationError('must be a count of nodes (0 to 1000) or a percentage such as "40%"')
 
 
 class PoolInput(Request):

@@ -6,6 +6,7 @@ from marshmallow import fields, validate
 
 from strata_api.schemas import Request, Response
 from strata_common.clouds import registry
+from strata_common.schemas import Pattern
 
 ADMIN = registry.plugin("local").admin()
 ACTIONS = ADMIN.ACTIONS
@@ -13,7 +14,7 @@ ACTIONS = ADMIN.ACTIONS
 
 class FaultCreate(Request):
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
-    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z][A-Za-z0-9.]{1,63}$"))
+    code = fields.String(required=True, validate=Pattern(r"^[A-Za-z][A-Za-z0-9.]{1,63}$"))
     message = fields.String(load_default="injected fault", validate=validate.Length(max=ADMIN.FAULT_MESSAGE_MAX))
     count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=ADMIN.FAULT_COUNT_MAX),
                            metadata={"description": "how many of the action's next calls fail"})  # fmt: skip
