@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -107,3 +108,18 @@ def print_logs(folder: Path) -> None:
         sys.stderr.write(
             f"----- {log.name}\n{log.read_text(errors='replace')[-int(os.environ.get('TEST_LOG_CHARS', '4000')) :]}\n"
         )
+
+
+def write_pack(registry: Path, name: str, version: str, role: str, values: str = "motd: hello\n") -> None:
+    """Publish an OS pack for the local cloud whose Ansible role `custom` is `role` in a folder registry."""
+    folder = registry / name / version
+    (folder / "roles/custom/tasks").mkdir(parents=True)
+    (folder / "roles/custom/tasks/main.yml").write_text(role)
+    (folder / "values.yaml").write_text(values)
+    manifest = {"name": name, "version": version, "layer": "os", "cloudTypes": ["local"],
+                "os": {"family": "ubuntu", "version": "24.04", "roles": ["custom"],
+                       "images": {"local": {"image": "ubuntu-24.04"}}}}  # fmt: skip
+    (folder / "pack.json").write_text(json.dumps(manifest))
+    index = registry / "index.json"
+    entries = json.loads(index.read_text())["packs"] if index.exists() else []
+    index.write_text(json.dumps({"name": "golden", "packs": [*entries, f"{name}/{version}"]}))

@@ -3,9 +3,7 @@ ansible-runner builds: one build per signature, reuse, copy to another region, f
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -14,7 +12,7 @@ from conftest import start_fleet
 from psycopg.rows import dict_row
 from test_provisioning import wait_phase
 
-from helpers import wait_until
+from helpers import wait_until, write_pack
 from strata_common.db.pool import open_pool
 from strata_localcloud.cloud import LocalCloud
 
@@ -43,20 +41,6 @@ FIXED_ROLE = """---
     mode: "0600"
 """
 ONE_NODE = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["local-1a"]}]
-
-
-def write_pack(registry: Path, name: str, version: str, role: str, values: str = "motd: hello\n") -> None:
-    folder = registry / name / version
-    (folder / "roles/custom/tasks").mkdir(parents=True)
-    (folder / "roles/custom/tasks/main.yml").write_text(role)
-    (folder / "values.yaml").write_text(values)
-    manifest = {"name": name, "version": version, "layer": "os", "cloudTypes": ["local"],
-                "os": {"family": "ubuntu", "version": "24.04", "roles": ["custom"],
-                       "images": {"local": {"image": "ubuntu-24.04"}}}}  # fmt: skip
-    (folder / "pack.json").write_text(json.dumps(manifest))
-    index = registry / "index.json"
-    entries = json.loads(index.read_text())["packs"] if index.exists() else []
-    index.write_text(json.dumps({"name": "golden", "packs": [*entries, f"{name}/{version}"]}))
 
 
 # Every test counts builds and builders of one signature in the whole local cloud: each has its own.

@@ -25,7 +25,7 @@ from api_support import LOCAL_PROFILE, Client, make_token
 from conftest import start_fleet
 from pgserver._commands import pg_ctl
 
-from helpers import Processes, print_logs, stack_env, start_api, wait_until
+from helpers import Processes, print_logs, stack_env, start_api, wait_until, write_pack
 from strata_cli.database import prepare_database
 from strata_cli.embedded import free_port, redis_command, wait_for_redis
 
@@ -36,8 +36,9 @@ SMALL = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "med
 
 @dataclass
 class Stack:
-    """Servers, processes and an operator's client of this module's own control plane."""
+    """Servers, processes and an admin's client of this module's own control plane."""
 
+    root: Path
     postgres: pgserver.PostgresServer
     redis_argv: list[str]
     redis: subprocess.Popen
@@ -100,8 +101,8 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     processes = Processes(root)
     stack = None
     try:
-        client = Client(start_api(processes, env), make_token(database_url, "ops", "operator"))
-        stack = Stack(postgres, redis_argv, redis_server, start_fleet(processes, env), processes, client)
+        client = Client(start_api(processes, env), make_token(database_url, "ops", "admin"))
+        stack = Stack(root, postgres, redis_argv, redis_server, start_fleet(processes, env), processes, client)
         profile = client.post("/v1/profiles", LOCAL_PROFILE).json()["id"]
         account = client.post("/v1/cloudaccounts", {"name": "lab", "cloud": "local"}).json()["id"]
         stack.body = {"profile": {"id": profile}, "cloudAccount": account, "cloud": {"region": "local-1"},
@@ -216,7 +217,7 @@ def test_redis_killed_then_down_for_a_while_loses_no_step(stack):
         assert stack.client.get(f"/v1/clusters/{ids[0]}").status_code == 200
         later = stack.create(3, "no-redis")  # committed; their steps wait for the re-drive
         assert len(later) == 3
-        time.sleep(float(os.environ.get("RELIABILITY_REDIS_DOWN", "5")))
+        time.sleep(float(os.environ.get("RELIABILITY_REDIS_DOWN", "30")))
     finally:
         stack.start_redis()
     stack.all_running(later)
@@ -243,6 +244,51 @@ def test_workers_rolled_one_by_one_lose_and_repeat_nothing(stack):
     assert launches == []
     assert stack.sql("SELECT count(*) FROM steps WHERE cluster_id = ANY(%s::uuid[]) AND status <> 'succeeded'",
                      ids)[0][0] == 0  # fmt: skip
+
+
+SLOW_ROLE = """---
+- name: Slow | A customization longer than the shutdown grace
+  ansible.builtin.command: sleep 7.5
+  changed_when: true
+"""
+GRACE_SECONDS = 2  # a Deployment's terminationGracePeriodSeconds, shortened: SIGTERM, then SIGKILL
+
+
+def test_a_step_longer_than_the_shutdown_grace_is_re_driven_after_its_lease(stack):
+    registry = stack.root / "registry"
+    write_pack(registry, "slow-os", "1.0.0", SLOW_ROLE)
+    created = stack.client.post("/v1/registries", {"name": "slow", "source": str(registry)}).json()
+    assert stack.client.post(f"/v1/registries/{created['id']}/sync").json()["failed"] == []
+    profile = {"name": "slow", "layers": [{"pack": "slow-os", "version": "1.0.0"},
+                                          {"pack": "kubernetes", "version": "1.32.1"}]}  # fmt: skip
+    body = {**stack.body, "name": "slow", "profile": {"id": stack.client.post("/v1/profiles", profile).json()["id"]}}
+    cluster = stack.client.post("/v1/clusters", body).json()["id"]
+    image_step = "SELECT status, claimed_by, attempts FROM steps WHERE cluster_id = %s AND name = 'ensure_image'"
+    wait_until(lambda: subprocess.run(["pgrep", "-fx", "sleep 7.5"], capture_output=True).returncode == 0,
+               timeout=120, interval=0.2, message="the slow role running")  # fmt: skip
+    status, first_worker, _ = stack.sql(image_step, cluster)[0]
+    assert status == "running"
+
+    builder = next(p for p in stack.processes.procs if Path(p.log_path).stem == "imagebuilder")  # type: ignore[attr-defined]
+    builder.send_signal(signal.SIGTERM)  # warm shutdown: Celery waits for the running step...
+    with pytest.raises(subprocess.TimeoutExpired):
+        builder.wait(GRACE_SECONDS)  # ...longer than the grace, so it is killed with the step in flight
+    os.killpg(builder.pid, signal.SIGKILL)
+    killed = time.monotonic()
+    builder.wait()
+    stack.processes.procs.remove(builder)
+    stack.processes.start("imagebuilder", builder.args, stack.env)
+
+    stack.all_running([cluster])
+    status, last_worker, attempts = stack.sql(image_step, cluster)[0]
+    assert status == "succeeded" and last_worker != first_worker and attempts >= 2
+    images = stack.sql("SELECT count(*) FROM lc_resources WHERE kind = 'image' AND deleted_at IS NULL"
+                       " AND tags->>'strata:pack' = 'slow-os@1.0.0'")  # fmt: skip
+    builders = stack.sql("SELECT count(*) FROM lc_resources WHERE kind = 'instance' AND deleted_at IS NULL"
+                         " AND tags->>'strata:role' = 'image-builder'")  # fmt: skip
+    assert (images[0][0], builders[0][0]) == (1, 0)
+    print(f"image step killed {GRACE_SECONDS} s into a warm shutdown; cluster Running {time.monotonic() - killed:.1f} s"
+          f" after the kill, the step run {attempts} times")  # fmt: skip
 
 
 def test_fifty_create_delete_cycles_under_sigkills_leave_nothing(stack):
