@@ -10,7 +10,8 @@ from strata_common.engine.runner import StepContext
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS effects (key text PRIMARY KEY, step_id bigint NOT NULL);
-CREATE TABLE IF NOT EXISTS executions (id bigserial PRIMARY KEY, step_id bigint NOT NULL, attempt int NOT NULL);
+CREATE TABLE IF NOT EXISTS executions (id bigserial PRIMARY KEY, step_id bigint NOT NULL, attempt int NOT NULL,
+                                       at timestamptz NOT NULL DEFAULT clock_timestamp());
 """
 
 

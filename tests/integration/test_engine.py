@@ -23,12 +23,15 @@ from engine_support import (
 
 from helpers import STRATA, wait_until
 from strata_common.celery_app import create_celery
+from strata_common.engine.liveness import RESTART_GRACE
 from strata_common.engine.model import StepSpec
 from strata_common.queues import CONTROL, run_step_task
 
 
 def test_sigkilled_worker_step_is_redriven_and_its_effect_exists_once(strata_env, processes, database_url, redis_url):
-    env = engine_env(strata_env)
+    # A lease far longer than the test: the step runs again because its owner's liveness lock went
+    # with the killed process, not because its lease ran out.
+    env = engine_env(strata_env, STRATA_STEP_LEASE_SECONDS="600")
     prepare(database_url)
     first = start_worker(processes, env, name="worker-1")
     processes.start("beat", [*STRATA, "serve", "beat"], env)
@@ -41,9 +44,18 @@ def test_sigkilled_worker_step_is_redriven_and_its_effect_exists_once(strata_env
             return conn.execute("SELECT count(*) AS n FROM executions").fetchone()["n"] == 1
 
     wait_until(executing, timeout=60, message="the first attempt to start")
+    start_worker(processes, env, name="worker-2")
+
+    def server_settled():  # just after a server start, the re-drive trusts leases only (see liveness.py)
+        with connect(database_url) as conn:
+            uptime = conn.execute("SELECT extract(epoch FROM now() - pg_postmaster_start_time()) AS s").fetchone()
+            return uptime["s"] > RESTART_GRACE
+
+    wait_until(server_settled, timeout=60, message="the server up longer than the restart grace")
     os.killpg(first.pid, signal.SIGKILL)  # the worker and its pool children, mid-step
     first.wait()
-    start_worker(processes, env, name="worker-2")
+    with connect(database_url) as conn:
+        killed = conn.execute("SELECT clock_timestamp() AS t").fetchone()["t"]
 
     rows = wait_steps(database_url, cluster, 1)
     step = rows["1:test.ensure_row"]
@@ -52,6 +64,9 @@ def test_sigkilled_worker_step_is_redriven_and_its_effect_exists_once(strata_env
     with connect(database_url) as conn:
         assert conn.execute("SELECT count(*) AS n FROM effects WHERE key = 'vm-1'").fetchone()["n"] == 1
         assert conn.execute("SELECT count(*) AS n FROM executions").fetchone()["n"] == 2
+        again = conn.execute("SELECT max(at) AS t FROM executions").fetchone()["t"]
+    print(f"a step whose worker was SIGKILLed ran again {(again - killed).total_seconds():.1f} s after the kill"
+          " (lease 600 s)")  # fmt: skip
 
 
 def test_redis_flushall_with_50_queued_steps_loses_nothing(strata_env, processes, database_url, redis_url):

@@ -1,10 +1,11 @@
-"""Beat's re-drive: publish steps that are due again (lost message, expired lease, backoff over)."""
+"""Beat's re-drive: publish steps that are due again (lost message, expired lease, dead owner, backoff over)."""
 
 from __future__ import annotations
 
 import hashlib
 
 from strata_common.db.types import DbPool, one
+from strata_common.engine.liveness import ORPHANED_STEPS, OWNER_CLASS, RESTART_GRACE
 from strata_common.engine.publish import Publisher
 from strata_common.queues import CLUSTER_CHECKS
 
@@ -47,6 +48,7 @@ def redrive(pool: DbPool, publisher: Publisher, grace: float, batch: int = 500, 
             locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok", (REDRIVE_LOCK_KEY,)).fetchone()
             if not one(locked)["ok"]:
                 return total
+            conn.execute(ORPHANED_STEPS, {"grace": RESTART_GRACE, "class": OWNER_CLASS})  # now due: wake_at = now()
             due = conn.execute(DUE_STEPS, {"batch": batch, "grace": grace}).fetchall()
             checks = conn.execute(DUE_HEALTH_CHECKS, {"batch": batch, "interval": health_interval}).fetchall()
         total += publisher.publish(due)

@@ -20,6 +20,7 @@ from strata_common.engine import steps
 from strata_common.engine.conditions import FALSE, TRUE, UNKNOWN, mark_in_progress, mark_waiting, set_condition
 from strata_common.engine.errors import TRANSIENT, USER_FIXABLE, Retry, StepError
 from strata_common.engine.events import append_event
+from strata_common.engine.liveness import CHECK_SECONDS, Liveness
 from strata_common.engine.model import Step
 from strata_common.engine.publish import Publisher
 from strata_common.engine.registry import handler_for
@@ -126,19 +127,29 @@ class _LeaseKeeper:
                 self._running.pop(ctx.step.id, None)
 
     def _run(self) -> None:
+        beaten: dict[int, float] = {}  # step id -> when its lease was last extended
         while True:
+            try:
+                _liveness.check()
+            except Exception as err:  # the database is away: leases guard the steps meanwhile
+                log.warning("cannot take this process's liveness lock again yet: %s", err)
             with self._lock:
                 held = list(self._running.values())
-            interval = min((c.settings.step_lease_seconds for c in held), default=5.0) / 3
+            now = time.monotonic()
             for ctx in held:
+                if now - beaten.get(ctx.step.id, 0.0) < ctx.settings.step_lease_seconds / 3:
+                    continue
                 try:
                     ctx.heartbeat()
+                    beaten[ctx.step.id] = now
                 except Exception:
                     log.exception("heartbeat of step %s failed", ctx.step.id)
-            time.sleep(interval)
+            beaten = {step: at for step, at in beaten.items() if step in {c.step.id for c in held}}
+            time.sleep(min([CHECK_SECONDS, *(c.settings.step_lease_seconds / 3 for c in held)]))
 
 
 _leases = _LeaseKeeper()
+_liveness = Liveness()
 
 
 def run_step(
@@ -146,8 +157,9 @@ def run_step(
     deps: Dependencies | None = None,
 ) -> str:  # fmt: skip
     """Run step `step_id` if it can be claimed; return what happened (for logs and tests)."""
+    owner = _liveness.owner(settings.database_url)
     with pool.connection() as conn:
-        step = steps.claim(conn, step_id, worker, settings.step_lease_seconds)
+        step = steps.claim(conn, step_id, worker, settings.step_lease_seconds, owner)
         if step is None:
             return "not-claimed"
         cluster = one(

@@ -74,17 +74,18 @@ def cancel_all(conn: DbConnection, cluster_id: UUID) -> int:
     return cur.rowcount
 
 
-def claim(conn: DbConnection, step_id: int, worker: str, lease: float) -> Step | None:
-    """Take the step if it is due and nobody holds it; None when another worker has it or it is done."""
+def claim(conn: DbConnection, step_id: int, worker: str, lease: float, owner: int | None = None) -> Step | None:
+    """Take the step if it is due and nobody holds it; None when another worker has it or it is done.
+    `owner`: the claiming process's liveness lock (strata_common.engine.liveness)."""
     row = conn.execute(
         f"""
         UPDATE steps SET status = 'running', attempts = attempts + 1, claim_token = gen_random_uuid(),
-               claimed_by = %s, lease_until = now() + make_interval(secs => %s),
+               claimed_by = %s, owner = %s, lease_until = now() + make_interval(secs => %s),
                wake_at = now() + make_interval(secs => %s), started_at = coalesce(started_at, now())
         WHERE id = %s AND {CLAIMABLE}
         RETURNING *
         """,
-        (worker, lease, lease, step_id),
+        (worker, owner, lease, lease, step_id),
     ).fetchone()
     return Step.from_row(row) if row else None
 
