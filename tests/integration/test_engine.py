@@ -9,6 +9,7 @@ import os
 import signal
 import time
 
+import psycopg
 import redis
 from engine_support import (
     connect,
@@ -23,7 +24,7 @@ from engine_support import (
 
 from helpers import STRATA, wait_until
 from strata_common.celery_app import create_celery
-from strata_common.engine.liveness import RESTART_GRACE
+from strata_common.engine.liveness import OWNER_CLASS, RESTART_GRACE, Liveness
 from strata_common.engine.model import StepSpec
 from strata_common.queues import CONTROL, run_step_task
 
@@ -220,3 +221,17 @@ def test_generation_bump_supersedes_unstarted_steps_and_runs_the_new_plan(
             "SELECT status, observed_generation FROM conditions WHERE cluster_id = %s AND type = 'Ready'", (cluster,)
         ).fetchone()
     assert (ready["status"], ready["observed_generation"]) == ("True", 2)
+
+
+def test_an_owner_lock_lost_with_its_connection_is_taken_again_under_the_same_number(database_url):
+    liveness = Liveness()
+    owner = liveness.owner(database_url)
+    held = ("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = %s::oid"
+            " AND objid = %s::oid AND objsubid = 2")  # fmt: skip
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        [(pid,)] = conn.execute(held, (OWNER_CLASS, owner)).fetchall()
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))  # what a server restart does to it
+        wait_until(lambda: not conn.execute(held, (OWNER_CLASS, owner)).fetchall(), timeout=10, message="lock gone")
+        liveness.check()
+        assert len(conn.execute(held, (OWNER_CLASS, owner)).fetchall()) == 1
+    assert liveness.owner(database_url) == owner

@@ -57,12 +57,15 @@ class Liveness:
     def check(self) -> None:
         """Take the lock again if its connection broke (a server restart); a no-op before the first claim."""
         with self._lock:
-            if self._conn is None or self._pid != os.getpid():
+            if not self._url or self._pid != os.getpid():
                 return
             try:
-                self._conn.execute("SELECT 1")
+                if self._conn is not None:
+                    self._conn.execute("SELECT 1")
+                    return
             except psycopg.OperationalError:
-                self._take(self._url)
+                pass
+            self._take(self._url)
 
     def _take(self, database_url: str) -> None:
         """(Re)connect and lock. A forked child gets a number of its own and leaves its parent's
