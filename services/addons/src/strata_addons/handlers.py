@@ -9,12 +9,11 @@ a later apply knows what changed and what to delete.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
-from strata_addons.readiness import WORKLOADS, NotReady, not_ready
+from strata_addons.readiness import WORKLOADS, not_ready
 from strata_common.db.types import DbConnection
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
@@ -30,9 +29,6 @@ PACK_LABEL = "strata.dev/pack"
 INVENTORY_LABEL = "strata.dev/inventory"
 INVENTORY_NAMESPACE = "kube-system"
 FIRST = ("Namespace", "CustomResourceDefinition")  # applied before what may live in or be defined by them
-
-
-READY_WAIT_SECONDS = 2.0  # how long a step watches its workloads come up before it requeues
 
 
 def _key(obj: dict[str, Any]) -> str:
@@ -118,50 +114,55 @@ def _delete(client: KubeClient, keys: list[str]) -> list[str]:
 
 @step_handler("addons", "ensure_pack")
 def ensure_pack(ctx: StepContext) -> dict:
+    """Apply the pack once, then look at its workloads: while they come up the step gives its slot back
+    and looks again later (without applying again unless what it would apply changed)."""
     pack = ctx.step.input["pack"]
     entry, objects = pack_objects(ctx, pack)
+    digest = hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
+    progress = ctx.step.output or {}
     with kube(ctx) as client:
-        before = _inventory(client, pack)
-        applied = {}
-        changed = []
-        for obj in objects:
-            live = _apply(ctx, client, obj)
-            key = _key(obj)
-            applied[key] = live["metadata"].get("generation", 1)
-            if before.get(key) != applied[key]:
-                changed.append(key)
-        pruned = _delete(client, [k for k in before if k not in applied])
-        _save_inventory(client, pack, entry.version, applied)
-        if changed or pruned:
-            shown = ", ".join(" ".join(k.split("|")[1:][::2]) for k in changed[:10])
-            ctx.event("info", "PackApplied", f"{pack}@{entry.version}: {len(changed)} of {len(objects)} objects "
-                      f"created or changed{f' ({shown})' if shown else ''}, {len(pruned)} pruned",
-                      {"pack": pack, "changed": changed, "pruned": pruned})  # fmt: skip
-        waiting = wait_available(client, [obj for obj in objects if obj["kind"] in WORKLOADS], ctx.deps.clock)
+        if progress.get("applied") != digest:
+            progress = {"applied": digest, "polls": 0, **_apply_pack(ctx, client, pack, entry, objects)}
+            ctx.note(**progress)
+        waiting = [problem for obj in objects if obj["kind"] in WORKLOADS and (problem := not_ready(client, obj))]
     stuck = [w.message for w in waiting if w.stuck]
     if stuck:
         raise StepError("WorkloadNotAvailable", "; ".join(stuck), USER_FIXABLE)
     if waiting:
-        raise Retry(_poll_seconds(ctx), "; ".join(w.message for w in waiting))
-    return {"pack": pack, "version": entry.version, "objects": len(objects), "changed": len(changed),
-            "pruned": len(pruned)}  # fmt: skip
+        ctx.note(polls=progress["polls"] + 1)
+        raise Retry(_poll_seconds(ctx, progress["polls"]), "; ".join(w.message for w in waiting))
+    return {"pack": pack, "version": entry.version, "objects": len(objects), "changed": progress["changed"],
+            "pruned": progress["pruned"]}  # fmt: skip
 
 
-def wait_available(client: KubeClient, workloads: list[dict[str, Any]], clock: Callable[[], float]) -> list[NotReady]:
-    """Watch the workloads for a moment; what is still not available (stuck ones at once)."""
-    deadline = clock() + READY_WAIT_SECONDS
-    pending = workloads
-    while True:
-        waiting = [(obj, problem) for obj in pending if (problem := not_ready(client, obj))]
-        problems = [problem for _, problem in waiting]
-        if not waiting or any(p.stuck for p in problems) or clock() > deadline:
-            return problems
-        pending = [obj for obj, _ in waiting]
-        time.sleep(0.05)
+def _apply_pack(
+    ctx: StepContext, client: KubeClient, pack: str, entry: Layer, objects: list[dict[str, Any]]
+) -> dict[str, int]:
+    """Apply every object, prune what the pack no longer declares, save the inventory; the counts."""
+    before = _inventory(client, pack)
+    applied = {}
+    changed = []
+    for obj in objects:
+        live = _apply(ctx, client, obj)
+        key = _key(obj)
+        applied[key] = live["metadata"].get("generation", 1)
+        if before.get(key) != applied[key]:
+            changed.append(key)
+    pruned = _delete(client, [k for k in before if k not in applied])
+    _save_inventory(client, pack, entry.version, applied)
+    if changed or pruned:
+        shown = ", ".join(" ".join(k.split("|")[1:][::2]) for k in changed[:10])
+        ctx.event("info", "PackApplied", f"{pack}@{entry.version}: {len(changed)} of {len(objects)} objects "
+                  f"created or changed{f' ({shown})' if shown else ''}, {len(pruned)} pruned",
+                  {"pack": pack, "changed": changed, "pruned": pruned})  # fmt: skip
+    return {"changed": len(changed), "pruned": len(pruned)}
 
 
-def _poll_seconds(ctx: StepContext) -> float:
-    return min(5.0, max(0.1, 2.5 * ctx.settings.localcloud_time_scale))
+def _poll_seconds(ctx: StepContext, polls: int) -> float:
+    """When to look at the workloads again: soon at first, then less often (workloads that take long
+    to come up are not looked at hundreds of times), scaled like the cloud's latencies."""
+    first = max(0.2, 2.5 * ctx.settings.localcloud_time_scale)
+    return min(5.0, first * 1.5**polls)
 
 
 @step_handler("addons", "prune_packs")

@@ -1,0 +1,144 @@
+"""Fleet benchmark: BENCH_FLEET_CLUSTERS clusters (default 1,000; 1 control plane + 2 workers) whose
+profile carries Calico, local-path, Prometheus, Vault and Permissions Manager, created through the
+HTTP API on the local cloud at time scale 0, with the whole stack on this machine.
+
+Prints, every 30 s, the clusters Running and the pack steps finished; at the end (all Running, or
+BENCH_FLEET_TIMEOUT seconds, default 900): time to all Running, clusters/min, steps/s, objects
+applied/s, the p50/p99 of `GET /v1/clusters?limit=100` and of a cluster's event page while it
+happened, the peak resident memory of each service and of the whole stack (PostgreSQL included),
+and PostgreSQL's size per cluster. Asserts nothing (issue 17's targets: <= 5 minutes, < 4 GiB).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+from addons import LAYERS, POOLS
+from harness import bench_env
+from provision import Fleet
+
+CLUSTERS = int(os.environ.get("BENCH_FLEET_CLUSTERS", "1000"))
+TIMEOUT = float(os.environ.get("BENCH_FLEET_TIMEOUT", "900"))
+
+
+class Prober(threading.Thread):
+    """Reads a page of clusters and one cluster's events without pause; their latencies."""
+
+    def __init__(self, fleet: Fleet, cluster: str):
+        super().__init__(daemon=True)
+        self.fleet, self.cluster = fleet, cluster
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        pages = {"clusters page": "/v1/clusters?limit=100", "event page": f"/v1/clusters/{self.cluster}/events"}
+        while not self.stopping.is_set():
+            for what, path in pages.items():
+                start = time.perf_counter()
+                self.fleet.session.get(f"{self.fleet.api}{path}", timeout=60).raise_for_status()
+                self.latencies[what].append(time.perf_counter() - start)
+            time.sleep(0.1)
+
+
+class Memory(threading.Thread):
+    """Samples the resident memory of the stack's processes (by service) every 2 s; keeps the peaks."""
+
+    def __init__(self, fleet: Fleet, data: Path):
+        super().__init__(daemon=True)
+        self.fleet, self.data = fleet, str(data)
+        self.peaks: dict[str, int] = defaultdict(int)
+        self.stopping = threading.Event()
+
+    def _service(self, pid: int) -> str | None:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            pgid = os.getpgid(pid)
+        except (OSError, ProcessLookupError):
+            return None
+        if self.data in cmdline and ("postgres" in cmdline or "redis" in cmdline):
+            return "postgres" if "postgres" in cmdline else "redis"
+        for proc in self.fleet.procs:
+            if proc.poll() is None and pgid == proc.pid:
+                return str(proc.args[-1])
+        return None
+
+    def run(self) -> None:
+        while not self.stopping.wait(2):
+            totals: dict[str, int] = defaultdict(int)
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit() or (service := self._service(int(entry.name))) is None:
+                    continue
+                try:
+                    rss = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("VmRSS"))
+                except (OSError, StopIteration):
+                    continue
+                totals[service] += int(rss.split()[1]) * 1024
+            totals["whole stack"] = sum(totals.values())
+            for service, rss in totals.items():
+                self.peaks[service] = max(self.peaks[service], rss)
+
+
+def count(fleet: Fleet, sql: str, *args: object) -> int:
+    with psycopg.connect(fleet.env["STRATA_DATABASE_URL"]) as conn:
+        return conn.execute(sql, args).fetchone()[0]
+
+
+def main() -> None:
+    with bench_env() as env:
+        fleet = Fleet(env)
+        try:
+            fleet.workers_with(0.0)
+            profile = fleet.session.post(f"{fleet.api}/v1/profiles", json={"name": "fleet", "layers": LAYERS},
+                                         timeout=30).json()["id"]  # fmt: skip
+            first = fleet.create("warm-up", profile=profile, pools=POOLS)
+            fleet.until_running([first])
+            prober, memory = Prober(fleet, first), Memory(fleet, Path(__file__).resolve().parent / ".data")
+            prober.start()
+            memory.start()
+            steps_before = count(fleet, "SELECT count(*) FROM steps WHERE status = 'succeeded'")
+            start = time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                ids = list(pool.map(lambda n: fleet.create(f"f{n}", profile=profile, pools=POOLS), range(CLUSTERS)))
+            submitted = time.perf_counter() - start
+            print(f"{CLUSTERS} clusters submitted in {submitted:.1f} s", flush=True)
+            next_report = 30.0
+            while (running := fleet.running(ids)) < len(ids) and time.perf_counter() - start < TIMEOUT:
+                if time.perf_counter() - start > next_report:
+                    packs = count(fleet, "SELECT count(*) FROM steps WHERE name LIKE 'ensure_pack/%%'"
+                                  " AND status = 'succeeded' AND cluster_id = ANY(%s::uuid[])", ids)  # fmt: skip
+                    print(f"  {next_report:.0f} s: {running} Running, {packs} pack steps done", flush=True)
+                    next_report += 30
+                time.sleep(1)
+            elapsed = time.perf_counter() - start
+            prober.stopping.set()
+            memory.stopping.set()
+            prober.join()
+            memory.join()
+            steps = count(fleet, "SELECT count(*) FROM steps WHERE status = 'succeeded'") - steps_before
+            objects = count(fleet, "SELECT coalesce(sum((output ->> 'objects')::int), 0) FROM steps WHERE"
+                            " name LIKE 'ensure_pack/%%' AND cluster_id = ANY(%s::uuid[])", ids)  # fmt: skip
+            size = count(fleet, "SELECT pg_database_size(current_database())")
+            done = "all Running" if running == len(ids) else f"only {running} Running (timeout)"
+            print(f"{CLUSTERS} clusters (1+2 nodes, 5 packs), time scale 0: {done} in {elapsed:.1f} s "
+                  f"(target <= 300 s); {running / elapsed * 60:.0f} clusters/min; {steps / elapsed:.0f} steps/s; "
+                  f"{objects / elapsed:.0f} objects applied/s")  # fmt: skip
+            for what, values in prober.latencies.items():
+                values.sort()
+                print(f"  {what} meanwhile: p50 {statistics.median(values) * 1000:.0f} ms, "
+                      f"p99 {values[int(len(values) * 0.99)] * 1000:.0f} ms ({len(values)} requests)")  # fmt: skip
+            peaks = ", ".join(f"{service} {rss / 2**20:.0f}" for service, rss in sorted(memory.peaks.items()))
+            print(f"  peak resident memory, MiB: {peaks} (target: whole stack < 4096)")
+            print(f"  PostgreSQL: {size / 2**20:.0f} MiB, {size / (CLUSTERS + 1) / 1024:.0f} KiB per cluster")
+        finally:
+            fleet.stop()
+
+
+if __name__ == "__main__":
+    main()
