@@ -45,3 +45,4 @@ bench: install
 	.venv/bin/python bench/addons.py
 	.venv/bin/python bench/day2.py
 	.venv/bin/python bench/cycles.py
+	.venv/bin/python bench/fleet.py
