@@ -11,6 +11,7 @@ from __future__ import annotations
 from strata_common import pki
 from strata_common.cloud_steps import cloud, owner, record_status, status_of, token, wait_ready
 from strata_common.db.queries import clusters, machines, secrets
+from strata_common.db.types import DbConnection
 from strata_common.engine.errors import Retry
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
@@ -98,10 +99,14 @@ def finalize_update(ctx: StepContext) -> dict:
 
 
 def _running(ctx: StepContext) -> None:
-    """Running, with its first health check due one interval from now."""
-    with ctx.db.connection() as conn:
+    """Running, with its first health check due one interval from now: committed with the step's success,
+    so a cluster is never seen Running while its Ready condition still says Reconciling."""
+
+    def running(conn: DbConnection) -> None:
         clusters.set_phase(conn, ctx.step.cluster_id, ctx.step.generation, "Running")
         clusters.health_due(conn, ctx.step.cluster_id, ctx.settings.health_interval)
+
+    ctx.on_success(running)
 
 
 def _delete_owned(ctx: StepContext, kinds: tuple[str, ...]) -> list[str]:

@@ -65,6 +65,7 @@ class StepContext:
     service: str
     deps: Dependencies = field(default_factory=Dependencies)
     lost: threading.Event = field(default_factory=threading.Event)
+    with_success: list[Callable[[DbConnection], None]] = field(default_factory=list)
 
     @cached_property
     def spec(self) -> ClusterSpec:
@@ -76,6 +77,11 @@ class StepContext:
         with self.db.connection() as conn:
             if not steps.heartbeat(conn, self.step, self.settings.step_lease_seconds):
                 self.lost.set()
+
+    def on_success(self, write: Callable[[DbConnection], None]) -> None:
+        """Run `write` in the transaction that records this step's success, so what it changes (a phase)
+        becomes visible together with the step's conditions, and only if the step still holds its claim."""
+        self.with_success.append(write)
 
     def note(self, **data: Any) -> None:
         """Record `data` in the step's output now, in its own transaction (it survives a crash)."""
@@ -197,7 +203,7 @@ def run_step(
         return _record_failure(pool, publisher, settings, service, step, type(err).__name__, message, TRANSIENT)
     elapsed = time.monotonic() - started
     with pool.connection() as conn:
-        ready = _record_success(conn, settings, service, step, output, elapsed)
+        ready = _record_success(conn, settings, service, step, output, elapsed, ctx.with_success)
     if ready is None:
         return "lost"
     publisher.publish(ready)
@@ -205,9 +211,11 @@ def run_step(
 
 
 def _record_success(
-    conn: DbConnection, settings: Settings, service: str, step: Step, output: dict[str, Any], elapsed: float
-) -> list[dict[str, Any]] | None:
-    """One transaction: event first (it locks the cluster row: cluster before steps, as the API does)."""
+    conn: DbConnection, settings: Settings, service: str, step: Step, output: dict[str, Any], elapsed: float,
+    writes: list[Callable[[DbConnection], None]],
+) -> list[dict[str, Any]] | None:  # fmt: skip
+    """One transaction: event first (it locks the cluster row: cluster before steps, as the API does), then
+    the step, its dependents, the handler's own writes and the conditions."""
     append_event(
         conn,
         step.cluster_id,
@@ -223,6 +231,8 @@ def _record_success(
         log.warning("step %s finished but its claim was lost; another worker owns it", step.id)
         return None
     ready = steps.unblock_dependents(conn, step, settings.step_ready_grace)
+    for write in writes:
+        write(conn)
     if step.condition and steps.milestone_done(conn, step):
         set_condition(conn, step.cluster_id, step.condition, TRUE, "Succeeded", "", step.generation)
     done, failing = steps.generation_state(conn, step.cluster_id, step.generation)
