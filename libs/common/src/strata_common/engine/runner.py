@@ -150,7 +150,8 @@ class _LeaseKeeper:
                     beaten[ctx.step.id] = now
                 except Exception:
                     log.exception("heartbeat of step %s failed", ctx.step.id)
-            beaten = {step: at for step, at in beaten.items() if step in {c.step.id for c in held}}
+            held_ids = {ctx.step.id for ctx in held}
+            beaten = {step: at for step, at in beaten.items() if step in held_ids}
             time.sleep(min([CHECK_SECONDS, *(c.settings.step_lease_seconds / 3 for c in held)]))
 
 
