@@ -24,9 +24,11 @@ from strata_common.engine.liveness import CHECK_SECONDS, Liveness
 from strata_common.engine.model import Step
 from strata_common.engine.publish import Publisher
 from strata_common.engine.registry import handler_for
+from strata_common.logs import OutageWarning
 from strata_common.model.cluster import ClusterSpec
 
 log = logging.getLogger(__name__)
+_liveness_lost = OutageWarning(log)
 PAUSED_RECHECK_SECONDS = 3600.0
 
 
@@ -138,7 +140,7 @@ class _LeaseKeeper:
             try:
                 _liveness.check()
             except Exception as err:  # the database is away: leases guard the steps meanwhile
-                log.warning("cannot take this process's liveness lock again yet: %s", err)
+                _liveness_lost("cannot take this process's liveness lock again yet", err)
             with self._lock:
                 held = list(self._running.values())
             now = time.monotonic()
