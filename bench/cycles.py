@@ -28,11 +28,6 @@ KILLABLE = ("imagebuilder", "provisioner", "addons")
 WORKER_ENV = {"STRATA_LOCALCLOUD_TIME_SCALE": "0", "STRATA_WORKER_CONCURRENCY": CONCURRENCY}
 
 
-def value(fleet: Fleet, sql: str, *args: object) -> int:
-    with psycopg.connect(fleet.env["STRATA_DATABASE_URL"], autocommit=True) as conn:
-        return conn.execute(sql, args).fetchone()[0]
-
-
 def size(fleet: Fleet, vacuum: str) -> int:
     """The database's size after `vacuum` (VACUUM keeps freed space for reuse; VACUUM FULL returns it)."""
     with psycopg.connect(fleet.env["STRATA_DATABASE_URL"], autocommit=True) as conn:
@@ -45,7 +40,7 @@ def cycle(fleet: Fleet, name: str) -> str:
     cluster = fleet.create(name, pools=SMALL)
     fleet.until_running([cluster])
     fleet.session.delete(f"{fleet.api}/v1/clusters/{cluster}", timeout=60).raise_for_status()
-    while value(fleet, "SELECT count(*) FROM clusters WHERE id = %s AND deleted_at IS NULL", cluster):
+    while fleet.value("SELECT count(*) FROM clusters WHERE id = %s AND deleted_at IS NULL", cluster):
         time.sleep(0.1)
     return cluster
 
@@ -94,12 +89,12 @@ def main() -> None:
                     " + (SELECT count(*) FROM lc_resources WHERE tags->>'strata:cluster' = ANY(%s))"
                     " + (SELECT count(*) FROM kube_changes WHERE cluster_id = ANY(%s::uuid[]))")  # fmt: skip
             deadline = time.monotonic() + 180
-            while value(fleet, left, ids, ids, ids) and time.monotonic() < deadline:
+            while fleet.value(left, ids, ids, ids) and time.monotonic() < deadline:
                 time.sleep(1)
-            leaks = value(fleet, "SELECT count(*) FROM lc_resources WHERE deleted_at IS NULL"
+            leaks = fleet.value("SELECT count(*) FROM lc_resources WHERE deleted_at IS NULL"
                           " AND tags->>'strata:cluster' = ANY(%s)", ids)  # fmt: skip
-            unpurged = value(fleet, left, ids, ids, ids)
-            unfinished = value(fleet, "SELECT count(*) FROM steps WHERE cluster_id = ANY(%s::uuid[])"
+            unpurged = fleet.value(left, ids, ids, ids)
+            unfinished = fleet.value("SELECT count(*) FROM steps WHERE cluster_id = ANY(%s::uuid[])"
                                " AND status <> 'succeeded'", ids)  # fmt: skip
             after = size(fleet, "VACUUM")
             kept = size(fleet, "VACUUM FULL")

@@ -19,7 +19,6 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psycopg
 from addons import LAYERS, POOLS
 from harness import bench_env
 from provision import Fleet
@@ -85,11 +84,6 @@ class Memory(threading.Thread):
                 self.peaks[service] = max(self.peaks[service], rss)
 
 
-def count(fleet: Fleet, sql: str, *args: object) -> int:
-    with psycopg.connect(fleet.env["STRATA_DATABASE_URL"]) as conn:
-        return conn.execute(sql, args).fetchone()[0]
-
-
 def main() -> None:
     with bench_env() as env:
         fleet = Fleet(env)
@@ -102,7 +96,7 @@ def main() -> None:
             prober, memory = Prober(fleet, first), Memory(fleet, Path(__file__).resolve().parent / ".data")
             prober.start()
             memory.start()
-            steps_before = count(fleet, "SELECT count(*) FROM steps WHERE status = 'succeeded'")
+            steps_before = fleet.value("SELECT count(*) FROM steps WHERE status = 'succeeded'")
             start = time.perf_counter()
             with ThreadPoolExecutor(8) as pool:
                 ids = list(pool.map(lambda n: fleet.create(f"f{n}", profile=profile, pools=POOLS), range(CLUSTERS)))
@@ -111,7 +105,7 @@ def main() -> None:
             next_report = 30.0
             while (running := fleet.running(ids)) < len(ids) and time.perf_counter() - start < TIMEOUT:
                 if time.perf_counter() - start > next_report:
-                    packs = count(fleet, "SELECT count(*) FROM steps WHERE name LIKE 'ensure_pack/%%'"
+                    packs = fleet.value("SELECT count(*) FROM steps WHERE name LIKE 'ensure_pack/%%'"
                                   " AND status = 'succeeded' AND cluster_id = ANY(%s::uuid[])", ids)  # fmt: skip
                     print(f"  {next_report:.0f} s: {running} Running, {packs} pack steps done", flush=True)
                     next_report += 30
@@ -121,10 +115,10 @@ def main() -> None:
             memory.stopping.set()
             prober.join()
             memory.join()
-            steps = count(fleet, "SELECT count(*) FROM steps WHERE status = 'succeeded'") - steps_before
-            objects = count(fleet, "SELECT coalesce(sum((output ->> 'objects')::int), 0) FROM steps WHERE"
+            steps = fleet.value("SELECT count(*) FROM steps WHERE status = 'succeeded'") - steps_before
+            objects = fleet.value("SELECT coalesce(sum((output ->> 'objects')::int), 0) FROM steps WHERE"
                             " name LIKE 'ensure_pack/%%' AND cluster_id = ANY(%s::uuid[])", ids)  # fmt: skip
-            size = count(fleet, "SELECT pg_database_size(current_database())")
+            size = fleet.value("SELECT pg_database_size(current_database())")
             done = "all Running" if running == len(ids) else f"only {running} Running (timeout)"
             print(f"{CLUSTERS} clusters (1+2 nodes, 5 packs), time scale 0: {done} in {elapsed:.1f} s "
                   f"(target <= 300 s); {running / elapsed * 60:.0f} clusters/min; {steps / elapsed:.0f} steps/s; "

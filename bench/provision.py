@@ -102,17 +102,17 @@ class Fleet:
         response.raise_for_status()
         return response.json()["id"]
 
-    def _value(self, sql: str, ids: list[str]) -> Any:
-        """The single value a query over the clusters `ids` returns."""
-        with psycopg.connect(self.env["STRATA_DATABASE_URL"]) as conn:
-            return conn.execute(sql, (ids,)).fetchone()[0]
+    def value(self, sql: str, *args: object) -> Any:
+        """The single value a query returns."""
+        with psycopg.connect(self.env["STRATA_DATABASE_URL"], autocommit=True) as conn:
+            return conn.execute(sql, args).fetchone()[0]
 
     def running(self, ids: list[str]) -> int:
-        return self._value("SELECT count(*) FROM clusters WHERE id = ANY(%s::uuid[]) AND phase = 'Running'", ids)
+        return self.value("SELECT count(*) FROM clusters WHERE id = ANY(%s::uuid[]) AND phase = 'Running'", ids)
 
     def mean_time_to_running(self, ids: list[str]) -> float:
         """Mean seconds from a cluster's creation to the end of its last step."""
-        return self._value(
+        return self.value(
             "SELECT avg(extract(epoch FROM done - c.created_at))::float FROM clusters c JOIN LATERAL"
             " (SELECT max(finished_at) AS done FROM steps WHERE cluster_id = c.id) s ON true"
             " WHERE c.id = ANY(%s::uuid[])",
@@ -121,7 +121,7 @@ class Fleet:
 
     def mean_time_after_nodes(self, ids: list[str]) -> float:
         """Mean seconds from a cluster's last node step finishing to its last step finishing."""
-        return self._value(
+        return self.value(
             "SELECT avg(after)::float FROM (SELECT extract(epoch FROM max(finished_at) - max(finished_at)"
             " FILTER (WHERE name LIKE 'ensure_node/%%')) AS after FROM steps"
             " WHERE cluster_id = ANY(%s::uuid[]) GROUP BY cluster_id) per_cluster",
