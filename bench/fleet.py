@@ -5,7 +5,7 @@ HTTP API on the local cloud at time scale 0, with the whole stack on this machin
 Prints, every 30 s, the clusters Running and the pack steps finished; at the end (all Running, or
 BENCH_FLEET_TIMEOUT seconds, default 900): time to all Running, clusters/min, steps/s, objects
 applied/s, the p50/p99 of `GET /v1/clusters?limit=100` and of a cluster's event page while it
-happened, the peak resident memory of each service and of the whole stack (PostgreSQL included),
+happened, the peak memory (PSS) and CPU seconds of each service and of the whole stack (PostgreSQL included),
 and PostgreSQL's size per cluster. Asserts nothing (issue 17's targets: <= 5 minutes, < 4 GiB).
 """
 
@@ -46,42 +46,68 @@ class Prober(threading.Thread):
             time.sleep(0.1)
 
 
-class Memory(threading.Thread):
-    """Samples the resident memory of the stack's processes (by service) every 2 s; keeps the peaks."""
+class Usage(threading.Thread):
+    """Samples the stack's processes (by service) every 2 s: peak memory and CPU seconds used. Memory is the
+    proportional set size (shared pages divided among the processes sharing them: PostgreSQL's shared
+    buffers and forked workers' common pages count once)."""
 
     def __init__(self, fleet: Fleet, data: Path):
         super().__init__(daemon=True)
         self.fleet, self.data = fleet, str(data)
         self.peaks: dict[str, int] = defaultdict(int)
+        self.cpu: dict[int, tuple[str, float]] = {}
+        self.baseline: dict[int, float] = {}
         self.stopping = threading.Event()
+        self.tick = os.sysconf("SC_CLK_TCK")
+        data_directory = Path(fleet.value("SHOW data_directory"))
+        self.postmaster = int((data_directory / "postmaster.pid").read_text().split()[0])
 
-    def _service(self, pid: int) -> str | None:
+    def _service(self, pid: int, parent: int) -> str | None:
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             pgid = os.getpgid(pid)
         except (OSError, ProcessLookupError):
             return None
-        if self.data in cmdline and ("postgres" in cmdline or "redis" in cmdline):
-            return "postgres" if "postgres" in cmdline else "redis"
+        if self.data in cmdline and "redis" in cmdline:
+            return "redis"
+        if self.postmaster in (pid, parent):
+            return "postgres"
         for proc in self.fleet.procs:
             if proc.poll() is None and pgid == proc.pid:
                 return str(proc.args[-1])
         return None
 
     def run(self) -> None:
+        self.sample()
+        self.baseline = {pid: seconds for pid, (_, seconds) in self.cpu.items()}
         while not self.stopping.wait(2):
-            totals: dict[str, int] = defaultdict(int)
-            for entry in Path("/proc").iterdir():
-                if not entry.name.isdigit() or (service := self._service(int(entry.name))) is None:
+            self.sample()
+
+    def sample(self) -> None:
+        totals: dict[str, int] = defaultdict(int)
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if (service := self._service(int(entry.name), int(stat[1]))) is None:
                     continue
-                try:
-                    rss = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("VmRSS"))
-                except (OSError, StopIteration):
-                    continue
-                totals[service] += int(rss.split()[1]) * 1024
-            totals["whole stack"] = sum(totals.values())
-            for service, rss in totals.items():
-                self.peaks[service] = max(self.peaks[service], rss)
+                rollup = (entry / "smaps_rollup").read_text().splitlines()
+            except OSError:
+                continue
+            self.cpu[int(entry.name)] = (service, (int(stat[11]) + int(stat[12])) / self.tick)
+            pss = next((line for line in rollup if line.startswith("Pss:")), None)
+            totals[service] += int(pss.split()[1]) * 1024 if pss else 0
+        totals["whole stack"] = sum(totals.values())
+        for service, rss in totals.items():
+            self.peaks[service] = max(self.peaks[service], rss)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds each service used since sampling began (processes gone meanwhile included)."""
+        used: dict[str, float] = defaultdict(float)
+        for pid, (service, seconds) in self.cpu.items():
+            used[service] += seconds - self.baseline.get(pid, 0.0)
+        return used
 
 
 def main() -> None:
@@ -93,9 +119,9 @@ def main() -> None:
                                          timeout=30).json()["id"]  # fmt: skip
             first = fleet.create("warm-up", profile=profile, pools=POOLS)
             fleet.until_running([first])
-            prober, memory = Prober(fleet, first), Memory(fleet, Path(__file__).resolve().parent / ".data")
+            prober, usage = Prober(fleet, first), Usage(fleet, Path(__file__).resolve().parent / ".data")
             prober.start()
-            memory.start()
+            usage.start()
             steps_before = fleet.value("SELECT count(*) FROM steps WHERE status = 'succeeded'")
             start = time.perf_counter()
             with ThreadPoolExecutor(8) as pool:
@@ -112,9 +138,9 @@ def main() -> None:
                 time.sleep(1)
             elapsed = time.perf_counter() - start
             prober.stopping.set()
-            memory.stopping.set()
+            usage.stopping.set()
             prober.join()
-            memory.join()
+            usage.join()
             steps = fleet.value("SELECT count(*) FROM steps WHERE status = 'succeeded'") - steps_before
             objects = fleet.value("SELECT coalesce(sum((output ->> 'objects')::int), 0) FROM steps WHERE"
                             " name LIKE 'ensure_pack/%%' AND cluster_id = ANY(%s::uuid[])", ids)  # fmt: skip
@@ -127,8 +153,16 @@ def main() -> None:
                 values.sort()
                 print(f"  {what} meanwhile: p50 {statistics.median(values) * 1000:.0f} ms, "
                       f"p99 {values[int(len(values) * 0.99)] * 1000:.0f} ms ({len(values)} requests)")  # fmt: skip
-            peaks = ", ".join(f"{service} {rss / 2**20:.0f}" for service, rss in sorted(memory.peaks.items()))
-            print(f"  peak resident memory, MiB: {peaks} (target: whole stack < 4096)")
+            peaks = ", ".join(f"{service} {rss / 2**20:.0f}" for service, rss in sorted(usage.peaks.items()))
+            print(f"  peak memory (PSS), MiB: {peaks} (target: whole stack < 4096)")
+            cpu = usage.cpu_seconds()
+            print(
+                "  CPU seconds used meanwhile: "
+                + ", ".join(
+                    f"{service} {seconds:.0f}" for service, seconds in sorted(cpu.items(), key=lambda item: -item[1])
+                )
+                + f" (of {2 * elapsed:.0f} on 2 cores)"
+            )
             print(f"  PostgreSQL: {size / 2**20:.0f} MiB, {size / (CLUSTERS + 1) / 1024:.0f} KiB per cluster")
         finally:
             fleet.stop()

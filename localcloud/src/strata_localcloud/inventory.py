@@ -85,8 +85,14 @@ class Inventory:
             ).fetchall()
         return [row["c"] for row in rows]
 
+    def sends_news(self, cluster_id: str) -> bool:
+        """Whether changes to the cluster's instances are notified (the local cloud's are, migration 0016);
+        otherwise the controllers look at them every few seconds."""
+        return not self._emulated(cluster_id)
+
     def node_instances(self, cluster_id: str) -> list[dict[str, Any]]:
-        """The cluster's live instances: id, zone, region, spec (instanceType, vcpus, memoryMiB), tags, running."""
+        """The cluster's live instances: id, zone, region, spec (instanceType, vcpus, memoryMiB), tags, running,
+        and, in the local cloud, ready_in (seconds until a pending instance runs)."""
         if self._emulated(cluster_id):
             cloud = self._cloud_of(cluster_id)[0]
             sizes = (registry.catalog(cloud) or Catalog()).instance_types
@@ -101,7 +107,8 @@ class Inventory:
             return found
         with self.pool.connection() as conn:
             return conn.execute(
-                "SELECT id, zone, region, spec, tags, ready_at <= now() AS running FROM lc_resources"
+                "SELECT id, zone, region, spec, tags, ready_at <= now() AS running,"
+                " greatest(extract(epoch FROM ready_at - now()), 0)::float AS ready_in FROM lc_resources"
                 " WHERE kind = 'instance' AND deleted_at IS NULL AND tags @> %s",
                 (Jsonb({"strata:cluster": cluster_id}),),
             ).fetchall()

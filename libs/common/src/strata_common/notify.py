@@ -8,6 +8,7 @@ import threading
 import time
 import weakref
 from collections import defaultdict
+from collections.abc import Callable
 
 import psycopg
 
@@ -23,11 +24,13 @@ def close_all() -> None:
 
 
 class Notifier:
-    """Counts NOTIFYs per cluster; streams wait for the count to move instead of polling."""
+    """Counts NOTIFYs per cluster; streams wait for the count to move instead of polling. `on_news`, if
+    given, hears each cluster's news as it comes, and None after a reconnect (news may have been missed)."""
 
-    def __init__(self, database_url: str, channel: str):
+    def __init__(self, database_url: str, channel: str, on_news: Callable[[str | None], None] | None = None):
         self.database_url = database_url
         self.channel = channel
+        self.on_news = on_news
         self._cond = threading.Condition()
         self._versions: defaultdict[str, int] = defaultdict(int)
         self._epoch = 0  # bumped on reconnect: notifications may have been missed, everyone re-reads
@@ -52,6 +55,10 @@ class Notifier:
                 lambda: self.closed or (self._epoch, self._versions[cluster_id]) != seen, timeout
             )
 
+    def start(self) -> None:
+        """Listen from now on (otherwise the first `version` starts listening)."""
+        self._ensure_started()
+
     def _ensure_started(self) -> None:
         with self._cond:
             if self._thread is None:
@@ -67,10 +74,14 @@ class Notifier:
                     with self._cond:
                         self._epoch += 1
                         self._cond.notify_all()
+                    if self.on_news:
+                        self.on_news(None)
                     for note in conn.notifies():
                         with self._cond:
                             self._versions[note.payload] += 1
                             self._cond.notify_all()
+                        if self.on_news:
+                            self.on_news(note.payload)
             except Exception as err:
                 log.warning("%s listener lost its connection (%s); reconnecting", self.channel, err)
                 time.sleep(1)

@@ -48,17 +48,19 @@ class ClusterDirectory:
         self.box = SecretBox(secret_key)
         self.require_client_cert = require_client_cert
         self._lock = threading.Lock()
-        self._infos: dict[str, tuple[float, ClusterInfo | None, str]] = {}
+        self._infos: dict[str, tuple[float, ClusterInfo]] = {}
         self._names: dict[str, str] = {}
         self._contexts: dict[str, ssl.SSLContext] = {}
 
     def info(self, cluster_id: str) -> ClusterInfo:
+        """The cluster's API as it stands (a running API is kept for a moment; a missing one is looked up
+        each time, so an API that just came up answers at once)."""
         cached = self._infos.get(cluster_id)
         if cached is None or time.monotonic() - cached[0] > CACHE_SECONDS:
-            cached = (time.monotonic(), *self._load(cluster_id))
-            self._infos[cluster_id] = cached
-        if cached[1] is None:
-            raise ApiError(503, "ServiceUnavailable", cached[2])
+            info, reason = self._load(cluster_id)
+            if info is None:
+                raise ApiError(503, "ServiceUnavailable", reason)
+            cached = self._infos[cluster_id] = (time.monotonic(), info)
         return cached[1]
 
     def _load(self, cluster_id: str) -> tuple[ClusterInfo | None, str]:

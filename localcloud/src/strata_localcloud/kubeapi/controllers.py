@@ -5,8 +5,11 @@ ReplicaSets, ReplicaSets, StatefulSets, DaemonSets and Jobs make Pods; the sched
 Ready nodes whose taints they tolerate and whose claims are bound; a Pod's containers start after
 the pod-start latency unless an image cannot be pulled (registry hosts under `.invalid` do not
 resolve: ErrImagePull, then ImagePullBackOff). Workload status follows the Pods, as the real
-controllers report it. A cluster is reconciled after each write to it and every few seconds while
-it is active; all of it is level-triggered, so a restart loses nothing.
+controllers report it. A cluster is reconciled after each write to it, after each change to its
+instances (the local cloud's notifications; a cluster on another cloud's stand-in is looked at every
+few seconds instead), and when a pending instance or pod is due; each pass reads the cluster's
+objects with one query. All of it is level-triggered, so a restart or a lost notification loses
+nothing: the listener's reconnect makes every active cluster due.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from strata_localcloud.kubeapi.selectors import matches_label_selector
 
 log = logging.getLogger(__name__)
 POD_START_SECONDS = 5.0  # x the local cloud's time scale
-RESYNC_SECONDS = 3.0
+INSTANCE_NEWS = "strata_lc_instances"  # NOTIFY channel of the local cloud's instance changes (migration 0016)
+RESYNC_SECONDS = 3.0  # clusters on another cloud's stand-in, which sends no news of its instances
 ACTIVE_SECONDS = 600.0
 COMPACT_EVERY = 60.0
 KEEP_CHANGES_SECONDS = 900.0
@@ -130,6 +134,16 @@ class Controllers:
             self._stopped = True
             self._cond.notify_all()
 
+    def instances_changed(self, cluster_id: str | None) -> None:
+        """The local cloud changed a cluster's instances (None: news may have been lost, look at all)."""
+        if cluster_id is not None:
+            self.poke(cluster_id)
+            return
+        with self._cond:
+            clusters = list(self._active)
+        for each in clusters:
+            self.poke(each)
+
     def run(self) -> None:
         with self.pool.connection() as conn:
             for row in conn.execute("SELECT DISTINCT cluster_id FROM kube_objects").fetchall():
@@ -140,13 +154,9 @@ class Controllers:
                 if self._stopped:
                     return
                 now = time.monotonic()
-                if now - last_resync > RESYNC_SECONDS:  # active clusters' Nodes follow their instances
+                if now - last_resync > RESYNC_SECONDS:
                     last_resync = now
-                    for cluster_id, seen in list(self._active.items()):
-                        if now - seen > ACTIVE_SECONDS:
-                            self._active.pop(cluster_id, None)
-                        else:
-                            self._due.setdefault(cluster_id, now)
+                    self._resync(now)
                 due = [c for c, at in self._due.items() if at <= now]
                 if not due:
                     wait = min([*self._due.values(), now + 1.0, last_resync + RESYNC_SECONDS]) - now
@@ -166,6 +176,14 @@ class Controllers:
                 last_compact = time.monotonic()
                 self.collect_garbage()
 
+    def _resync(self, now: float) -> None:
+        """Forget clusters nobody asked about for a while; make those whose instances send no news due."""
+        for cluster_id, seen in list(self._active.items()):
+            if now - seen > ACTIVE_SECONDS:
+                self._active.pop(cluster_id, None)
+            elif not self.directory.inventory.sends_news(cluster_id):
+                self._due.setdefault(cluster_id, now)
+
     def collect_garbage(self) -> None:
         """Compact the change log; forget the objects and changes of clusters whose API load balancer is gone, and
         the cloud's resources deleted and faults fired longer than the retention ago."""
@@ -184,35 +202,71 @@ class Controllers:
 
     def reconcile(self, cluster_id: str) -> float | None:
         """Bring the cluster's objects one step further; the delay until it should look again, or None."""
+        instances = self.directory.inventory.node_instances(cluster_id)
+        pending = [i["ready_in"] for i in instances if not i["running"] and i.get("ready_in") is not None]
+        next_ready = min(pending, default=None)
         try:
             version = self.directory.info(cluster_id).version
         except ApiError:
-            return None
-        instances = self.directory.inventory.node_instances(cluster_id)
+            return next_ready  # no API yet: an instance's news or readiness brings it
         with store.transaction(self.pool, cluster_id) as tx:
             pass_ = _Pass(tx, self, version)
             pass_.nodes(instances)
             pass_.workloads()
             wait = pass_.pods()
-        return 0.0 if tx.changed else wait  # statuses follow the pods changed in this pass
+        if tx.changed:
+            return 0.0  # statuses follow the pods changed in this pass
+        return min((w for w in (wait, next_ready) if w is not None), default=None)
 
 
 class _Pass:
-    """One reconciliation of one cluster inside its write transaction."""
+    """One reconciliation of one cluster inside its write transaction. The objects it acts on are read
+    with one query when first needed and kept current by its own writes; a delete (which may cascade)
+    makes the next look read them again."""
 
     def __init__(self, tx: store.Tx, controllers: Controllers, version: str):
         self.tx = tx
         self.c = controllers
         self.version = version
         self.now = time.monotonic()
+        self._objects: dict[str, dict[tuple[str, str], dict[str, Any]]] | None = None
+
+    def _all(self) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
+        if self._objects is None:
+            self._objects = {resource: {} for resource in WATCHED}
+            for row in self.tx.conn.execute(
+                "SELECT resource, namespace, name, body FROM kube_objects WHERE cluster_id = %s"
+                " AND resource = ANY(%s) ORDER BY namespace, name",
+                (self.tx.cluster_id, sorted(WATCHED)),
+            ):
+                self._objects[row["resource"]][row["namespace"], row["name"]] = row["body"]
+        return self._objects
+
+    def list(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        objects = self._all()[resource]
+        return [objects[key] for key in sorted(objects) if namespace is None or key[0] == namespace]
+
+    def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._all()[resource].get((namespace, name))
+
+    def put(self, resource: str, body: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+        stored = self.tx.put(resource, body, old)
+        if self._objects is not None:
+            key = stored["metadata"].get("namespace", ""), stored["metadata"]["name"]
+            self._objects.setdefault(resource, {})[key] = stored
+        return stored
+
+    def delete(self, resource: str, namespace: str, name: str) -> None:
+        self.tx.delete(resource, namespace, name)
+        self._objects = None
 
     def save(self, key: str, new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         if old is not None and new == old:
             return old
-        return self.tx.put(key, new, old)
+        return self.put(key, new, old)
 
     def nodes(self, instances: list[dict[str, Any]]) -> None:
-        existing = {n["metadata"]["name"]: n for n in self.tx.list("/nodes")}
+        existing = {n["metadata"]["name"]: n for n in self.list("/nodes")}
         wanted = set()
         for inst in instances:
             if not inst["running"] or "strata:node" not in inst["tags"]:  # image builders are no nodes
@@ -270,36 +324,36 @@ class _Pass:
             }
             self.save("/nodes", node, old)
         for name in existing.keys() - wanted:
-            self.tx.delete("/nodes", "", name)
-        self.ready_nodes = [n for n in self.tx.list("/nodes")]
+            self.delete("/nodes", "", name)
+        self.ready_nodes = [n for n in self.list("/nodes")]
 
     # ---- workload controllers ----------------------------------------------------------------------
 
     def workloads(self) -> None:
-        for deployment in self.tx.list("apps/deployments"):
+        for deployment in self.list("apps/deployments"):
             self.deployment(deployment)
-        for rs in self.tx.list("apps/replicasets"):
+        for rs in self.list("apps/replicasets"):
             self.replicas(
                 rs,
                 "apps/replicasets",
                 rs["spec"].get("replicas", 1),
                 rs["metadata"]["labels"].get("pod-template-hash", ""),
             )
-        for sts in self.tx.list("apps/statefulsets"):
+        for sts in self.list("apps/statefulsets"):
             self.statefulset(sts)
-        for pdb in self.tx.list(disruption.PDB):
-            status = disruption.budget_status(pdb, self.tx.list("/pods", pdb["metadata"]["namespace"]))
+        for pdb in self.list(disruption.PDB):
+            status = disruption.budget_status(pdb, self.list("/pods", pdb["metadata"]["namespace"]))
             if pdb.get("status") != status:
                 self.save(disruption.PDB, {**pdb, "status": status}, pdb)
-        for ds in self.tx.list("apps/daemonsets"):
+        for ds in self.list("apps/daemonsets"):
             self.daemonset(ds)
-        for job in self.tx.list("batch/jobs"):
+        for job in self.list("batch/jobs"):
             self.job(job)
         self.claims()
 
     def _pods(self, owner: dict[str, Any]) -> list[dict[str, Any]]:
         namespace = owner["metadata"]["namespace"]
-        return [p for p in self.tx.list("/pods", namespace) if _owned_by(p, owner)]
+        return [p for p in self.list("/pods", namespace) if _owned_by(p, owner)]
 
     def _new_pod(self, owner: dict[str, Any], name: str, revision: str, **spec: Any) -> None:
         template = owner["spec"].get("template") or {}
@@ -319,7 +373,7 @@ class _Pass:
             "spec": {**copy.deepcopy(template.get("spec") or {}), **spec},
             "status": {"phase": "Pending"},
         }
-        self.tx.put("/pods", pod, None)
+        self.put("/pods", pod, None)
 
     def _random_name(self, base: str) -> str:
         return f"{base}-{''.join(random.choices(_SUFFIX, k=5))}"
@@ -328,7 +382,7 @@ class _Pass:
         namespace = deployment["metadata"]["namespace"]
         revision = template_hash(deployment["spec"].get("template") or {})
         replicas = deployment["spec"].get("replicas", 1)
-        sets = [rs for rs in self.tx.list("apps/replicasets", namespace) if _owned_by(rs, deployment)]
+        sets = [rs for rs in self.list("apps/replicasets", namespace) if _owned_by(rs, deployment)]
         current = next((rs for rs in sets if rs["metadata"]["labels"].get("pod-template-hash") == revision), None)
         for rs in sets:
             if rs is not current and rs["spec"].get("replicas"):
@@ -403,7 +457,7 @@ class _Pass:
     def replicas(self, rs: dict[str, Any], key: str, replicas: int, revision: str) -> None:
         pods = self._pods(rs)
         for pod in pods[replicas:] if len(pods) > replicas else []:
-            self.tx.delete("/pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+            self.delete("/pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
         for _ in range(replicas - len(pods)):
             self._new_pod(rs, self._random_name(rs["metadata"]["name"]), revision)
         pods = self._pods(rs)
@@ -428,16 +482,16 @@ class _Pass:
         for pod_name, pod in pods.items():
             index = int(pod_name.rsplit("-", 1)[1])
             if index >= replicas or pod["metadata"]["labels"].get("controller-revision-hash") != revision:
-                self.tx.delete("/pods", namespace, pod_name)
+                self.delete("/pods", namespace, pod_name)
         templates = sts["spec"].get("volumeClaimTemplates") or []
         for index in range(replicas):
             pod_name = f"{name}-{index}"
             volumes = []
             for claim in templates:
                 claim_name = f"{claim['metadata']['name']}-{pod_name}"
-                if self.tx.get("/persistentvolumeclaims", namespace, claim_name) is None:
+                if self.get("/persistentvolumeclaims", namespace, claim_name) is None:
                     labels = ((sts["spec"].get("selector") or {}).get("matchLabels")) or {}
-                    self.tx.put(
+                    self.put(
                         "/persistentvolumeclaims",
                         {
                             "apiVersion": "v1",
@@ -449,7 +503,7 @@ class _Pass:
                         None,
                     )
                 volumes.append({"name": claim["metadata"]["name"], "persistentVolumeClaim": {"claimName": claim_name}})
-            if self.tx.get("/pods", namespace, pod_name) is None:
+            if self.get("/pods", namespace, pod_name) is None:
                 template_volumes = (sts["spec"].get("template") or {}).get("spec", {}).get("volumes") or []
                 self._new_pod(
                     sts,
@@ -493,7 +547,7 @@ class _Pass:
             node = pod["spec"].get("nodeName")
             stale = pod["metadata"]["labels"].get("controller-revision-hash") != revision
             if node not in names or node in placed or stale:
-                self.tx.delete("/pods", namespace, pod["metadata"]["name"])
+                self.delete("/pods", namespace, pod["metadata"]["name"])
             else:
                 placed.add(node)
         for node in sorted(names - placed):
@@ -536,7 +590,7 @@ class _Pass:
         self._status("batch/jobs", job, status)
 
     def claims(self) -> None:
-        classes = self.tx.list("storage.k8s.io/storageclasses")
+        classes = self.list("storage.k8s.io/storageclasses")
         default = next(
             (
                 c
@@ -545,7 +599,7 @@ class _Pass:
             ),
             None,
         )
-        for claim in self.tx.list("/persistentvolumeclaims"):
+        for claim in self.list("/persistentvolumeclaims"):
             if (claim.get("status") or {}).get("phase") == "Bound":
                 continue
             class_name = claim["spec"].get("storageClassName") or (default or {}).get("metadata", {}).get("name")
@@ -553,7 +607,7 @@ class _Pass:
                 continue
             volume = f"pvc-{claim['metadata']['uid']}"
             size = ((claim["spec"].get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
-            self.tx.put(
+            self.put(
                 "/persistentvolumes",
                 {
                     "apiVersion": "v1",
@@ -586,7 +640,7 @@ class _Pass:
         """Schedule and start pods; the delay until a pod's next transition, or None if none is due."""
         nodes = {n["metadata"]["name"]: n for n in self.ready_nodes}
         next_due: float | None = None
-        for pod in self.tx.list("/pods"):
+        for pod in self.list("/pods"):
             wait = self.pod(pod, nodes)
             if wait is not None:
                 next_due = wait if next_due is None else min(next_due, wait)
@@ -598,7 +652,7 @@ class _Pass:
             return None
         node = pod["spec"].get("nodeName")
         if node and node not in nodes:
-            self.tx.delete("/pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+            self.delete("/pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
             return 0.0
         if not node:
             node, reason = self.schedule(pod, nodes)
@@ -695,7 +749,7 @@ class _Pass:
         for volume in pod["spec"].get("volumes") or []:
             claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
             if claim:
-                found = self.tx.get("/persistentvolumeclaims", namespace, claim)
+                found = self.get("/persistentvolumeclaims", namespace, claim)
                 if found is None:
                     return None, f'persistentvolumeclaim "{claim}" not found'
                 if (found.get("status") or {}).get("phase") != "Bound":
@@ -727,7 +781,7 @@ class _Pass:
                 f"{len(nodes) - tainted} node(s) didn't match Pod's node affinity/selector."
             )
         load = {n: 0 for n in fits}
-        for other in self.tx.list("/pods"):
+        for other in self.list("/pods"):
             if other["spec"].get("nodeName") in load:
                 load[other["spec"]["nodeName"]] += 1
         return min(fits, key=lambda n: (load[n], n)), ""

@@ -24,7 +24,7 @@ from strata_common.notify import Notifier, close_all
 from strata_localcloud.inventory import Inventory
 from strata_localcloud.kubeapi.app import KubeApi
 from strata_localcloud.kubeapi.clusters import ClusterDirectory
-from strata_localcloud.kubeapi.controllers import Controllers
+from strata_localcloud.kubeapi.controllers import INSTANCE_NEWS, Controllers
 from strata_localcloud.kubeapi.store import CHANNEL
 
 log = logging.getLogger("strata.kubeapi")
@@ -36,6 +36,7 @@ def build(settings: Settings) -> tuple[KubeApi, Controllers, ClusterDirectory]:
     pool = get_pool(settings)
     directory = ClusterDirectory(pool, settings.secret_key, Inventory(pool, settings))
     controllers = Controllers(pool, directory, settings.localcloud_time_scale, settings.retention)
+    Notifier(settings.database_url, INSTANCE_NEWS, on_news=controllers.instances_changed).start()
     app = KubeApi(
         pool,
         Notifier(settings.database_url, CHANNEL),
