@@ -12,7 +12,6 @@ import threading
 import time
 from typing import Any
 
-from psycopg.types.json import Jsonb
 
 from strata_common.clouds import registry
 from strata_common.clouds.catalog import Catalog
@@ -42,19 +41,19 @@ class Inventory:
             versions = [r.tags.get("strata:kubernetes") for r in owned if r.kind == "instance" and r.state == READY
                         and r.tags.get("strata:role") == "control-plane" and "strata:node" in r.tags]  # fmt: skip
             return {"server_name": balancer.spec.get("dnsName"), "version": next(filter(None, versions[::-1]), None)}
-        owner = {"strata:cluster": cluster_id}
         with self.pool.connection() as conn:
             row = conn.execute(
                 """
                 SELECT lb.spec ->> 'dnsName' AS server_name,
                        (SELECT i.tags ->> 'strata:kubernetes' FROM lc_resources i
-                         WHERE i.kind = 'instance' AND i.deleted_at IS NULL AND i.ready_at <= now()
-                           AND i.tags @> %s AND i.tags ? 'strata:kubernetes'
+                         WHERE i.tags ->> 'strata:cluster' = %(c)s AND i.deleted_at IS NULL AND i.kind = 'instance'
+                           AND i.ready_at <= now() AND i.tags ->> 'strata:role' = 'control-plane'
+                           AND i.tags ? 'strata:kubernetes'
                          ORDER BY i.created_at DESC LIMIT 1) AS version
                 FROM lc_resources lb
-                WHERE lb.kind = 'load_balancer' AND lb.deleted_at IS NULL AND lb.tags @> %s
+                WHERE lb.tags ->> 'strata:cluster' = %(c)s AND lb.deleted_at IS NULL AND lb.kind = 'load_balancer'
                 """,
-                (Jsonb({**owner, "strata:role": "control-plane"}), Jsonb(owner)),
+                {"c": cluster_id},
             ).fetchone()
         if row is None:
             return None
@@ -78,7 +77,7 @@ class Inventory:
         with self.pool.connection() as conn:
             rows = conn.execute(
                 "SELECT c FROM unnest(%s::text[]) AS c WHERE NOT EXISTS (SELECT 1 FROM lc_resources lb"
-                " WHERE lb.kind = 'load_balancer' AND lb.deleted_at IS NULL AND lb.tags ->> 'strata:cluster' = c)"
+                " WHERE lb.tags ->> 'strata:cluster' = c AND lb.deleted_at IS NULL AND lb.kind = 'load_balancer')"
                 " AND NOT EXISTS (SELECT 1 FROM clusters k WHERE k.id::text = c AND k.deleted_at IS NULL"
                 " AND k.spec ->> 'cloudType' <> 'local')",
                 (cluster_ids,),
@@ -109,8 +108,8 @@ class Inventory:
             return conn.execute(
                 "SELECT id, zone, region, spec, tags, ready_at <= now() AS running,"
                 " greatest(extract(epoch FROM ready_at - now()), 0)::float AS ready_in FROM lc_resources"
-                " WHERE kind = 'instance' AND deleted_at IS NULL AND tags @> %s",
-                (Jsonb({"strata:cluster": cluster_id}),),
+                " WHERE tags ->> 'strata:cluster' = %s AND deleted_at IS NULL AND kind = 'instance'",
+                (cluster_id,),
             ).fetchall()
 
     # -- clusters on an emulated cloud ---------------------------------------------------------------

@@ -16,7 +16,9 @@ from strata_common.kube.client import KubeClient, KubeError
 
 _clients: OrderedDict[tuple[str, KubeAccess], KubeClient] = OrderedDict()
 _lock = threading.Lock()  # a health check asks several clusters at once
-CLIENTS_KEPT = 32  # per worker process: connections and discovery stay warm across a cluster's steps
+# Per worker process: connections and discovery stay warm across a cluster's steps. A fleet being built
+# has hundreds of clusters in flight at once; a TLS handshake and discovery cost more than the kept socket.
+CLIENTS_KEPT = 512
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from strata_common.crypto import SecretBox
 from strata_localcloud.inventory import Inventory
 from strata_localcloud.kubeapi.errors import ApiError
 
-CACHE_SECONDS = 2.0
+CACHE_SECONDS = 30.0  # a running API's version follows its instances: their news also forgets it (`forget`)
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,10 @@ class ClusterDirectory:
                 raise ApiError(503, "ServiceUnavailable", reason)
             cached = self._infos[cluster_id] = (time.monotonic(), info)
         return cached[1]
+
+    def forget(self, cluster_id: str) -> None:
+        """The cluster's instances changed: its API's version (or its being up) is looked up again."""
+        self._infos.pop(cluster_id, None)
 
     def _load(self, cluster_id: str) -> tuple[ClusterInfo | None, str]:
         row = self.inventory.api_endpoint(cluster_id)

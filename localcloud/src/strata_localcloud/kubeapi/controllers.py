@@ -137,11 +137,13 @@ class Controllers:
     def instances_changed(self, cluster_id: str | None) -> None:
         """The local cloud changed a cluster's instances (None: news may have been lost, look at all)."""
         if cluster_id is not None:
+            self.directory.forget(cluster_id)
             self.poke(cluster_id)
             return
         with self._cond:
             clusters = list(self._active)
         for each in clusters:
+            self.directory.forget(each)
             self.poke(each)
 
     def run(self) -> None:

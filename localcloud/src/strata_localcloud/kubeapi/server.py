@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import resource
 import signal
 import ssl
 import sys
@@ -30,6 +31,7 @@ from strata_localcloud.kubeapi.store import CHANNEL
 log = logging.getLogger("strata.kubeapi")
 THREADS = 256  # requests and watches in flight; idle kept-alive connections wait in the poller, not here
 KEEPALIVE_SECONDS = 75
+CONNECTIONS = 8192  # open connections; beyond CONNECTIONS - THREADS, answered connections are closed, not kept
 
 
 def build(settings: Settings) -> tuple[KubeApi, Controllers, ClusterDirectory]:
@@ -71,6 +73,7 @@ class Emulator(BaseApplication):
             "workers": 1,
             "worker_class": "gthread",
             "threads": THREADS,
+            "worker_connections": CONNECTIONS,
             "keepalive": KEEPALIVE_SECONDS,
             "graceful_timeout": 5,
             "accesslog": "-",
@@ -125,6 +128,10 @@ def main() -> int:
         print(f"strata kubeapi: {err}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < 2 * CONNECTIONS:  # each connection is a file descriptor
+        wanted = 2 * CONNECTIONS if hard == resource.RLIM_INFINITY else min(2 * CONNECTIONS, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     with tempfile.TemporaryDirectory() as folder:
         placeholder_key_pair(Path(folder))
         Emulator(settings, Path(folder)).run()

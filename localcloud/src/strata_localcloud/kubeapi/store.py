@@ -50,9 +50,10 @@ class Tx:
         return list_objects(self.conn, self.cluster_id, resource, namespace)
 
     def put(self, resource: str, body: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-        """Store `body` (replacing `old`, which the caller read in this transaction) with fresh metadata."""
+        """Store `body` (replacing `old`, which the caller read in this transaction) with fresh metadata:
+        one statement numbers the change, stores the object, logs the change and notifies (once per
+        transaction)."""
         meta = body.setdefault("metadata", {})
-        rv = self.conn.execute("SELECT nextval('kube_changes_resource_version_seq') AS rv").fetchone()["rv"]
         if old is None:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_iso()
@@ -62,18 +63,29 @@ class Tx:
             meta["uid"], meta["creationTimestamp"] = old_meta["uid"], old_meta["creationTimestamp"]
             changed = _spec_part(body) != _spec_part(old)
             meta["generation"] = old_meta.get("generation", 1) + (1 if changed else 0)
-        meta["resourceVersion"] = str(rv)
-        namespace = meta.get("namespace", "")
-        self.conn.execute(
+        meta.pop("resourceVersion", None)
+        row = self.conn.execute(
             """
-            INSERT INTO kube_objects (cluster_id, resource, namespace, name, uid, resource_version, body)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (cluster_id, resource, namespace, name) DO UPDATE
-               SET resource_version = EXCLUDED.resource_version, body = EXCLUDED.body, uid = EXCLUDED.uid
+            WITH rv AS (SELECT nextval('kube_changes_resource_version_seq') AS v),
+            stored AS (
+                INSERT INTO kube_objects (cluster_id, resource, namespace, name, uid, resource_version, body)
+                SELECT %(c)s, %(r)s, %(ns)s, %(n)s, %(uid)s, v,
+                       jsonb_set(%(body)s, '{metadata,resourceVersion}', to_jsonb(v::text)) FROM rv
+                ON CONFLICT (cluster_id, resource, namespace, name) DO UPDATE
+                   SET resource_version = EXCLUDED.resource_version, body = EXCLUDED.body, uid = EXCLUDED.uid
+                RETURNING resource_version, body),
+            logged AS (
+                INSERT INTO kube_changes (resource_version, cluster_id, resource, namespace, name, type, body)
+                SELECT resource_version, %(c)s, %(r)s, %(ns)s, %(n)s, %(type)s, body FROM stored)
+            SELECT resource_version AS rv, CASE WHEN %(notify)s THEN pg_notify(%(channel)s, %(c)s::text) END
+              FROM stored
             """,
-            (self.cluster_id, resource, namespace, meta["name"], meta["uid"], rv, Jsonb(body)),
-        )
-        self._log(rv, resource, namespace, meta["name"], "ADDED" if old is None else "MODIFIED", body)
+            {"c": self.cluster_id, "r": resource, "ns": meta.get("namespace", ""), "n": meta["name"],
+             "uid": meta["uid"], "body": Jsonb(body), "type": "ADDED" if old is None else "MODIFIED",
+             "notify": not self.changed, "channel": CHANNEL},
+        ).fetchone()  # fmt: skip
+        meta["resourceVersion"] = str(row["rv"])
+        self.changed = True
         return body
 
     def delete(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:

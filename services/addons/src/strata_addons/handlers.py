@@ -115,22 +115,27 @@ def _delete(client: KubeClient, keys: list[str]) -> list[str]:
 @step_handler("addons", "ensure_pack")
 def ensure_pack(ctx: StepContext) -> dict:
     """Apply the pack once, then look at its workloads: while they come up the step gives its slot back
-    and looks again later (without applying again unless what it would apply changed)."""
+    and looks again later (without applying again unless what it would apply changed). Workloads that an
+    apply just created or changed are not looked at in the same run: no controller has acted on them yet."""
     pack = ctx.step.input["pack"]
     entry, objects = pack_objects(ctx, pack)
     digest = hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
     progress = ctx.step.output or {}
+    workloads = [obj for obj in objects if obj["kind"] in WORKLOADS]
     with kube(ctx) as client:
         if progress.get("applied") != digest:
             progress = {"applied": digest, "polls": 0, **_apply_pack(ctx, client, pack, entry, objects)}
             ctx.note(**progress)
-        waiting = [problem for obj in objects if obj["kind"] in WORKLOADS and (problem := not_ready(client, obj))]
+            if progress["changed"] and workloads:
+                raise Retry(_poll_seconds(ctx, 0), f"{pack}: {progress['changed']} objects applied, waiting for "
+                            f"{len(workloads)} workloads")  # fmt: skip
+        waiting = [problem for obj in workloads if (problem := not_ready(client, obj))]
     stuck = [w.message for w in waiting if w.stuck]
     if stuck:
         raise StepError("WorkloadNotAvailable", "; ".join(stuck), USER_FIXABLE)
     if waiting:
         ctx.note(polls=progress["polls"] + 1)
-        raise Retry(_poll_seconds(ctx, progress["polls"]), "; ".join(w.message for w in waiting))
+        raise Retry(_poll_seconds(ctx, progress["polls"] + 1), "; ".join(w.message for w in waiting))
     return {"pack": pack, "version": entry.version, "objects": len(objects), "changed": progress["changed"],
             "pruned": progress["pruned"]}  # fmt: skip
 
