@@ -12,7 +12,6 @@ import threading
 import time
 from typing import Any
 
-
 from strata_common.clouds import registry
 from strata_common.clouds.catalog import Catalog
 from strata_common.clouds.driver import GONE, READY
