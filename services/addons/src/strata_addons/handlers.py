@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from strata_addons.readiness import WORKLOADS, not_ready
+from strata_common.db.queries import packs
 from strata_common.db.types import DbConnection
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
@@ -22,13 +25,16 @@ from strata_common.kube.client import KubeClient, KubeError
 from strata_common.kube_steps import kube
 from strata_common.model.cluster import ClusterSpec, Layer
 from strata_common.packs.manifests import ManifestError
-from strata_common.packs.values import effective_values, pack_layer, render_objects
+from strata_common.packs.values import effective_values, render_objects
 
 MANAGER = "strata"
 PACK_LABEL = "strata.dev/pack"
 INVENTORY_LABEL = "strata.dev/inventory"
 INVENTORY_NAMESPACE = "kube-system"
 FIRST = ("Namespace", "CustomResourceDefinition")  # applied before what may live in or be defined by them
+RENDERED_KEPT = 256  # rendered packs kept per process, by pack version, profile values and override
+_rendered: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+_rendered_lock = threading.Lock()  # drift checks render in threads
 
 
 def _key(obj: dict[str, Any]) -> str:
@@ -48,21 +54,37 @@ def pack_objects(ctx: StepContext, pack: str) -> tuple[Layer, list[dict[str, Any
 
 
 def rendered_pack(conn: DbConnection, spec: ClusterSpec, pack: str) -> tuple[Layer, list[dict[str, Any]]]:
-    """(layer, labelled objects) of the layer `pack` of `spec` with its effective values."""
-    found = pack_layer(conn, spec, pack)
-    if found is None:
+    """(layer, labelled objects) of the layer `pack` of `spec` with its effective values. A pack version is
+    immutable, so what it renders to with the same values is kept (a fleet on one profile renders it once)."""
+    layer = spec.pack(pack)
+    if layer is None:
         raise StepError("PackNotInProfile", f"the cluster's profile has no pack {pack!r}", USER_FIXABLE)
-    entry, definition = found
-    values, _ = effective_values(definition, entry.values, spec.overrides.get(pack))
+    key = (layer.pack_id, layer.values, json.dumps(spec.overrides.get(pack), sort_keys=True))
+    with _rendered_lock:
+        text = _rendered.get(key)
+        if text is not None:
+            _rendered.move_to_end(key)
+    if text is None:
+        text = json.dumps(_render(conn, spec, layer))
+        with _rendered_lock:
+            _rendered[key] = text
+            while len(_rendered) > RENDERED_KEPT:
+                _rendered.popitem(last=False)
+    return layer, json.loads(text)
+
+
+def _render(conn: DbConnection, spec: ClusterSpec, layer: Layer) -> list[dict[str, Any]]:
+    definition = packs.definition(conn, layer.pack_id)
+    values, _ = effective_values(definition, layer.values, spec.overrides.get(layer.pack))
     try:
         objects = render_objects(definition, values)
     except (ManifestError, ValueError, TypeError, AttributeError, KeyError) as err:
-        raise StepError("InvalidValues", f"{pack}: {err}", USER_FIXABLE) from None
+        raise StepError("InvalidValues", f"{layer.pack}: {err}", USER_FIXABLE) from None
     for obj in objects:
         labels = obj["metadata"].setdefault("labels", {}) or {}
-        obj["metadata"]["labels"] = {**labels, PACK_LABEL: pack, "app.kubernetes.io/managed-by": "strata"}
+        obj["metadata"]["labels"] = {**labels, PACK_LABEL: layer.pack, "app.kubernetes.io/managed-by": "strata"}
     objects.sort(key=lambda o: 0 if o["kind"] in FIRST else 1)
-    return entry, objects
+    return objects
 
 
 def _inventory(client: KubeClient, pack: str) -> dict[str, int]:

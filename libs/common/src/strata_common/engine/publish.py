@@ -34,6 +34,11 @@ class Publisher:
             count += 1
         return count
 
+    @staticmethod
+    def sends_later(after: float) -> bool:
+        """Whether `publish_later(step, after)` sends a message (else beat publishes the step when due)."""
+        return after <= MAX_COUNTDOWN
+
     def publish_later(self, step: Step, after: float) -> None:
-        if after <= MAX_COUNTDOWN:
+        if self.sends_later(after):
             self.app.send_task(run_step_task(step.queue), args=[step.id], countdown=after)

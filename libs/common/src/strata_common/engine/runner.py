@@ -192,7 +192,8 @@ def run_step(
             output = handler(ctx) or {}
     except Retry as wait:
         with pool.connection() as conn:
-            requeued = steps.requeue(conn, step, wait.after)
+            grace = settings.step_ready_grace if publisher.sends_later(wait.after) else 0.0
+            requeued = steps.requeue(conn, step, wait.after, grace)
             if requeued and step.condition and wait.message:
                 mark_waiting(conn, step.cluster_id, step.condition, wait.message, step.generation)
         if requeued:
@@ -265,7 +266,8 @@ def _record_failure(
             {"step": step.name, "attempt": step.attempts, "errorClass": error_class, "retryIn": round(delay, 3)},
             step.id,
         )
-        if not steps.fail(conn, step, reason, message, error_class, delay):
+        grace = settings.step_ready_grace if publisher.sends_later(delay) else 0.0
+        if not steps.fail(conn, step, reason, message, error_class, delay, grace):
             conn.rollback()
             return "lost"
         for type_ in dict.fromkeys(filter(None, (step.condition, "Ready"))):

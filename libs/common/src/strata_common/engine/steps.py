@@ -121,23 +121,26 @@ def succeed(conn: DbConnection, step: Step, output: dict[str, Any]) -> bool:
     return cur.rowcount == 1
 
 
-def fail(conn: DbConnection, step: Step, reason: str, message: str, error_class: str, delay: float) -> bool:
+def fail(conn: DbConnection, step: Step, reason: str, message: str, error_class: str, delay: float,
+         grace: float = 0.0) -> bool:  # fmt: skip
+    """Failed; tried again after `delay` seconds. `grace`: how much longer beat waits before publishing it
+    (when a message sent with a countdown is on its way, it should not get a twin)."""
     cur = conn.execute(
         "UPDATE steps SET status = 'failed', last_error = %s, error_reason = %s, error_class = %s,"
         " not_before = now() + make_interval(secs => %s), wake_at = now() + make_interval(secs => %s),"
         " lease_until = NULL WHERE id = %s AND claim_token = %s AND status = 'running'",
-        (message, reason, error_class, delay, delay, step.id, step.claim_token),
+        (message, reason, error_class, delay, delay + grace, step.id, step.claim_token),
     )
     return cur.rowcount == 1
 
 
-def requeue(conn: DbConnection, step: Step, after: float) -> bool:
-    """Back to ready after `after` seconds; a wait is not an attempt."""
+def requeue(conn: DbConnection, step: Step, after: float, grace: float = 0.0) -> bool:
+    """Back to ready after `after` seconds; a wait is not an attempt. `grace` as for `fail`."""
     cur = conn.execute(
         "UPDATE steps SET status = 'ready', attempts = attempts - 1, not_before = now() + make_interval(secs => %s),"
         " wake_at = now() + make_interval(secs => %s), lease_until = NULL"
         " WHERE id = %s AND claim_token = %s AND status = 'running'",
-        (after, after, step.id, step.claim_token),
+        (after, after + grace, step.id, step.claim_token),
     )
     return cur.rowcount == 1
 
