@@ -9,6 +9,7 @@ import requests
 from engine_support import connect, new_cluster
 
 from helpers import STRATA, wait_until
+from strata_api.schemas import EventList
 from strata_common.engine.events import append_event
 
 
@@ -41,6 +42,7 @@ def test_paging_events(clients, database_url, projects):
     write_events(database_url, cluster, 5)
     first = viewer.get(f"/v1/clusters/{cluster}/events?limit=3").json()
     assert [e["message"] for e in first["items"]] == ["event 0", "event 1", "event 2"]
+    assert EventList().validate(first) == {}
     rest = viewer.get(f"/v1/clusters/{cluster}/events?after={first['nextAfter']}").json()
     assert [e["id"] for e in rest["items"]] == [4, 5]
     bad = viewer.get(f"/v1/clusters/{cluster}/events?limit=zero")

@@ -42,11 +42,7 @@ def clear_faults(conn: Connection) -> int:
 
 
 def list_regions(conn: Connection) -> list[dict[str, Any]]:
-    return conn.execute(
-        "SELECT r.name, r.vcpu_quota, coalesce(sum((i.spec->>'vcpus')::int), 0)::int AS vcpus_used"
-        " FROM lc_regions r LEFT JOIN lc_resources i ON i.region = r.name AND i.kind = 'instance'"
-        " AND i.deleted_at IS NULL GROUP BY r.name, r.vcpu_quota ORDER BY r.name"
-    ).fetchall()
+    return conn.execute("SELECT name, vcpu_quota, vcpus_used FROM lc_regions ORDER BY name").fetchall()
 
 
 def list_throttling(conn: Connection) -> list[dict[str, Any]]:

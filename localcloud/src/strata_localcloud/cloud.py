@@ -331,12 +331,8 @@ class LocalCloud:
                 ).fetchone()
             ):
                 raise refusal("InvalidAMIID.NotFound", f"The image id '[{launch.image}]' does not exist in {region}")
-            quota = self._region(conn, region, lock=True)["vcpu_quota"]  # launches in a region serialize here
-            used = conn.execute(
-                "SELECT coalesce(sum((spec->>'vcpus')::int), 0) AS used FROM lc_resources"
-                " WHERE kind = 'instance' AND region = %s AND deleted_at IS NULL",
-                (region,),
-            ).fetchone()["used"]
+            row = self._region(conn, region, lock=True)  # launches in a region serialize here
+            quota, used = row["vcpu_quota"], row["vcpus_used"]  # kept by a trigger (migration 0016)
             if used + size.cpu > quota:
                 raise refusal("VcpuLimitExceeded", QUOTA_MESSAGE.format(quota=quota, region=region))
             spec = {"instanceType": launch.instance_type, "vcpus": size.cpu, "memoryMiB": size.memory_mib,

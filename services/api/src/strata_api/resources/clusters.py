@@ -61,6 +61,10 @@ def own_cluster(cluster_id: str) -> dict[str, Any]:
     return queries.own_cluster(db(), principal().project_id, cluster_id)
 
 
+def own_cluster_id(cluster_id: str) -> UUID:
+    return queries.own_cluster_id(db(), principal().project_id, cluster_id)
+
+
 @bp.post("")
 @api("Create a cluster: answers 202 and hands the plan to the engine", role="operator",
      request_schema=ClusterCreate, responses={202: ClusterView, 404: None, 409: None, 422: None},
@@ -68,7 +72,7 @@ def own_cluster(cluster_id: str) -> dict[str, Any]:
 def create_cluster():
     data = load_json(ClusterCreate())
     with work() as unit:
-        return reply(202, ClusterView, cluster_view(commands.create_cluster(unit, data)), unit.conn)
+        return reply(202, ClusterView, cluster_view(commands.create_cluster(unit, data)), unit.conn, ready=True)
 
 
 def _cursor(raw: str | None) -> tuple[datetime, UUID] | None:
@@ -98,13 +102,15 @@ def list_clusters():
         next_cursor = base64.urlsafe_b64encode(
             json.dumps([last["created_at"].isoformat(), str(last["id"])]).encode()
         ).decode()
-    return reply(200, ClusterList, {"items": [cluster_view(r) for r in rows[:limit]], "nextCursor": next_cursor})
+    return reply(
+        200, ClusterList, {"items": [cluster_view(r) for r in rows[:limit]], "nextCursor": next_cursor}, ready=True
+    )
 
 
 @bp.get("/<cluster_id>")
 @api("Get a cluster with its conditions", responses={200: ClusterView, 404: None})
 def get_cluster(cluster_id: str):
-    return reply(200, ClusterView, cluster_view(own_cluster(cluster_id)))
+    return reply(200, ClusterView, cluster_view(own_cluster(cluster_id)), ready=True)
 
 
 @bp.patch("/<cluster_id>")
@@ -115,7 +121,9 @@ def get_cluster(cluster_id: str):
 def update_cluster(cluster_id: str):
     data = load_json(ClusterUpdate())
     with work() as unit:
-        return reply(202, ClusterView, cluster_view(commands.update_cluster(unit, cluster_id, data)), unit.conn)
+        return reply(
+            202, ClusterView, cluster_view(commands.update_cluster(unit, cluster_id, data)), unit.conn, ready=True
+        )
 
 
 @bp.delete("/<cluster_id>")
@@ -123,14 +131,14 @@ def update_cluster(cluster_id: str):
      responses={202: ClusterView, 404: None})  # fmt: skip
 def delete_cluster(cluster_id: str):
     with work() as unit:
-        return reply(202, ClusterView, cluster_view(commands.delete_cluster(unit, cluster_id)))
+        return reply(202, ClusterView, cluster_view(commands.delete_cluster(unit, cluster_id)), ready=True)
 
 
 @bp.get("/<cluster_id>/kubeconfig")
 @api("The cluster's admin kubeconfig; its server is the API load balancer", role="operator",
      responses={200: KubeconfigView, 404: None, 409: None})  # fmt: skip
 def kubeconfig(cluster_id: str):
-    ident = own_cluster(cluster_id)["id"]
+    ident = own_cluster_id(cluster_id)
     try:
         access = cluster_access(db(), ident, settings())
     except NotReachable as err:
@@ -143,7 +151,7 @@ def kubeconfig(cluster_id: str):
      responses={200: MachineList, 404: None},
      query={"all": one_of("true: deleted machines too", ("true", "false"))})  # fmt: skip
 def list_machines(cluster_id: str):
-    rows = machines.rows(db(), own_cluster(cluster_id)["id"], live_only=request.args.get("all") != "true")
+    rows = machines.rows(db(), own_cluster_id(cluster_id), live_only=request.args.get("all") != "true")
     return reply(200, MachineList, {"items": [_machine_view(row) for row in rows]})
 
 
@@ -158,7 +166,7 @@ def _machine_view(row: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/<cluster_id>/conditions")
 @api("The cluster's conditions in milestone order", responses={200: ConditionList, 404: None})
 def conditions(cluster_id: str):
-    return reply(200, ConditionList, {"items": list_conditions(db(), own_cluster(cluster_id)["id"])})
+    return reply(200, ConditionList, {"items": list_conditions(db(), own_cluster_id(cluster_id))})
 
 
 @bp.get("/<cluster_id>/steps")
@@ -169,7 +177,7 @@ def conditions(cluster_id: str):
 )
 def steps(cluster_id: str):
     generation = int_arg("generation", 0, 0, 2**62) or None
-    rows = list_steps(db(), own_cluster(cluster_id)["id"], generation)
+    rows = list_steps(db(), own_cluster_id(cluster_id), generation)
     return reply(200, StepList, {"items": [_step_view(row) for row in rows]})
 
 
@@ -187,15 +195,15 @@ def _step_view(row: dict[str, Any]) -> dict[str, Any]:
 def events(cluster_id: str):
     after = int_arg("after", 0, 0, 2**62)
     limit = int_arg("limit", 100, 1, 1000)
-    items = list_events(db(), own_cluster(cluster_id)["id"], after, limit)
-    return reply(200, EventList, {"items": items, "nextAfter": items[-1]["id"] if items else after})
+    items = list_events(db(), own_cluster_id(cluster_id), after, limit)
+    return reply(200, EventList, {"items": items, "nextAfter": items[-1]["id"] if items else after}, ready=True)
 
 
 @bp.get("/<cluster_id>/events/stream")
 @api("Live events as Server-Sent Events; resume with Last-Event-ID", responses={200: None, 404: None},
      query={"after": AFTER})  # fmt: skip
 def event_stream(cluster_id: str):
-    ident = own_cluster(cluster_id)["id"]
+    ident = own_cluster_id(cluster_id)
     release_db()  # a stream may stay open for hours: it borrows a connection per batch instead
     resume = request.headers.get("Last-Event-ID")
     after = int_arg("Last-Event-ID", 0, 0, 2**62, resume) if resume else int_arg("after", 0, 0, 2**62)
