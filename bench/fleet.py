@@ -5,8 +5,9 @@ HTTP API on the local cloud at time scale 0, with the whole stack on this machin
 Prints, every 30 s, the clusters Running and the pack steps finished; at the end (all Running, or
 BENCH_FLEET_TIMEOUT seconds, default 900): time to all Running, clusters/min, steps/s, objects
 applied/s, the p50/p99 of `GET /v1/clusters?limit=100` and of a cluster's event page while it
-happened, the peak memory (PSS) and CPU seconds of each service and of the whole stack (PostgreSQL included),
-and PostgreSQL's size per cluster. Asserts nothing (issue 17's targets: <= 5 minutes, < 4 GiB).
+happened and for 30 s at rest afterwards, one more cluster's time to Running with an empty fleet and
+with the fleet present, the peak memory (PSS) and CPU seconds of each service and of the whole stack
+(PostgreSQL included), and PostgreSQL's size per cluster. Asserts nothing (issue 17's targets: <= 5 minutes, < 4 GiB).
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ from provision import Fleet
 
 CLUSTERS = int(os.environ.get("BENCH_FLEET_CLUSTERS", "1000"))
 TIMEOUT = float(os.environ.get("BENCH_FLEET_TIMEOUT", "900"))
+REST_SECONDS = 30.0
+
+
+def one_more(fleet: Fleet, profile: str, name: str) -> float:
+    """Seconds from creating one more cluster to its Running."""
+    start = time.perf_counter()
+    fleet.until_running([fleet.create(name, profile=profile, pools=POOLS)])
+    return time.perf_counter() - start
 
 
 class Prober(threading.Thread):
@@ -118,7 +127,8 @@ def main() -> None:
             profile = fleet.session.post(f"{fleet.api}/v1/profiles", json={"name": "fleet", "layers": LAYERS},
                                          timeout=30).json()["id"]  # fmt: skip
             first = fleet.create("warm-up", profile=profile, pools=POOLS)
-            fleet.until_running([first])
+            fleet.until_running([first])  # builds the image the others reuse
+            empty = one_more(fleet, profile, "first")
             prober, usage = Prober(fleet, first), Usage(fleet, Path(__file__).resolve().parent / ".data")
             prober.start()
             usage.start()
@@ -141,6 +151,12 @@ def main() -> None:
             usage.stopping.set()
             prober.join()
             usage.join()
+            full = one_more(fleet, profile, "last")
+            resting = Prober(fleet, first)
+            resting.start()
+            time.sleep(REST_SECONDS)
+            resting.stopping.set()
+            resting.join()
             steps = fleet.value("SELECT count(*) FROM steps WHERE status = 'succeeded'") - steps_before
             objects = fleet.value("SELECT coalesce(sum((output ->> 'objects')::int), 0) FROM steps WHERE"
                             " name LIKE 'ensure_pack/%%' AND cluster_id = ANY(%s::uuid[])", ids)  # fmt: skip
@@ -149,10 +165,17 @@ def main() -> None:
             print(f"{CLUSTERS} clusters (1+2 nodes, 5 packs), time scale 0: {done} in {elapsed:.1f} s "
                   f"(target <= 300 s); {running / elapsed * 60:.0f} clusters/min; {steps / elapsed:.0f} steps/s; "
                   f"{objects / elapsed:.0f} objects applied/s")  # fmt: skip
-            for what, values in prober.latencies.items():
-                values.sort()
-                print(f"  {what} meanwhile: p50 {statistics.median(values) * 1000:.0f} ms, "
-                      f"p99 {values[int(len(values) * 0.99)] * 1000:.0f} ms ({len(values)} requests)")  # fmt: skip
+            for when, each in (
+                ("while they were created", prober),
+                (f"then, {CLUSTERS + 3} clusters at rest", resting),
+            ):
+                for what, values in each.latencies.items():
+                    values.sort()
+                    print(f"  {what} {when}: p50 {statistics.median(values) * 1000:.1f} ms, "
+                          f"p99 {values[int(len(values) * 0.99)] * 1000:.1f} ms ({len(values)} requests; "
+                          "target at rest < 20 ms p99)")  # fmt: skip
+            print(f"  one more cluster: {empty:.2f} s with an empty fleet, {full:.2f} s with {CLUSTERS + 2} clusters"
+                  f" present; ratio {full / empty:.2f} (target <= 1.2)")  # fmt: skip
             peaks = ", ".join(f"{service} {rss / 2**20:.0f}" for service, rss in sorted(usage.peaks.items()))
             print(f"  peak memory (PSS), MiB: {peaks} (target: whole stack < 4096)")
             cpu = usage.cpu_seconds()

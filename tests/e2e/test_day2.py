@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 
 from helpers import wait_until
 
-FLEET_ENV = {"STRATA_HEALTH_INTERVAL": "1"}
+FLEET_ENV = {"STRATA_HEALTH_INTERVAL": "1", "STRATA_DRIFT_INTERVAL": "1"}
 HEALTH_INTERVAL = 1.0
 OS = {"pack": "ubuntu-22.04", "version": "1.0.0"}
 CNI = {"pack": "calico", "version": "3.28.2"}

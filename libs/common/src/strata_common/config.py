@@ -148,6 +148,12 @@ VARIABLES: dict[str, Var] = {
     "health_interval": Var(
         "STRATA_HEALTH_INTERVAL", _positive_float, "60", "seconds between health checks of a Running cluster"
     ),
+    "drift_interval": Var(
+        "STRATA_DRIFT_INTERVAL",
+        _positive_float,
+        "600",
+        "seconds between drift checks of a Running cluster's add-ons (at a health check once this long has passed)",
+    ),
     "retention": Var(
         "STRATA_RETENTION_SECONDS",
         _positive_float,
@@ -189,6 +195,7 @@ class Settings:
     kubeapi_url: str
     redrive_interval: float
     health_interval: float
+    drift_interval: float
     retention: float
     builder_ssh_cidr: str
 

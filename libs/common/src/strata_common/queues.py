@@ -13,7 +13,6 @@ PURGE_TASK = "strata.control.purge"  # what deleted clusters leave, once past ST
 # (provisioner) and its add-ons' drift (addons).
 HEALTH_TASK = "strata.provisioner.check_health"
 DRIFT_TASK = "strata.addons.check_drift"
-CLUSTER_CHECKS = (HEALTH_TASK, DRIFT_TASK)
 
 
 def ping_task(service: str) -> str:

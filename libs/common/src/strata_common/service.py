@@ -95,9 +95,8 @@ def create_worker_app(service: str, cluster_tasks: dict[str, ClusterTask] | None
     @survives_database_outage
     def redrive_due() -> int:
         """Publish due steps (scheduled by beat; concurrent runs skip on an advisory lock)."""
-        published = redrive(
-            get_pool(settings), publisher, settings.step_ready_grace, health_interval=settings.health_interval
-        )
+        intervals = {"health_interval": settings.health_interval, "drift_interval": settings.drift_interval}
+        published = redrive(get_pool(settings), publisher, settings.step_ready_grace, **intervals)
         if published:
             log.info("re-drive published %d step(s)", published)
         return published

@@ -1,7 +1,9 @@
-"""Drift of Running clusters' add-ons, checked in the health check's batches: every object its CNI,
-CSI and add-on packs declare is read back; one deleted, or whose declared fields were changed out of band,
-is applied again (server-side apply, forced: Strata's values win) and a `DriftCorrected` event names
-it. Fields Strata does not declare (the API server's defaults, what others manage) are not drift."""
+"""Drift of Running clusters' add-ons, checked in the health check's batches once STRATA_DRIFT_INTERVAL
+has passed since a cluster's last (it reads every object back: far more than a health check): every
+object its CNI, CSI and add-on packs declare is read back; one deleted, or whose declared fields were
+changed out of band, is applied again (server-side apply, forced: Strata's values win) and a
+`DriftCorrected` event names it. Fields Strata does not declare (the API server's defaults, what
+others manage) are not drift."""
 
 from __future__ import annotations
 

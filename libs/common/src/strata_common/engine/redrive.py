@@ -7,7 +7,7 @@ import hashlib
 from strata_common.db.types import DbPool, one
 from strata_common.engine.liveness import ORPHANED_STEPS, OWNER_CLASS, RESTART_GRACE
 from strata_common.engine.publish import Publisher
-from strata_common.queues import CLUSTER_CHECKS
+from strata_common.queues import DRIFT_TASK, HEALTH_TASK
 
 REDRIVE_LOCK_KEY = int.from_bytes(hashlib.sha256(b"strata redrive").digest()[:8], "big") >> 1
 
@@ -28,18 +28,22 @@ CHECK_BATCH = 100  # clusters per check message: one cloud listing for them all 
 
 # Clusters whose health check is due (health_due_at is set only while a cluster is Running and not
 # paused); the next one is pushed an interval ahead, the check itself sets it again when it is done.
+# At a health check, the add-ons' drift is checked too when the drift interval has passed since the last.
 DUE_HEALTH_CHECKS = """
 WITH due AS (
-    SELECT id FROM clusters WHERE health_due_at <= now()
+    SELECT id, drift_checked_at IS NULL OR drift_checked_at <= now() - make_interval(secs => %(drift)s) AS drift
+    FROM clusters WHERE health_due_at <= now()
     ORDER BY health_due_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED
 )
-UPDATE clusters c SET health_due_at = now() + make_interval(secs => %(interval)s)
+UPDATE clusters c SET health_due_at = now() + make_interval(secs => %(interval)s),
+       drift_checked_at = CASE WHEN due.drift THEN now() ELSE c.drift_checked_at END
 FROM due WHERE c.id = due.id
-RETURNING c.id
+RETURNING c.id, due.drift
 """
 
 
-def redrive(pool: DbPool, publisher: Publisher, grace: float, batch: int = 500, health_interval: float = 60.0) -> int:
+def redrive(pool: DbPool, publisher: Publisher, grace: float, batch: int = 500, health_interval: float = 60.0,
+            drift_interval: float = 600.0) -> int:  # fmt: skip
     """Publish every due step and due health check once; return how many. A concurrent re-drive makes
     this one a no-op."""
     total = 0
@@ -50,11 +54,13 @@ def redrive(pool: DbPool, publisher: Publisher, grace: float, batch: int = 500, 
                 return total
             conn.execute(ORPHANED_STEPS, {"grace": RESTART_GRACE, "class": OWNER_CLASS})  # now due: wake_at = now()
             due = conn.execute(DUE_STEPS, {"batch": batch, "grace": grace}).fetchall()
-            checks = conn.execute(DUE_HEALTH_CHECKS, {"batch": batch, "interval": health_interval}).fetchall()
+            checks = conn.execute(
+                DUE_HEALTH_CHECKS, {"batch": batch, "interval": health_interval, "drift": drift_interval}
+            ).fetchall()
         total += publisher.publish(due)
-        ids = [str(check["id"]) for check in checks]
-        for start in range(0, len(ids), CHECK_BATCH):
-            for task in CLUSTER_CHECKS:
+        for task, ids in ((HEALTH_TASK, [str(c["id"]) for c in checks]),
+                          (DRIFT_TASK, [str(c["id"]) for c in checks if c["drift"]])):  # fmt: skip
+            for start in range(0, len(ids), CHECK_BATCH):
                 publisher.app.send_task(task, args=[ids[start : start + CHECK_BATCH]])
         total += len(checks)
         if len(due) < batch and len(checks) < batch:

@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from strata_common.config import Settings
-from strata_common.db.types import DbConnection, DbPool, one
+from strata_common.db.types import DbConnection, DbPool
 from strata_common.engine import steps
 from strata_common.engine.conditions import FALSE, TRUE, UNKNOWN, mark_in_progress, mark_waiting, set_condition
 from strata_common.engine.errors import TRANSIENT, USER_FIXABLE, Retry, StepError
@@ -168,15 +168,10 @@ def run_step(
     """Run step `step_id` if it can be claimed; return what happened (for logs and tests)."""
     owner = _liveness.owner(settings.database_url)
     with pool.connection() as conn:
-        step = steps.claim(conn, step_id, worker, settings.step_lease_seconds, owner)
-        if step is None:
+        claimed = steps.claim(conn, step_id, worker, settings.step_lease_seconds, owner)
+        if claimed is None:
             return "not-claimed"
-        cluster = one(
-            conn.execute(
-                "SELECT id, project_id, name, generation, spec, status, paused FROM clusters WHERE id = %s",
-                (step.cluster_id,),
-            ).fetchone()
-        )
+        step, cluster = claimed
         if cluster["paused"]:  # no step of a paused cluster runs; resuming makes its steps due again
             steps.requeue(conn, step, PAUSED_RECHECK_SECONDS)
             return "paused"
@@ -237,9 +232,9 @@ def _record_success(
     ready = steps.unblock_dependents(conn, step, settings.step_ready_grace)
     for write in writes:
         write(conn)
-    if step.condition and steps.milestone_done(conn, step):
+    milestone, done, failing = steps.generation_state(conn, step)
+    if step.condition and milestone:
         set_condition(conn, step.cluster_id, step.condition, TRUE, "Succeeded", "", step.generation)
-    done, failing = steps.generation_state(conn, step.cluster_id, step.generation)
     if done:
         set_condition(conn, step.cluster_id, "Ready", TRUE, "Reconciled", "", step.generation)
     elif not failing:

@@ -74,20 +74,25 @@ def cancel_all(conn: DbConnection, cluster_id: UUID) -> int:
     return cur.rowcount
 
 
-def claim(conn: DbConnection, step_id: int, worker: str, lease: float, owner: int | None = None) -> Step | None:
-    """Take the step if it is due and nobody holds it; None when another worker has it or it is done.
-    `owner`: the claiming process's liveness lock (strata_common.engine.liveness)."""
+def claim(conn: DbConnection, step_id: int, worker: str, lease: float, owner: int) -> tuple[Step, dict] | None:
+    """Take the step if it is due and nobody holds it: (the step, its cluster's row), read in the same
+    statement; None when another worker has it or it is done. `owner`: the claiming process's liveness
+    lock (strata_common.engine.liveness)."""
     row = conn.execute(
         f"""
-        UPDATE steps SET status = 'running', attempts = attempts + 1, claim_token = gen_random_uuid(),
-               claimed_by = %s, owner = %s, lease_until = now() + make_interval(secs => %s),
-               wake_at = now() + make_interval(secs => %s), started_at = coalesce(started_at, now())
-        WHERE id = %s AND {CLAIMABLE}
-        RETURNING *
+        WITH claimed AS (
+            UPDATE steps SET status = 'running', attempts = attempts + 1, claim_token = gen_random_uuid(),
+                   claimed_by = %s, owner = %s, lease_until = now() + make_interval(secs => %s),
+                   wake_at = now() + make_interval(secs => %s), started_at = coalesce(started_at, now())
+            WHERE id = %s AND {CLAIMABLE}
+            RETURNING *)
+        SELECT claimed.*, json_build_object('id', c.id, 'project_id', c.project_id, 'name', c.name,
+               'generation', c.generation, 'spec', c.spec, 'status', c.status, 'paused', c.paused) AS cluster
+        FROM claimed JOIN clusters c ON c.id = claimed.cluster_id
         """,
         (worker, owner, lease, lease, step_id),
     ).fetchone()
-    return Step.from_row(row) if row else None
+    return (Step.from_row(row), row["cluster"]) if row else None
 
 
 def heartbeat(conn: DbConnection, step: Step, lease: float) -> bool:
@@ -166,28 +171,21 @@ def unblock_dependents(conn: DbConnection, step: Step, grace: float) -> list[dic
 NOT_SUCCEEDED = ["pending", "ready", "running", "failed", "superseded", "cancelled"]
 
 
-def milestone_done(conn: DbConnection, step: Step) -> bool:
-    """Every step of the step's milestone (same generation) has succeeded."""
-    row = conn.execute(
-        "SELECT NOT EXISTS (SELECT 1 FROM steps WHERE cluster_id = %s AND generation = %s AND status = ANY(%s)"
-        " AND condition = %s) AS done",
-        (step.cluster_id, step.generation, NOT_SUCCEEDED, step.condition),
-    ).fetchone()
-    return one(row)["done"]
-
-
-def generation_state(conn: DbConnection, cluster_id: UUID, generation: int) -> tuple[bool, bool]:
-    """(every step of the generation succeeded, some step of it is failing)."""
+def generation_state(conn: DbConnection, step: Step) -> tuple[bool, bool, bool]:
+    """(every step of the step's milestone has succeeded, every step of its generation has, some step of
+    the generation is failing), in one query."""
     row = conn.execute(
         """
         SELECT NOT EXISTS (SELECT 1 FROM steps WHERE cluster_id = %(c)s AND generation = %(g)s
+                           AND status = ANY(%(others)s) AND condition = %(m)s) AS milestone,
+               NOT EXISTS (SELECT 1 FROM steps WHERE cluster_id = %(c)s AND generation = %(g)s
                            AND status = ANY(%(others)s)) AS done,
                EXISTS (SELECT 1 FROM steps WHERE cluster_id = %(c)s AND generation = %(g)s
                        AND status = 'failed') AS failing
         """,
-        {"c": cluster_id, "g": generation, "others": NOT_SUCCEEDED},
+        {"c": step.cluster_id, "g": step.generation, "others": NOT_SUCCEEDED, "m": step.condition},
     ).fetchone()
-    return one(row)["done"], one(row)["failing"]
+    return one(row)["milestone"], one(row)["done"], one(row)["failing"]
 
 
 def list_steps(conn: DbConnection, cluster_id: UUID, generation: int | None = None) -> list[dict[str, Any]]:
