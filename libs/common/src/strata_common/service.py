@@ -95,8 +95,10 @@ def create_worker_app(service: str, cluster_tasks: dict[str, ClusterTask] | None
     @survives_database_outage
     def redrive_due() -> int:
         """Publish due steps (scheduled by beat; concurrent runs skip on an advisory lock)."""
-        intervals = {"health_interval": settings.health_interval, "drift_interval": settings.drift_interval}
-        published = redrive(get_pool(settings), publisher, settings.step_ready_grace, **intervals)
+        published = redrive(
+            get_pool(settings), publisher, settings.step_ready_grace,
+            health_interval=settings.health_interval, drift_interval=settings.drift_interval,
+        )  # fmt: skip
         if published:
             log.info("re-drive published %d step(s)", published)
         return published
