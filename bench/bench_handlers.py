@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import redis
-from celery import shared_task
+from celery import current_app, shared_task
 
 from strata_common.engine.registry import step_handler
 
@@ -24,3 +24,14 @@ def noop_task() -> None:
     if _redis is None:
         _redis = redis.Redis.from_url(os.environ["STRATA_REDIS_URL"])
     _redis.incr("bench:done")
+
+
+@shared_task(name="strata.provisioner.bench_chain")
+def chain_task(left: int) -> None:
+    """A chain of bare tasks: each counts itself and sends the next, like a step unblocking its dependent."""
+    global _redis
+    if _redis is None:
+        _redis = redis.Redis.from_url(os.environ["STRATA_REDIS_URL"])
+    _redis.incr("bench:done")
+    if left > 1:
+        current_app.send_task("strata.provisioner.bench_chain", args=[left - 1])
