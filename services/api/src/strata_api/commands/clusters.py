@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 from strata_api.commands import Work, invalid
 from strata_api.errors import ApiError
 from strata_api.queries.accounts import own_account
-from strata_api.queries.clusters import own_cluster, with_conditions
+from strata_api.queries.clusters import own_cluster, view
 from strata_api.queries.profiles import own_profile, revision
 from strata_common.clouds import registry
 from strata_common.clouds.catalog import Catalog
@@ -118,7 +118,7 @@ def create_cluster(work: Work, data: dict[str, Any]) -> dict[str, Any]:
     if row is None:
         raise ApiError(409, "conflict", f"a cluster named {data['name']!r} exists", {"name": "already used"})
     work.plan(row["id"], row["generation"], plan_cluster(spec))
-    return with_conditions(work.conn, row["id"])
+    return view(work.conn, row["id"])
 
 
 def _minor(version: str) -> tuple[int, int]:
@@ -179,7 +179,7 @@ def update_cluster(work: Work, cluster_id: str, data: dict[str, Any]) -> dict[st
     if spec != current:
         machines.adopt(work.conn, row["id"], {pool.name: current.template_hash(pool) for pool in current.pools})
         work.ready += change(work.conn, row["id"], spec, work.settings.step_ready_grace)
-    return with_conditions(work.conn, row["id"])
+    return view(work.conn, row["id"])
 
 
 def _pause(work: Work, row: dict[str, Any], paused: bool) -> None:
@@ -209,7 +209,7 @@ def delete_cluster(work: Work, cluster_id: str) -> dict[str, Any]:
         work.conn.execute("UPDATE clusters SET phase = 'Deleting', paused = false, health_due_at = NULL WHERE id = %s",
                           (row["id"],))  # fmt: skip
         work.plan(row["id"], generation, plan_cluster(spec))
-    return with_conditions(work.conn, row["id"])
+    return view(work.conn, row["id"])
 
 
 def pack_values(conn: DbConnection, row: dict[str, Any], pack: str, override: dict[str, Any]) -> dict[str, Any]:
