@@ -152,6 +152,12 @@ class Controllers:
                 self.poke(str(row["cluster_id"]))
         last_resync = last_compact = time.monotonic()
         while True:
+            if time.monotonic() - last_compact > COMPACT_EVERY:  # also when no cluster is due (a quiet fleet)
+                last_compact = time.monotonic()
+                try:
+                    self.collect_garbage()
+                except Exception:  # the database away: next time
+                    log.exception("collecting the emulator's garbage failed")
             with self._cond:
                 if self._stopped:
                     return
@@ -174,9 +180,6 @@ class Controllers:
                     again = 1.0
                 if again is not None:
                     self.poke(cluster_id, again)
-            if time.monotonic() - last_compact > COMPACT_EVERY:
-                last_compact = time.monotonic()
-                self.collect_garbage()
 
     def _resync(self, now: float) -> None:
         """Forget clusters nobody asked about for a while; make those whose instances send no news due."""

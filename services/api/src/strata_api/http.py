@@ -178,9 +178,9 @@ def _unstorable_text(value: Any, path: str = "") -> str | None:
 
 def reply(status: int, schema: type[Schema], obj: Any, conn: Connection | None = None, *, ready: bool = False):
     """Serialize `obj`; in a create's transaction also remember it under the request's Idempotency-Key.
-    `ready`: `obj` is already the JSON `schema` describes, built key by key from JSON values (the cluster and
-    event views, on the hot read paths: marshmallow's dump is half of a 100-cluster page's time); the e2e
-    tests validate those answers against their schemas."""
+    `ready`: `obj` is already the JSON `schema` describes (cluster views built by PostgreSQL, event views
+    built key by key: marshmallow's dump was half of a 100-cluster page's time); the e2e tests validate
+    those answers against their schemas."""
     body = obj if ready else _instance(schema).dump(obj)
     if conn is not None and (key := request.headers.get("Idempotency-Key")):
         stored = conn.execute(

@@ -44,6 +44,12 @@ def own_cluster_id(conn: DbConnection, project_id: UUID, cluster_id: Any) -> UUI
     return project_row(conn, "clusters", cluster_id, project_id, "cluster", live_only=True, columns="id")["id"]
 
 
+def own_view(conn: DbConnection, project_id: UUID, cluster_id: Any) -> dict[str, Any]:
+    """The API's view of the project's live cluster (404 otherwise), one query."""
+    row = project_row(conn, "clusters c", cluster_id, project_id, "cluster", live_only=True, columns=f"{VIEW} AS view")
+    return row["view"]
+
+
 def view(conn: DbConnection, cluster_id: UUID) -> dict[str, Any]:
     """The API's view of a cluster (after a change in this transaction: as it now stands)."""
     return one(conn.execute(f"SELECT {VIEW} AS view FROM clusters c WHERE c.id = %s", (cluster_id,)).fetchone())["view"]

@@ -105,7 +105,7 @@ def list_clusters():
 @bp.get("/<cluster_id>")
 @api("Get a cluster with its conditions", responses={200: ClusterView, 404: None})
 def get_cluster(cluster_id: str):
-    return reply(200, ClusterView, queries.view(db(), own_cluster_id(cluster_id)), ready=True)
+    return reply(200, ClusterView, queries.own_view(db(), principal().project_id, cluster_id), ready=True)
 
 
 @bp.patch("/<cluster_id>")
