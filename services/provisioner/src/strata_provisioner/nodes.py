@@ -24,7 +24,6 @@ from strata_provisioner.bootstrap import kubeadm_documents, user_data
 from strata_provisioner.drain import drain
 
 NODE_POLL_SECONDS = 5.0  # x the time scale: how often a step looks for its Node to join
-FIRST_JOIN_POLL = 0.02  # seconds: the first look again, doubled each time up to the above
 
 
 def _poll(ctx: StepContext) -> float:
@@ -83,12 +82,7 @@ def ensure_node(ctx: StepContext) -> dict:
     # A new cluster's Nodes turn Ready only once its CNI runs (later in the plan): they must have joined.
     # A node that replaces or adds to a running cluster must be Ready before anything leaves.
     if found is None or (ctx.step.input.get("waitReady") and not condition_true(found)):
-        polls = (ctx.step.output or {}).get("joinPolls", 0)
-        ctx.note(joinPolls=polls + 1)
-        # its kubelet registers the Node moments after the instance runs: look again soon, then less often
-        raise Retry(
-            min(_poll(ctx), FIRST_JOIN_POLL * 2**polls), f"node {node.name} ({instance.id}) is joining the cluster"
-        )
+        raise Retry(_poll(ctx), f"node {node.name} ({instance.id}) is joining the cluster")
     with ctx.db.connection() as conn:
         became = machines.running(conn, ctx.step.cluster_id, node.name, found["metadata"]["name"])
     if became:
