@@ -34,6 +34,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(api_base, cli
     profile = admin.post("/v1/profiles", LOCAL_PROFILE).json()
     assert admin.post("/v1/clusters", cluster_request(profile["id"], account["id"])).status_code == 202
     token = admin.session.headers["Authorization"]
+    # One worker: with two threads, hypothesis describing filter lambdas calls ast.parse concurrently, and
+    # CPython 3.11's AST constructor can then fail with "SystemError: AST constructor recursion depth
+    # mismatch" (python/cpython#106905; seen in CI on 3.11.7), a runtime error of the tool, not the API.
     result = subprocess.run(
         [
             SCHEMATHESIS, "run", f"{api_base}/openapi.json",
@@ -41,7 +44,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(api_base, cli
             "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance",
             "--exclude-path-regex", "events/stream",
             "--phases", "examples,coverage,fuzzing",
-            "--max-examples", "25", "--seed", "20261125", "--workers", "2",
+            "--max-examples", "25", "--seed", "20261125", "--workers", "1",
             "--request-timeout", "20", "--wait-for-schema", "30",
         ],
         capture_output=True, text=True, timeout=900, cwd=tmp_path,
@@ -50,12 +53,14 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(api_base, cli
     assert _mismatched(result.stdout) <= SEMANTIC_CHECKS, result.stdout[-8000:]
 
 
-# Operations whose bodies the API checks against what exists, which no JSON Schema (OpenAPI 3.0) can state:
+# Operations whose requests the API checks against what exists, which no JSON Schema (OpenAPI 3.0) can state:
 # a profile's layers name packs of the project's registries in a valid order and combination; a cluster
 # needs exactly one control-plane pool, a profile and account of its project, zones and instance types
-# of the region's catalog. The fuzzer's random bodies are rejected there with 422 naming the field.
+# of the region's catalog; a registry the fuzzer added with a made-up source cannot be read when synced.
+# The fuzzer's random requests are rejected there with 422 naming the field.
 SEMANTIC_CHECKS = {
     "PATCH /v1/clusters/{cluster_id}", "POST /v1/clusters", "POST /v1/profiles", "PUT /v1/profiles/{profile_id}",
+    "POST /v1/registries/{registry_id}/sync",
 }  # fmt: skip
 
 
