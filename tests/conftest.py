@@ -218,6 +218,9 @@ def module_stack(
 
 @pytest.fixture
 def processes(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Processes]:
+    for name in ("database_url", "redis_url"):  # set up first, so torn down after the processes that use them
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
     procs = Processes(tmp_path)
     yield procs
     procs.kill_all()

@@ -58,6 +58,7 @@ def command_for(component: str, settings: Settings) -> tuple[list[str], dict[str
             "--loglevel",
             level,
             "--task-events",
+            "--without-mingle",  # syncs revoked tasks and clocks at start (1 s); Strata revokes nothing
         ], {}
     if component == "beat":
         schedule = Path(settings.state_dir) / "celerybeat-schedule"
