@@ -5,116 +5,25 @@ PostgreSQL and Redis servers (not the suite's) so that it can stop and start the
 from __future__ import annotations
 
 import os
-import random
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import pgserver
-import psycopg
 import pytest
 import requests
-from api_support import LOCAL_PROFILE, Client, make_token
-from conftest import start_fleet
-from pgserver._commands import pg_ctl
+from api_support import LOCAL_PROFILE
+from reliability_support import Stack, control_plane
 
-from helpers import Processes, print_logs, stack_env, start_api, wait_until, write_pack
-from strata_cli.database import prepare_database
-from strata_cli.embedded import free_port, redis_command, wait_for_redis
-
-LIVE = "SELECT count(*) FROM clusters WHERE id = %s AND deleted_at IS NULL"
-SMALL = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["local-1a"]},
-         {"name": "w", "role": "worker", "count": 1, "instanceType": "medium", "zones": ["local-1a"]}]  # fmt: skip
-
-
-@dataclass
-class Stack:
-    """Servers, processes and an admin's client of this module's own control plane."""
-
-    root: Path
-    postgres: pgserver.PostgresServer
-    redis_argv: list[str]
-    redis: subprocess.Popen
-    env: dict[str, str]
-    processes: Processes
-    client: Client
-    body: dict = field(default_factory=dict)
-
-    def stop_postgres(self) -> None:
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.postgres.pgdata, user=self.postgres.system_user)
-
-    def start_postgres(self) -> None:
-        """Start it again with the options it had (pg_ctl keeps them in postmaster.opts)."""
-        pg_ctl(["-w", "-l", str(self.postgres.log), "restart"], pgdata=self.postgres.pgdata,
-               user=self.postgres.system_user)  # fmt: skip
-
-    def kill_redis(self) -> None:
-        self.redis.send_signal(signal.SIGKILL)
-        self.redis.wait()
-
-    def start_redis(self) -> None:
-        self.redis = subprocess.Popen(self.redis_argv, stdout=subprocess.DEVNULL)
-        wait_for_redis(self.env["STRATA_REDIS_URL"])
-
-    def create(self, count: int, prefix: str) -> list[str]:
-        return [self.client.post("/v1/clusters", {**self.body, "name": f"{prefix}-{n}"}).json()["id"]
-                for n in range(count)]  # fmt: skip
-
-    def sql(self, query: str, *args) -> list[tuple]:
-        with psycopg.connect(self.env["STRATA_DATABASE_URL"], autocommit=True) as conn:
-            cursor = conn.execute(query, args)
-            return cursor.fetchall() if cursor.description else []
-
-    def all_running(self, ids: list[str], timeout: float = 240) -> None:
-        def done():
-            return self.sql("SELECT count(*) FROM clusters WHERE id = ANY(%s::uuid[]) AND phase = 'Running'",
-                            ids)[0][0] == len(ids)  # fmt: skip
-
-        wait_until(done, timeout=timeout, interval=0.5, message=f"{len(ids)} clusters Running")
+from helpers import wait_until, write_pack
 
 
 @pytest.fixture(scope="module")
 def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    # Not under pytest's base folder, which another pytest run makes 0700 again: when the tests run as
-    # root, the server runs as a user of its own and must reach its data directory.
-    root = Path(tempfile.mkdtemp(prefix="strata-test-reliability-"))
-    root.chmod(0o755)
-    postgres = pgserver.get_server(root / "pgdata", cleanup_mode="stop")
-    with psycopg.connect(postgres.get_uri(), autocommit=True) as conn:
-        conn.execute("CREATE DATABASE strata")
-    database_url = postgres.get_uri("strata")
-    prepare_database(database_url)
-    with psycopg.connect(database_url) as conn:
-        conn.execute("UPDATE lc_regions SET vcpu_quota = 100000")  # the module creates a few dozen clusters
-    port = free_port()
-    redis_argv = redis_command(root, port)
-    redis_server = subprocess.Popen(redis_argv, stdout=subprocess.DEVNULL)
-    env = {**stack_env(database_url, f"redis://127.0.0.1:{port}/0", root / "state"), "STRATA_RETENTION_SECONDS": "0"}
-    wait_for_redis(env["STRATA_REDIS_URL"])
-    processes = Processes(root)
-    stack = None
-    try:
-        client = Client(start_api(processes, env), make_token(database_url, "ops", "admin"))
-        stack = Stack(root, postgres, redis_argv, redis_server, start_fleet(processes, env), processes, client)
-        profile = client.post("/v1/profiles", LOCAL_PROFILE).json()["id"]
-        account = client.post("/v1/cloudaccounts", {"name": "lab", "cloud": "local"}).json()["id"]
-        stack.body = {"profile": {"id": profile}, "cloudAccount": account, "cloud": {"region": "local-1"},
-                      "pools": SMALL}  # fmt: skip
-        yield stack
-    finally:
-        processes.kill_all()
-        (stack.redis if stack else redis_server).kill()
-        postgres.cleanup()
-        if request.session.testsfailed:
-            print_logs(root)
-        shutil.rmtree(root, ignore_errors=True)
+    yield from control_plane(request)
 
 
 class Prober(threading.Thread):
@@ -289,64 +198,3 @@ def test_a_step_longer_than_the_shutdown_grace_is_re_driven_after_its_lease(stac
     assert (images[0][0], builders[0][0]) == (1, 0)
     print(f"image step killed {GRACE_SECONDS} s into a warm shutdown; cluster Running {time.monotonic() - killed:.1f} s"
           f" after the kill, the step run {attempts} times")  # fmt: skip
-
-
-def test_fifty_create_delete_cycles_under_sigkills_leave_nothing(stack):
-    size = "SELECT pg_database_size(current_database())"
-    stack.sql("VACUUM FULL")
-    before = stack.sql(size)[0][0]
-    ids: list[str] = []
-    done = threading.Event()
-
-    bare = {"name": "bare", "layers": [{"pack": "ubuntu-22.04", "version": "1.0.0"},
-                                       {"pack": "kubernetes", "version": "1.32.1"}]}  # fmt: skip
-    body = {**stack.body, "profile": {"id": stack.client.post("/v1/profiles", bare).json()["id"]}}
-
-    def lane(n: int) -> None:
-        for cycle in range(5):
-            cluster = stack.client.post("/v1/clusters", {**body, "name": f"cycle-{n}-{cycle}"}).json()["id"]
-            ids.append(cluster)
-            stack.all_running([cluster])
-            assert stack.client.delete(f"/v1/clusters/{cluster}").status_code == 202
-            wait_until(lambda c=cluster: stack.sql(LIVE, c)[0][0] == 0, timeout=240, interval=0.5, message="deleted")
-
-    def killer() -> None:
-        rng = random.Random(16)
-        while not done.wait(rng.uniform(4, 8)):
-            proc = rng.choice([p for p in stack.processes.procs if Path(p.log_path).stem in
-                               ("imagebuilder", "provisioner", "addons") and p.poll() is None])  # fmt: skip
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            stack.processes.procs.remove(proc)
-            stack.processes.start(Path(proc.log_path).stem, proc.args, stack.env)
-
-    lanes = [threading.Thread(target=lane, args=(n,)) for n in range(10)]
-    kills = threading.Thread(target=killer, daemon=True)
-    for thread in [*lanes, kills]:
-        thread.start()
-    for thread in lanes:
-        thread.join(600)
-    done.set()
-    kills.join(30)
-    assert len(ids) == 50
-
-    def purged():
-        left = stack.sql(
-            "SELECT (SELECT count(*) FROM clusters WHERE id = ANY(%s::uuid[]))"
-            " + (SELECT count(*) FROM lc_resources WHERE deleted_at IS NULL AND tags->>'strata:cluster' = ANY(%s))"
-            " + (SELECT count(*) FROM kube_changes WHERE cluster_id = ANY(%s::uuid[]))",
-            ids,
-            ids,
-            ids,
-        )
-        return left[0][0] == 0  # fmt: skip
-
-    wait_until(purged, timeout=120, interval=1, message="no resource left; the clusters and their API objects purged")
-    assert stack.sql("SELECT count(*) FROM steps WHERE status <> 'succeeded'")[0][0] == 0
-    stack.sql("VACUUM")
-    after = stack.sql(size)[0][0]
-    stack.sql("VACUUM FULL")  # what is kept, without the free space PostgreSQL holds on to for reuse
-    kept = stack.sql(size)[0][0]
-    print(f"50 create/delete cycles: database {before / 2**20:.1f} MiB before, {after / 2**20:.1f} MiB after"
-          f" (files), {kept / 2**20:.1f} MiB kept")  # fmt: skip
-    assert kept <= before * 1.10
