@@ -9,7 +9,17 @@ from strata_api.errors import register_error_handlers
 from strata_api.health import bp as health_bp
 from strata_api.http import register_request_guards, release_db
 from strata_api.openapi import bp as openapi_bp
-from strata_api.resources import cloudaccounts, clusters, images, localcloud, packs, packvalues, profiles, whoami
+from strata_api.resources import (
+    cloudaccounts,
+    clusters,
+    images,
+    localcloud,
+    packs,
+    packvalues,
+    profiles,
+    updates,
+    whoami,
+)
 from strata_common.celery_app import BrokerSender, create_celery
 from strata_common.config import Settings, load_settings
 from strata_common.engine.events import CHANNEL
@@ -42,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         cloudaccounts.bp,
         clusters.bp,
         packvalues.bp,
+        updates.bp,
         images.bp,
         localcloud.bp,
     ):

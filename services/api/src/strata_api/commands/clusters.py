@@ -10,6 +10,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from strata_api.commands import Work, invalid
+from strata_api.commands.offers import offer_updates
 from strata_api.errors import ApiError
 from strata_api.queries.accounts import own_account
 from strata_api.queries.clusters import own_cluster, view
@@ -118,6 +119,8 @@ def create_cluster(work: Work, data: dict[str, Any]) -> dict[str, Any]:
     if row is None:
         raise ApiError(409, "conflict", f"a cluster named {data['name']!r} exists", {"name": "already used"})
     work.plan(row["id"], row["generation"], plan_cluster(spec))
+    if data["profile"].get("revision"):  # a chosen revision may be older than the latest
+        offer_updates(work.conn, cluster_id=row["id"])
     return view(work.conn, row["id"])
 
 
@@ -152,7 +155,7 @@ def _pool_problems(current: ClusterSpec, pools: tuple[Pool, ...]) -> dict[str, s
     return problems
 
 
-def _changeable(work: Work, cluster_id: str) -> tuple[dict[str, Any], ClusterSpec]:
+def changeable(work: Work, cluster_id: str) -> tuple[dict[str, Any], ClusterSpec]:
     row = own_cluster(work.conn, work.project_id, cluster_id, lock=True)
     if row["phase"] in ("Deleting", "Deleted"):
         raise ApiError(409, "conflict", "the cluster is being deleted", {"phase": row["phase"]})
@@ -162,7 +165,7 @@ def _changeable(work: Work, cluster_id: str) -> tuple[dict[str, Any], ClusterSpe
 def update_cluster(work: Work, cluster_id: str, data: dict[str, Any]) -> dict[str, Any]:
     """Change the profile revision and/or the pools (a new generation, planned from the cluster's machines
     at once; nothing when nothing changes), and/or pause or resume the cluster."""
-    row, current = _changeable(work, cluster_id)
+    row, current = changeable(work, cluster_id)
     spec = current
     if "profile" in data:
         spec = spec.for_revision(*_profile_revision(work, data["profile"]))
@@ -173,13 +176,25 @@ def update_cluster(work: Work, cluster_id: str, data: dict[str, Any]) -> dict[st
         problems.update(_placement_problems(account, current.region, pools))
         invalid(problems)
         spec = spec.with_pools(pools)
-    invalid({**_upgrade_problems(current, spec), **_profile_problems(work, spec.layers, spec.cloud_type, spec.pools)})
+    check_change(work, current, spec)
     if "paused" in data and data["paused"] != row["paused"]:
         _pause(work, row, data["paused"])
+    plan_change(work, row, current, spec)
+    if "profile" in data:
+        offer_updates(work.conn, cluster_id=row["id"])
+    return view(work.conn, row["id"])
+
+
+def check_change(work: Work, current: ClusterSpec, spec: ClusterSpec) -> None:
+    """422 if the cluster cannot move from `current` to `spec` (Kubernetes skew, the profile's packs)."""
+    invalid({**_upgrade_problems(current, spec), **_profile_problems(work, spec.layers, spec.cloud_type, spec.pools)})
+
+
+def plan_change(work: Work, row: dict[str, Any], current: ClusterSpec, spec: ClusterSpec) -> None:
+    """A new generation planned from the cluster's machines, when `spec` differs from `current`."""
     if spec != current:
         machines.adopt(work.conn, row["id"], {pool.name: current.template_hash(pool) for pool in current.pools})
         work.ready += change(work.conn, row["id"], spec, work.settings.step_ready_grace)
-    return view(work.conn, row["id"])
 
 
 def _pause(work: Work, row: dict[str, Any], paused: bool) -> None:
@@ -225,7 +240,7 @@ def pack_values(conn: DbConnection, row: dict[str, Any], pack: str, override: di
 
 def override_values(work: Work, cluster_id: str, pack: str, override: dict[str, Any]) -> dict[str, Any]:
     """Check that the pack still renders with `override`, store it ({} removes it) and apply it at once."""
-    row, spec = _changeable(work, cluster_id)
+    row, spec = changeable(work, cluster_id)
     view = pack_values(work.conn, row, pack, override)
     try:
         render_objects(view.pop("definition"), view["values"])

@@ -9,6 +9,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from strata_api.commands import Work
+from strata_api.commands.offers import offer_updates
 from strata_api.errors import ApiError
 from strata_api.queries.profiles import own_profile, profile_in_use
 from strata_common.db.queries import packs
@@ -55,6 +56,7 @@ def revise_profile(work: Work, profile_id: str, data: dict[str, Any]) -> UUID:
         " WHERE id = %s",
         (revision, data.get("description"), profile["id"]),
     )
+    offer_updates(work.conn, profile_id=profile["id"])
     return profile["id"]
 
 

@@ -467,3 +467,82 @@ class PackValuesView(Response):
     )
     override = fields.Dict(required=True, metadata={"description": "the cluster's override ({} when none)"})
     applying = fields.Nested(Applying, allow_none=True, metadata={"description": "the plan that applies it"})
+
+
+# ---- update notifications ---------------------------------------------------------------------
+
+
+class UpdateRevisions(Response):
+    id = fields.String(required=True)
+    fromRevision = fields.Integer(required=True)
+    toRevision = fields.Integer(required=True)
+
+
+class ValueChangeView(Response):
+    path = fields.String(required=True)
+    change = fields.String(required=True, validate=validate.OneOf(["added", "removed", "changed"]))
+    old = fields.Raw(allow_none=True)
+    new = fields.Raw(allow_none=True)
+
+
+class LayerChangeView(Response):
+    pack = fields.String(required=True)
+    layer = fields.String(required=True)
+    change = fields.String(required=True, validate=validate.OneOf(["added", "removed", "changed"]))
+    fromVersion = fields.String(required=True, allow_none=True)
+    toVersion = fields.String(required=True, allow_none=True)
+    values = fields.List(fields.Nested(ValueChangeView), required=True)
+    replacesNodes = fields.Boolean(required=True, metadata={"description": "the change rebuilds the nodes"})
+
+
+class ConflictView(Response):
+    pack = fields.String(required=True)
+    path = fields.String(required=True, metadata={"description": "dotted path of the overridden value"})
+    base = fields.Raw(allow_none=True, metadata={"description": "the installed revision's value (absent: none)"})
+    profile = fields.Raw(allow_none=True, metadata={"description": "the new revision's value (absent: removed)"})
+    override = fields.Raw(allow_none=True, metadata={"description": "the cluster's override"})
+    resolution = fields.Dict(required=True, allow_none=True)
+
+
+class UpdateView(Response):
+    number = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["pending", "superseded", "applied"]))
+    profile = fields.Nested(UpdateRevisions, required=True)
+    changes = fields.List(fields.Nested(LayerChangeView), required=True,
+                          metadata={"description": "every change between the two revisions, per pack"})  # fmt: skip
+    replacesNodes = fields.Integer(required=True, metadata={"description": "nodes the apply would replace"})
+    conflicts = fields.List(fields.Nested(ConflictView), required=True)
+    unresolved = fields.Integer(required=True)
+    createdAt = fields.String(required=True)
+    closedAt = fields.String(required=True, allow_none=True)
+
+
+class UpdateList(Response):
+    items = fields.List(fields.Nested(UpdateView), required=True)
+
+
+class ResolutionInput(Request):
+    pack = fields.String(required=True, validate=validate.Length(1, 128))
+    path = fields.String(required=True, validate=validate.Length(1, 1024))
+    action = fields.String(required=True, validate=validate.OneOf(["keep-override", "take-profile", "value"]))
+    value = fields.Raw(allow_none=True, metadata={"description": "with action value: the value to keep"})
+
+
+class ResolutionsInput(Request):
+    resolutions = fields.List(fields.Nested(ResolutionInput), required=True, validate=validate.Length(1, 1000))
+
+
+class ClusterRef(Response):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class FleetUpdateView(Response):
+    cluster = fields.Nested(ClusterRef, required=True)
+    number = fields.Integer(required=True)
+    profile = fields.Nested(UpdateRevisions, required=True)
+    createdAt = fields.String(required=True)
+
+
+class FleetUpdateList(Response):
+    items = fields.List(fields.Nested(FleetUpdateView), required=True)

@@ -1,0 +1,131 @@
+"""Profile updates through the API on a running fleet: new revisions become one update notification per
+cluster with every change since the revision it runs, overrides conflict with the profile's changes of
+the same paths until resolved, and apply moves the cluster with its overrides rebased."""
+
+from __future__ import annotations
+
+import pytest
+from api_support import LOCAL_PROFILE, cluster_request
+
+from helpers import wait_until
+
+POOLS = [
+    {"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["local-1a"]},
+    {"name": "w", "role": "worker", "count": 2, "instanceType": "medium", "zones": ["local-1a", "local-1b"]},
+]
+
+
+def layers(**changes: dict) -> list[dict]:
+    """LOCAL_PROFILE's layers with some replaced (by pack name; None removes it) and others added."""
+    found = {layer["pack"]: layer for layer in LOCAL_PROFILE["layers"]}
+    result = [changes.get(name, layer) for name, layer in found.items() if changes.get(name, layer) is not None]
+    return result + [layer for name, layer in changes.items() if name not in found and layer is not None]
+
+
+@pytest.fixture
+def running(clients, fleet_env):
+    """A profile and a Running cluster (1 + 2 nodes) on its first revision."""
+    op = clients["operator"]
+    account = op.post("/v1/cloudaccounts", {"name": "lab", "cloud": "local"}).json()["id"]
+    profile = op.post("/v1/profiles", {"name": "web", "layers": layers()}).json()["id"]
+    cluster = op.post("/v1/clusters", cluster_request(profile, account, name="shop", pools=POOLS)).json()["id"]
+    wait_running(op, cluster)
+    return profile, cluster
+
+
+def wait_running(op, cluster: str, generation: int | None = None) -> dict:
+    def reached():
+        body = op.get(f"/v1/clusters/{cluster}").json()
+        done = body["phase"] == "Running" and (generation is None or body["generation"] >= generation)
+        ready = next(c for c in body["conditions"] if c["type"] == "Ready")
+        return body if done and ready["status"] == "True" else None
+
+    return wait_until(reached, timeout=180, interval=0.3, message="cluster Running")
+
+
+def revise(op, profile: str, **changes: dict) -> None:
+    response = op.put(f"/v1/profiles/{profile}", {"layers": layers(**changes)})
+    assert response.status_code == 200, response.text
+
+
+def test_two_revisions_make_one_notification_with_every_change_and_the_nodes_it_replaces(clients, running):
+    op, viewer = clients["operator"], clients["viewer"]
+    profile, cluster = running
+    assert op.get(f"/v1/clusters/{cluster}/updates").json()["items"] == []
+    revise(op, profile, calico={"pack": "calico", "version": "3.28.2", "values": "mtu: 1400\nencapsulation: IPIP\n"},
+           vault={"pack": "vault", "version": "1.17.6"})  # fmt: skip
+    revise(op, profile, kubernetes={"pack": "kubernetes", "version": "1.33.0"},
+           calico={"pack": "calico", "version": "3.28.2", "values": "mtu: 1400\nencapsulation: IPIP\n"},
+           vault={"pack": "vault", "version": "1.17.6"})  # fmt: skip
+
+    first, second = viewer.get(f"/v1/clusters/{cluster}/updates").json()["items"][::-1]
+    assert (first["status"], second["status"]) == ("superseded", "pending")
+    assert second["profile"] == {"id": profile, "fromRevision": 1, "toRevision": 3}
+    changes = {change["pack"]: change for change in second["changes"]}
+    assert set(changes) == {"calico", "vault", "kubernetes"}
+    assert changes["vault"]["change"] == "added" and changes["vault"]["toVersion"] == "1.17.6"
+    assert changes["calico"]["values"] == [
+        {"path": "encapsulation", "change": "changed", "old": "VXLAN", "new": "IPIP"}
+    ]
+    assert not changes["calico"]["replacesNodes"]
+    kubernetes = changes["kubernetes"]
+    assert (kubernetes["fromVersion"], kubernetes["toVersion"], kubernetes["replacesNodes"]) == (
+        "1.32.1",
+        "1.33.0",
+        True,
+    )
+    assert second["replacesNodes"] == 3 and second["conflicts"] == []
+
+    events = op.get(f"/v1/clusters/{cluster}/events").json()["items"]
+    offered = [e["data"] for e in events if e["reason"] == "UpdateAvailable"]
+    assert offered == [
+        {"update": 1, "fromRevision": 1, "toRevision": 2},
+        {"update": 2, "fromRevision": 1, "toRevision": 3},
+    ]
+    fleet = op.get("/v1/updates", params={"profile": profile}).json()["items"]
+    assert [(item["cluster"]["id"], item["number"]) for item in fleet] == [(cluster, 2)]
+
+
+def test_an_override_conflicts_until_resolved_then_apply_rebases_it(clients, running):
+    op, viewer = clients["operator"], clients["viewer"]
+    profile, cluster = running
+    stored = op.put(f"/v1/clusters/{cluster}/packs/calico/values", {"mtu": 9000})
+    assert stored.status_code == 202, stored.text
+    wait_running(op, cluster, stored.json()["applying"]["generation"])
+    revise(op, profile, calico={"pack": "calico", "version": "3.28.2", "values": "mtu: 1300\nencapsulation: IPIP\n"})
+
+    [update] = op.get(f"/v1/clusters/{cluster}/updates").json()["items"]
+    assert update["conflicts"] == [
+        {"pack": "calico", "path": "mtu", "override": 9000, "base": 1400, "profile": 1300, "resolution": None}
+    ]
+    assert update["unresolved"] == 1
+    url = f"/v1/clusters/{cluster}/updates/{update['number']}"
+    refused = op.post(f"{url}/apply")
+    assert refused.status_code == 409 and "calico:mtu" in refused.json()["error"]["fields"], refused.text
+    assert viewer.put(f"{url}/resolutions", {"resolutions": []}).status_code == 403
+    wrong = op.put(
+        f"{url}/resolutions", {"resolutions": [{"pack": "calico", "path": "ipam", "action": "take-profile"}]}
+    )
+    assert wrong.status_code == 422 and "resolutions.0" in wrong.json()["error"]["fields"]
+    resolved = op.put(
+        f"{url}/resolutions", {"resolutions": [{"pack": "calico", "path": "mtu", "action": "keep-override"}]}
+    )
+    assert resolved.status_code == 200 and resolved.json()["unresolved"] == 0, resolved.text
+
+    applied = op.post(f"{url}/apply")
+    assert applied.status_code == 202, applied.text
+    assert applied.json()["status"] == "applied"
+    body = wait_running(op, cluster, op.get(f"/v1/clusters/{cluster}").json()["generation"])
+    assert body["profile"]["revision"] == 2
+    values = op.get(f"/v1/clusters/{cluster}/packs/calico/values").json()
+    assert (values["values"]["mtu"], values["values"]["encapsulation"]) == (9000, "IPIP")
+    assert values["origins"]["mtu"] == "override" and values["origins"]["encapsulation"] == "profile"
+    assert op.post(f"{url}/apply").status_code == 409  # applied already
+
+    # the override's base moved with the apply: a revision that leaves mtu alone conflicts with nothing
+    revise(op, profile, calico={"pack": "calico", "version": "3.28.2", "values": "mtu: 1300\nencapsulation: IPIP\n"},
+           prometheus={"pack": "prometheus", "version": "2.54.1", "values": "retention: 30d\n"})  # fmt: skip
+    latest = op.get(f"/v1/clusters/{cluster}/updates").json()["items"][0]
+    assert latest["status"] == "pending" and latest["profile"]["fromRevision"] == 2
+    assert latest["conflicts"] == []
+    assert [change["pack"] for change in latest["changes"]] == ["prometheus"]
