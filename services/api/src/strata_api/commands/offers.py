@@ -5,7 +5,6 @@ applied. Set-based, so a revision of a profile a thousand clusters use is a few 
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from strata_common.db.types import DbConnection
@@ -66,8 +65,3 @@ def offer_updates(conn: DbConnection, *, profile_id: UUID | None = None, cluster
     ).fetchone()
     return int(offered["offered"]) if offered else 0
 
-
-def pending_update(conn: DbConnection, cluster_id: UUID) -> dict[str, Any] | None:
-    return conn.execute(
-        "SELECT * FROM cluster_updates WHERE cluster_id = %s AND status = 'pending'", (cluster_id,)
-    ).fetchone()
