@@ -64,4 +64,3 @@ def offer_updates(conn: DbConnection, *, profile_id: UUID | None = None, cluster
         {**args, "channel": CHANNEL},
     ).fetchone()
     return int(offered["offered"]) if offered else 0
-
