@@ -1,13 +1,18 @@
 """Profile updates through the API on a running fleet: new revisions become one update notification per
 cluster with every change since the revision it runs, overrides conflict with the profile's changes of
-the same paths until resolved, and apply moves the cluster with its overrides rebased."""
+the same paths until resolved, and apply moves the cluster with its overrides rebased; and the timeline
+of where a generation's time went."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime
 
 import pytest
 from api_support import LOCAL_PROFILE, cluster_request
 
-from helpers import wait_until
+from helpers import STRATA, wait_until
 
 POOLS = [
     {"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["local-1a"]},
@@ -41,6 +46,10 @@ def wait_running(op, cluster: str, generation: int | None = None) -> dict:
         return body if done and ready["status"] == "True" else None
 
     return wait_until(reached, timeout=180, interval=0.3, message="cluster Running")
+
+
+def strata(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*STRATA, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def revise(op, profile: str, **changes: dict) -> None:
@@ -86,7 +95,7 @@ def test_two_revisions_make_one_notification_with_every_change_and_the_nodes_it_
     assert [(item["cluster"]["id"], item["number"]) for item in fleet] == [(cluster, 2)]
 
 
-def test_an_override_conflicts_until_resolved_then_apply_rebases_it(clients, running):
+def test_an_override_conflicts_until_resolved_then_apply_rebases_it(clients, running, strata_env, api_base):
     op, viewer = clients["operator"], clients["viewer"]
     profile, cluster = running
     stored = op.put(f"/v1/clusters/{cluster}/packs/calico/values", {"mtu": 9000})
@@ -100,6 +109,8 @@ def test_an_override_conflicts_until_resolved_then_apply_rebases_it(clients, run
     ]
     assert update["unresolved"] == 1
     url = f"/v1/clusters/{cluster}/updates/{update['number']}"
+    patched = op.patch(f"/v1/clusters/{cluster}", {"profile": {"id": profile, "revision": 2}})
+    assert patched.status_code == 409 and "calico:mtu" in patched.json()["error"]["fields"], patched.text
     refused = op.post(f"{url}/apply")
     assert refused.status_code == 409 and "calico:mtu" in refused.json()["error"]["fields"], refused.text
     assert viewer.put(f"{url}/resolutions", {"resolutions": []}).status_code == 403
@@ -107,10 +118,14 @@ def test_an_override_conflicts_until_resolved_then_apply_rebases_it(clients, run
         f"{url}/resolutions", {"resolutions": [{"pack": "calico", "path": "ipam", "action": "take-profile"}]}
     )
     assert wrong.status_code == 422 and "resolutions.0" in wrong.json()["error"]["fields"]
-    resolved = op.put(
-        f"{url}/resolutions", {"resolutions": [{"pack": "calico", "path": "mtu", "action": "keep-override"}]}
-    )
-    assert resolved.status_code == 200 and resolved.json()["unresolved"] == 0, resolved.text
+    env = {**strata_env, "STRATA_API_URL": api_base, "STRATA_TOKEN": op.session.headers["Authorization"][7:]}
+    shown = strata(env, "cluster", "update", "show", cluster, str(update["number"]))
+    assert shown.returncode == 0, shown.stderr
+    assert "-   mtu: 1400\n+   mtu: 1300\n" in shown.stdout
+    assert "calico:mtu: base 1400, profile 1300, override 9000 -> unresolved" in shown.stdout
+    resolved = strata(env, "cluster", "update", "resolve", cluster, str(update["number"]), "--keep", "calico:mtu",
+                      "-o", "json")  # fmt: skip
+    assert resolved.returncode == 0 and json.loads(resolved.stdout)["unresolved"] == 0, resolved.stderr
 
     applied = op.post(f"{url}/apply")
     assert applied.status_code == 202, applied.text
@@ -129,3 +144,28 @@ def test_an_override_conflicts_until_resolved_then_apply_rebases_it(clients, run
     assert latest["status"] == "pending" and latest["profile"]["fromRevision"] == 2
     assert latest["conflicts"] == []
     assert [change["pack"] for change in latest["changes"]] == ["prometheus"]
+
+
+def test_a_created_clusters_timeline_accounts_for_its_time(clients, running, strata_env, api_base):
+    op = clients["operator"]
+    _, cluster = running
+    view = op.get(f"/v1/clusters/{cluster}").json()
+    timeline = op.get(f"/v1/clusters/{cluster}/timeline").json()
+    created = datetime.fromisoformat(view["createdAt"])
+    running_at = datetime.fromisoformat(timeline["finishedAt"])
+    assert abs(timeline["seconds"] - (running_at - created).total_seconds()) < 1.0
+    assert timeline["criticalPath"]["steps"][-1] == "finalize_create"
+    assert {"InfrastructureReady", "ControlPlaneReady", "WorkersReady", "Ready"} <= {
+        m["milestone"] for m in timeline["milestones"]
+    }
+    for step in timeline["steps"]:  # due to finished is queued + working + waiting, give or take the commits
+        split = step["queuedSeconds"] + step["workingSeconds"] + step["waitingSeconds"]
+        assert abs(step["seconds"] - split) < 1.0, step
+    nodes = [s for s in timeline["steps"] if s["name"].startswith("ensure_node/")]
+    assert all(s["waitingSeconds"] > 0 or s["workingSeconds"] > 0 for s in nodes)
+
+    env = {**strata_env, "STRATA_API_URL": api_base, "STRATA_TOKEN": op.session.headers["Authorization"][7:]}
+    chart = strata(env, "cluster", "timeline", cluster)
+    assert chart.returncode == 0, chart.stderr
+    assert "* finalize_create" in chart.stdout and "critical path: " in chart.stdout
+    assert op.get(f"/v1/clusters/{cluster}/timeline", params={"generation": 99}).status_code == 404

@@ -1,4 +1,4 @@
-"""`strata profile|cluster|cloudaccount ...` and `strata token create`."""
+"""`strata profile|cluster|cloudaccount ...` (with `cluster updates|update|timeline`) and `strata token create`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import psycopg
 from psycopg.rows import dict_row
 
+from strata_cli import timeline, updates
 from strata_cli.client import call, read_document, show
 from strata_cli.up import read_state
 from strata_common.config import read_var
@@ -33,6 +34,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         verbs.add_parser("list", help=f"list {resource}s")
         for verb in ("get", "delete"):
             verbs.add_parser(verb, help=f"{verb} a {resource}").add_argument("id")
+        if resource == "cluster":
+            updates.add_parsers(verbs)
+            timeline.add_parser(verbs)
         for each in verbs.choices.values():
             each.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
     localcloud = sub.add_parser(
@@ -70,6 +74,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run_resource(args: argparse.Namespace) -> int:
     path, columns = RESOURCES[args.command]
+    if args.verb in ("updates", "update"):
+        return updates.run(args)
+    if args.verb == "timeline":
+        return timeline.run(args)
     if args.verb == "create":
         show(call("POST", path, read_document(args.file)), args.output, columns)
     elif args.verb == "list":

@@ -188,18 +188,20 @@ def run_step(
     except Retry as wait:
         with pool.connection() as conn:
             grace = settings.step_ready_grace if publisher.sends_later(wait.after) else 0.0
-            requeued = steps.requeue(conn, step, wait.after, grace)
+            requeued = steps.requeue(conn, step, wait.after, grace, time.monotonic() - started)
             if requeued and step.condition and wait.message:
                 mark_waiting(conn, step.cluster_id, step.condition, wait.message, step.generation)
         if requeued:
             publisher.publish_later(step, wait.after)
         return "requeued"
     except StepError as err:
-        return _record_failure(pool, publisher, settings, service, step, err.reason, err.message, err.error_class)
+        return _record_failure(pool, publisher, settings, service, step, err.reason, err.message, err.error_class,
+                               time.monotonic() - started)  # fmt: skip
     except Exception as err:
         log.exception("step %s (%s) raised", step.id, step.name)
         message = str(err) or repr(err)
-        return _record_failure(pool, publisher, settings, service, step, type(err).__name__, message, TRANSIENT)
+        return _record_failure(pool, publisher, settings, service, step, type(err).__name__, message, TRANSIENT,
+                               time.monotonic() - started)  # fmt: skip
     elapsed = time.monotonic() - started
     with pool.connection() as conn:
         ready = _record_success(conn, settings, service, step, output, elapsed, ctx.with_success)
@@ -225,7 +227,7 @@ def _record_success(
         {"step": step.name, "attempt": step.attempts, "seconds": round(elapsed, 3)},
         step.id,
     )
-    if not steps.succeed(conn, step, output):
+    if not steps.succeed(conn, step, output, elapsed):
         conn.rollback()
         log.warning("step %s finished but its claim was lost; another worker owns it", step.id)
         return None
@@ -246,7 +248,7 @@ def _record_success(
 
 def _record_failure(
     pool: DbPool, publisher: Publisher, settings: Settings, service: str, step: Step, reason: str,
-    message: str, error_class: str,
+    message: str, error_class: str, worked: float,
 ) -> str:  # fmt: skip
     delay = backoff_delay(step.attempts, settings.step_backoff_base, settings.step_backoff_cap)
     shown = f"{message} (step {step.name}, attempt {step.attempts}; {error_class}; next try in {delay:.0f}s)"
@@ -262,7 +264,7 @@ def _record_failure(
             step.id,
         )
         grace = settings.step_ready_grace if publisher.sends_later(delay) else 0.0
-        if not steps.fail(conn, step, reason, message, error_class, delay, grace):
+        if not steps.fail(conn, step, reason, message, error_class, delay, grace, worked):
             conn.rollback()
             return "lost"
         for type_ in dict.fromkeys(filter(None, (step.condition, "Ready"))):

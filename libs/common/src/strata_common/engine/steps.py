@@ -19,6 +19,17 @@ CLAIMABLE = """
      OR (status = 'running' AND lease_until < now()))
 """
 
+# A claim splits the time since the step's last run ended (or since it became due) into waiting, until
+# its not_before (a requeue or a backoff), and queued (due, not yet claimed); a step taken over after
+# its lease ran out counts the lost run as queued. SET expressions see the row as it was.
+_IDLE_TIME = """
+    waiting_seconds = waiting_seconds + CASE WHEN status = 'running' THEN 0
+        ELSE greatest(0, extract(epoch FROM least(now(), not_before) - idle_since)) END,
+    queued_seconds = queued_seconds + CASE WHEN status = 'running' THEN extract(epoch FROM now() - idle_since)
+        ELSE greatest(0, extract(epoch FROM now() - greatest(not_before, idle_since))) END,
+    due_at = coalesce(due_at, idle_since)
+"""
+
 
 def insert_plan(
     conn: DbConnection, cluster_id: UUID, generation: int, specs: list[StepSpec], grace: float
@@ -31,9 +42,11 @@ def insert_plan(
     for spec in specs:
         row = conn.execute(
             """
-            INSERT INTO steps (cluster_id, generation, name, queue, condition, depends_on, status, input, wake_at)
+            INSERT INTO steps (cluster_id, generation, name, queue, condition, depends_on, status, input, wake_at,
+                               due_at)
             VALUES (%(c)s, %(g)s, %(n)s, %(q)s, %(cond)s, %(deps)s, %(status)s, %(input)s,
-                    CASE WHEN %(status)s = 'ready' THEN now() + make_interval(secs => %(grace)s) END)
+                    CASE WHEN %(status)s = 'ready' THEN now() + make_interval(secs => %(grace)s) END,
+                    CASE WHEN %(status)s = 'ready' THEN now() END)
             ON CONFLICT (cluster_id, generation, name) DO NOTHING
             RETURNING id, queue, status
             """,
@@ -83,7 +96,8 @@ def claim(conn: DbConnection, step_id: int, worker: str, lease: float, owner: in
         WITH claimed AS (
             UPDATE steps SET status = 'running', attempts = attempts + 1, claim_token = gen_random_uuid(),
                    claimed_by = %s, owner = %s, lease_until = now() + make_interval(secs => %s),
-                   wake_at = now() + make_interval(secs => %s), started_at = coalesce(started_at, now())
+                   wake_at = now() + make_interval(secs => %s), started_at = coalesce(started_at, now()),
+                   idle_since = now(), {_IDLE_TIME}
             WHERE id = %s AND {CLAIMABLE}
             RETURNING *)
         SELECT claimed.*, json_build_object('id', c.id, 'project_id', c.project_id, 'name', c.name,
@@ -115,37 +129,42 @@ def note(conn: DbConnection, step: Step, data: dict[str, Any]) -> bool:
     return cur.rowcount == 1
 
 
-def succeed(conn: DbConnection, step: Step, output: dict[str, Any]) -> bool:
+def succeed(conn: DbConnection, step: Step, output: dict[str, Any], worked: float) -> bool:
+    """Succeeded after its handler ran `worked` seconds."""
     cur = conn.execute(
         "UPDATE steps SET status = 'succeeded', output = coalesce(output, '{}'::jsonb) || %s, wake_at = NULL,"
-        " lease_until = NULL,"
+        " lease_until = NULL, working_seconds = working_seconds + %s,"
         " finished_at = now(), last_error = NULL, error_reason = NULL, error_class = NULL"
         " WHERE id = %s AND claim_token = %s AND status = 'running'",
-        (Jsonb(output), step.id, step.claim_token),
+        (Jsonb(output), worked, step.id, step.claim_token),
     )
     return cur.rowcount == 1
 
 
 def fail(conn: DbConnection, step: Step, reason: str, message: str, error_class: str, delay: float,
-         grace: float = 0.0) -> bool:  # fmt: skip
-    """Failed; tried again after `delay` seconds. `grace`: how much longer beat waits before publishing it
-    (when a message sent with a countdown is on its way, it should not get a twin)."""
+         grace: float = 0.0, worked: float = 0.0) -> bool:  # fmt: skip
+    """Failed after its handler ran `worked` seconds; tried again after `delay` seconds. `grace`: how much
+    longer beat waits before publishing it (when a message sent with a countdown is on its way, it should
+    not get a twin)."""
     cur = conn.execute(
         "UPDATE steps SET status = 'failed', last_error = %s, error_reason = %s, error_class = %s,"
         " not_before = now() + make_interval(secs => %s), wake_at = now() + make_interval(secs => %s),"
-        " lease_until = NULL WHERE id = %s AND claim_token = %s AND status = 'running'",
-        (message, reason, error_class, delay, delay + grace, step.id, step.claim_token),
+        " lease_until = NULL, working_seconds = working_seconds + %s, idle_since = now()"
+        " WHERE id = %s AND claim_token = %s AND status = 'running'",
+        (message, reason, error_class, delay, delay + grace, worked, step.id, step.claim_token),
     )
     return cur.rowcount == 1
 
 
-def requeue(conn: DbConnection, step: Step, after: float, grace: float = 0.0) -> bool:
-    """Back to ready after `after` seconds; a wait is not an attempt. `grace` as for `fail`."""
+def requeue(conn: DbConnection, step: Step, after: float, grace: float = 0.0, worked: float = 0.0) -> bool:
+    """Back to ready after `after` seconds, its handler having run `worked`; a wait is not an attempt.
+    `grace` as for `fail`."""
     cur = conn.execute(
         "UPDATE steps SET status = 'ready', attempts = attempts - 1, not_before = now() + make_interval(secs => %s),"
-        " wake_at = now() + make_interval(secs => %s), lease_until = NULL"
+        " wake_at = now() + make_interval(secs => %s), lease_until = NULL,"
+        " working_seconds = working_seconds + %s, idle_since = now()"
         " WHERE id = %s AND claim_token = %s AND status = 'running'",
-        (after, after + grace, step.id, step.claim_token),
+        (after, after + grace, worked, step.id, step.claim_token),
     )
     return cur.rowcount == 1
 
@@ -154,7 +173,8 @@ def unblock_dependents(conn: DbConnection, step: Step, grace: float) -> list[dic
     """Pending steps of the same generation waiting on `step` whose dependencies have all succeeded."""
     return conn.execute(
         """
-        UPDATE steps s SET status = 'ready', wake_at = now() + make_interval(secs => %(grace)s)
+        UPDATE steps s SET status = 'ready', wake_at = now() + make_interval(secs => %(grace)s),
+               not_before = now(), idle_since = now(), due_at = now()
         WHERE s.cluster_id = %(c)s AND s.generation = %(g)s AND s.status = 'pending'
           AND %(name)s = ANY (s.depends_on)
           AND NOT EXISTS (

@@ -66,6 +66,15 @@ class Conflict:
     in_base: bool
     in_profile: bool
 
+    @property
+    def key(self) -> str:
+        return f"{self.pack}:{self.path}"
+
+    @property
+    def summary(self) -> str:
+        profile = repr(self.profile) if self.in_profile else "(removed)"
+        return f"override {self.override!r}, profile {profile}"
+
     def to_json(self) -> dict[str, Any]:
         shown: dict[str, Any] = {"pack": self.pack, "path": self.path, "override": self.override}
         if self.in_base:
@@ -160,6 +169,21 @@ def conflicts(pack: str, base: dict[str, Any], profile: dict[str, Any] | None,
     return found
 
 
+def override_conflicts(old: list[Layer], new: list[Layer], overrides: dict[str, dict[str, Any]],
+                       defaults: Callable[[Layer], str]) -> list[Conflict]:  # fmt: skip
+    """The conflicts of a cluster's overrides (by pack) with a move from the `old` layers to the `new`."""
+    before = {layer.pack: layer for layer in old}
+    after = {layer.pack: layer for layer in new}
+    found = []
+    for pack, override in sorted(overrides.items()):
+        if pack not in before:
+            continue
+        base = profile_values(before[pack], defaults(before[pack]))
+        theirs = profile_values(after[pack], defaults(after[pack])) if pack in after else None
+        found += conflicts(pack, base, theirs, override)
+    return found
+
+
 def _set(values: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:
     head, *rest = path
     inner = values[head] if isinstance(values.get(head), dict) else {}
@@ -188,3 +212,8 @@ def rebased(override: dict[str, Any], resolved: list[tuple[Conflict, dict[str, A
         elif choice["action"] == VALUE:
             override = _set(override, path, choice["value"])
     return override
+
+
+def refusal(conflicts: list[Conflict]) -> dict[str, str]:
+    """Each unresolved conflict by key, with what it opposes (an error's fields)."""
+    return {conflict.key: conflict.summary for conflict in conflicts}

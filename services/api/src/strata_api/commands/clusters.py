@@ -24,6 +24,7 @@ from strata_common.engine.plan import bump_generation
 from strata_common.model.cluster import CONTROL_PLANE, ClusterSpec, Layer, Pool
 from strata_common.packs.manifests import ManifestError
 from strata_common.packs.profiles import node_minimums
+from strata_common.packs.updates import override_conflicts, refusal
 from strata_common.packs.values import effective_values, pack_layer, render_objects
 from strata_common.planner import PACK_CONDITIONS, plan_cluster, plan_override
 from strata_common.plans import change
@@ -177,12 +178,25 @@ def update_cluster(work: Work, cluster_id: str, data: dict[str, Any]) -> dict[st
         invalid(problems)
         spec = spec.with_pools(pools)
     check_change(work, current, spec)
+    if spec.layers != current.layers:
+        _refuse_override_conflicts(work, row, current, spec)
     if "paused" in data and data["paused"] != row["paused"]:
         _pause(work, row, data["paused"])
     plan_change(work, row, current, spec)
     if "profile" in data:
         offer_updates(work.conn, cluster_id=row["id"])
     return view(work.conn, row["id"])
+
+
+def _refuse_override_conflicts(work: Work, row: dict[str, Any], current: ClusterSpec, spec: ClusterSpec) -> None:
+    """409 if the new layers change values the cluster overrides: an update notification resolves them."""
+    found = override_conflicts(list(current.layers), list(spec.layers), current.overrides,
+                               lambda layer: packs.definition(work.conn, layer.pack_id)["values"])  # fmt: skip
+    if found:
+        raise ApiError(409, "unresolved_conflicts",
+                       f"the profile revision changes {len(found)} value(s) cluster {row['name']!r} overrides: resolve "
+                       "them in its update notification (GET /v1/clusters/{id}/updates), then apply it",
+                       refusal(found))  # fmt: skip
 
 
 def check_change(work: Work, current: ClusterSpec, spec: ClusterSpec) -> None:

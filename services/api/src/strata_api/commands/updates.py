@@ -19,7 +19,7 @@ from strata_common.db.queries import machines, packs
 from strata_common.db.types import DbConnection
 from strata_common.engine.events import append_event
 from strata_common.model.cluster import ClusterSpec, Layer
-from strata_common.packs.updates import TAKE, VALUE, Conflict, conflicts, layers_diff, profile_values, rebased
+from strata_common.packs.updates import TAKE, VALUE, Conflict, layers_diff, override_conflicts, rebased, refusal
 from strata_common.planner import plan_cluster
 
 
@@ -36,10 +36,6 @@ def _update_row(conn: DbConnection, cluster_id: UUID, number: int, lock: bool = 
     if row is None:
         raise ApiError(404, "not_found", f"the cluster has no update {number}")
     return row
-
-
-def _key(conflict: Conflict) -> str:
-    return f"{conflict.pack}:{conflict.path}"
 
 
 class _Update:
@@ -65,16 +61,7 @@ class _Update:
         return len(plan_cluster(self.target(), machines.machines(self.conn, self.cluster["id"])).retire)
 
     def conflicts(self) -> list[Conflict]:
-        old = {layer.pack: layer for layer in self.old}
-        new = {layer.pack: layer for layer in self.new}
-        found = []
-        for pack, override in sorted(self.spec.overrides.items()):
-            if pack not in old:
-                continue
-            base = profile_values(old[pack], self.defaults(old[pack]))
-            theirs = profile_values(new[pack], self.defaults(new[pack])) if pack in new else None
-            found += conflicts(pack, base, theirs, override)
-        return found
+        return override_conflicts(self.old, self.new, self.spec.overrides, self.defaults)
 
     def view(self) -> dict[str, Any]:
         row = self.row
@@ -82,7 +69,7 @@ class _Update:
         resolutions = row["resolutions"]
         shown = []
         for conflict in self.conflicts() if row["status"] == "pending" else []:
-            shown.append({**conflict.to_json(), "resolution": resolutions.get(_key(conflict))})
+            shown.append({**conflict.to_json(), "resolution": resolutions.get(conflict.key)})
         return {
             "number": row["number"],
             "status": row["status"],
@@ -126,7 +113,7 @@ def _pending(work: Work, cluster_id: str, number: int) -> _Update:
 def resolve(work: Work, cluster_id: str, number: int, resolutions: list[dict[str, Any]]) -> dict[str, Any]:
     """Store how conflicts are resolved (each names a current conflict by pack and path)."""
     update = _pending(work, cluster_id, number)
-    current = {_key(c): c for c in update.conflicts()}
+    current = {c.key: c for c in update.conflicts()}
     new = {layer.pack for layer in update.new}
     stored = dict(update.row["resolutions"])
     problems = {}
@@ -156,15 +143,15 @@ def apply(work: Work, cluster_id: str, number: int) -> dict[str, Any]:
     update = _pending(work, cluster_id, number)
     found = update.conflicts()
     resolutions = update.row["resolutions"]
-    unresolved = [c for c in found if _key(c) not in resolutions]
+    unresolved = [c for c in found if c.key not in resolutions]
     if unresolved:
         raise ApiError(409, "unresolved_conflicts",
                        f"update {number} has {len(unresolved)} unresolved conflict(s): resolve each first",
-                       {_key(c): f"override {c.override!r}, profile {c.profile!r}" for c in unresolved})  # fmt: skip
+                       refusal(unresolved))  # fmt: skip
     new_packs = {layer.pack for layer in update.new}
     overrides = {}
     for pack, override in update.spec.overrides.items():
-        mine = [(c, resolutions[_key(c)]) for c in found if c.pack == pack]
+        mine = [(c, resolutions[c.key]) for c in found if c.pack == pack]
         if pack in new_packs and (kept := rebased(override, mine)):
             overrides[pack] = kept
     spec = update.target().with_overrides(overrides)

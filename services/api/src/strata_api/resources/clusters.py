@@ -30,6 +30,7 @@ from strata_api.http import (
     work,
 )
 from strata_api.queries import clusters as queries
+from strata_api.queries.timeline import timeline as timeline_query
 from strata_api.schemas import (
     ClusterCreate,
     ClusterList,
@@ -40,6 +41,7 @@ from strata_api.schemas import (
     KubeconfigView,
     MachineList,
     StepList,
+    TimelineView,
 )
 from strata_common.db.queries import machines
 from strata_common.engine.conditions import list_conditions
@@ -180,6 +182,15 @@ def _step_view(row: dict[str, Any]) -> dict[str, Any]:
         camel = key.split("_")[0] + "".join(part.title() for part in key.split("_")[1:])
         view[camel] = value.isoformat() if hasattr(value, "isoformat") else value
     return view
+
+
+@bp.get("/<cluster_id>/timeline")
+@api("Where a generation's time went: each step and milestone with its queued, working and waiting seconds, "
+     "and the critical path", responses={200: TimelineView, 404: None},
+     query={"generation": integer("generation (default: the cluster's)", 1, 2**62)})  # fmt: skip
+def timeline(cluster_id: str):
+    generation = int_arg("generation", 0, 1, 2**62) or None
+    return reply(200, TimelineView, timeline_query(db(), principal().project_id, cluster_id, generation))
 
 
 @bp.get("/<cluster_id>/events")

@@ -546,3 +546,47 @@ class FleetUpdateView(Response):
 
 class FleetUpdateList(Response):
     items = fields.List(fields.Nested(FleetUpdateView), required=True)
+
+
+# ---- timeline -----------------------------------------------------------------------------------
+
+
+class TimelineStep(Response):
+    name = fields.String(required=True)
+    milestone = fields.String(required=True, allow_none=True)
+    dependsOn = fields.List(fields.String(), required=True)
+    status = fields.String(required=True)
+    attempts = fields.Integer(required=True)
+    dueAt = fields.String(required=True, metadata={"description": "when it first became due"})
+    startedAt = fields.String(required=True, allow_none=True)
+    finishedAt = fields.String(required=True, allow_none=True)
+    offsetSeconds = fields.Float(required=True, metadata={"description": "due, seconds after the generation began"})
+    seconds = fields.Float(required=True, allow_none=True, metadata={"description": "due to finished"})
+    queuedSeconds = fields.Float(required=True, metadata={"description": "due but not claimed"})
+    workingSeconds = fields.Float(required=True, metadata={"description": "its handler ran"})
+    waitingSeconds = fields.Float(required=True, metadata={"description": "requeued for the cloud, or backing off"})
+
+
+class TimelineMilestone(Response):
+    milestone = fields.String(required=True)
+    title = fields.String(required=True)
+    offsetSeconds = fields.Float(required=True)
+    seconds = fields.Float(required=True, allow_none=True)
+
+
+class CriticalPath(Response):
+    steps = fields.List(fields.String(), required=True)
+    queuedSeconds = fields.Float(required=True)
+    workingSeconds = fields.Float(required=True)
+    waitingSeconds = fields.Float(required=True)
+
+
+class TimelineView(Response):
+    cluster = fields.String(required=True)
+    generation = fields.Integer(required=True)
+    startedAt = fields.String(required=True)
+    finishedAt = fields.String(required=True, allow_none=True)
+    seconds = fields.Float(required=True, allow_none=True)
+    steps = fields.List(fields.Nested(TimelineStep), required=True)
+    milestones = fields.List(fields.Nested(TimelineMilestone), required=True)
+    criticalPath = fields.Nested(CriticalPath, required=True)
