@@ -151,11 +151,20 @@ def test_override_is_applied_at_once_and_a_removed_addon_is_pruned(clients, stac
     assert after["values"]["replicas"] == 2 and after["override"] == {"replicas": 2, "retention": "30d"}
     assert after["origins"]["replicas"] == "override" and after["origins"]["scrapeInterval"] == "pack"
 
-    # A new profile revision without Prometheus: its objects go, the rest stays.
+    # A new profile revision without Prometheus: the override conflicts until the profile's removal is
+    # taken; applied, its objects go, the rest stays.
     profile_id = op.get(f"/v1/clusters/{cluster_id}").json()["profile"]["id"]
     layers = [layer for layer in PROFILE["layers"] if layer["pack"] != "prometheus"]
     assert op.put(f"/v1/profiles/{profile_id}", {"layers": layers}).status_code == 200
-    moved = op.patch(f"/v1/clusters/{cluster_id}", {"profile": {"id": profile_id, "revision": 2}})
+    refused = op.patch(f"/v1/clusters/{cluster_id}", {"profile": {"id": profile_id, "revision": 2}})
+    assert refused.status_code == 409 and set(refused.json()["error"]["fields"]) == {
+        "prometheus:replicas", "prometheus:retention"
+    }  # fmt: skip
+    update = op.get(f"/v1/clusters/{cluster_id}/updates").json()["items"][0]
+    take = [{"pack": c["pack"], "path": c["path"], "action": "take-profile"} for c in update["conflicts"]]
+    url = f"/v1/clusters/{cluster_id}/updates/{update['number']}"
+    assert op.put(f"{url}/resolutions", {"resolutions": take}).status_code == 200
+    moved = op.post(f"{url}/apply")
     assert moved.status_code == 202, moved.text
 
     def pruned():

@@ -9,6 +9,7 @@ import json
 import subprocess
 from datetime import datetime
 
+import psycopg
 import pytest
 from api_support import LOCAL_PROFILE, cluster_request
 
@@ -50,6 +51,18 @@ def wait_running(op, cluster: str, generation: int | None = None) -> dict:
 
 def strata(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*STRATA, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def counts(database_url: str, cluster: str) -> tuple:
+    """What a change leaves behind: the cluster's steps, machines, events and API objects, every cloud call."""
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT (SELECT count(*) FROM steps WHERE cluster_id = %(c)s), (SELECT count(*) FROM machines"
+            " WHERE cluster_id = %(c)s), (SELECT count(*) FROM events WHERE cluster_id = %(c)s),"
+            " (SELECT count(*) FROM kube_changes WHERE cluster_id = %(c)s), (SELECT sum(calls) FROM lc_throttle),"
+            " (SELECT count(*) FROM clusters)",
+            {"c": cluster},
+        ).fetchone()
 
 
 def revise(op, profile: str, **changes: dict) -> None:
@@ -95,7 +108,9 @@ def test_two_revisions_make_one_notification_with_every_change_and_the_nodes_it_
     assert [(item["cluster"]["id"], item["number"]) for item in fleet] == [(cluster, 2)]
 
 
-def test_an_override_conflicts_until_resolved_then_apply_rebases_it(clients, running, strata_env, api_base):
+def test_an_override_conflicts_until_resolved_then_apply_rebases_it(
+    clients, running, strata_env, api_base, database_url
+):
     op, viewer = clients["operator"], clients["viewer"]
     profile, cluster = running
     stored = op.put(f"/v1/clusters/{cluster}/packs/calico/values", {"mtu": 9000})
@@ -127,8 +142,16 @@ def test_an_override_conflicts_until_resolved_then_apply_rebases_it(clients, run
                       "-o", "json")  # fmt: skip
     assert resolved.returncode == 0 and json.loads(resolved.stdout)["unresolved"] == 0, resolved.stderr
 
+    before = counts(database_url, cluster)
+    plan = op.post(f"{url}/apply", params={"dryRun": "true"})
+    assert plan.status_code == 200 and plan.json()["dryRun"], plan.text
+    assert counts(database_url, cluster) == before  # no step, machine, event, cloud call or Kubernetes write
+    assert op.get(f"{url}").json()["status"] == "pending"
     applied = op.post(f"{url}/apply")
     assert applied.status_code == 202, applied.text
+    generation = plan.json()["generation"]
+    made = op.get(f"/v1/clusters/{cluster}/steps", params={"generation": generation}).json()["items"]
+    assert [s["name"] for s in plan.json()["steps"]] == [s["name"] for s in made] != []
     assert applied.json()["status"] == "applied"
     body = wait_running(op, cluster, op.get(f"/v1/clusters/{cluster}").json()["generation"])
     assert body["profile"]["revision"] == 2
@@ -169,3 +192,24 @@ def test_a_created_clusters_timeline_accounts_for_its_time(clients, running, str
     assert chart.returncode == 0, chart.stderr
     assert "* finalize_create" in chart.stdout and "critical path: " in chart.stdout
     assert op.get(f"/v1/clusters/{cluster}/timeline", params={"generation": 99}).status_code == 404
+
+
+def test_a_dry_run_of_a_create_or_a_change_writes_nothing_and_shows_the_real_plan(clients, running, database_url):
+    op = clients["operator"]
+    profile, cluster = running
+    account = op.get("/v1/cloudaccounts").json()["items"][0]["id"]
+    before = counts(database_url, cluster)
+    body = cluster_request(profile, account, name="planned", pools=POOLS)
+    planned = op.post("/v1/clusters", body, params={"dryRun": "true"})
+    assert planned.status_code == 200, planned.text
+    assert [m["machine"] for m in planned.json()["adds"]] == ["cp-0", "w-0", "w-1"]
+    scaled = op.patch(f"/v1/clusters/{cluster}", {"pools": [POOLS[0], {**POOLS[1], "count": 1}]},
+                      params={"dryRun": "true"})  # fmt: skip
+    assert scaled.status_code == 200, scaled.text
+    assert [(m["pool"], m["reason"]) for m in scaled.json()["retires"]] == [("w", "scale-down")]
+    assert counts(database_url, cluster) == before
+    assert op.post("/v1/clusters", body, params={"dryRun": "maybe"}).status_code == 400
+    created = op.post("/v1/clusters", body)
+    assert created.status_code == 202
+    made = op.get(f"/v1/clusters/{created.json()['id']}/steps").json()["items"]
+    assert [s["name"] for s in planned.json()["steps"]] == [s["name"] for s in made]

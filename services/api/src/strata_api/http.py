@@ -234,6 +234,17 @@ def _idempotent_replay():
     return jsonify(row["response"]), row["status"]
 
 
+DRY_RUN = one_of("true: answer the plan the change would make, and change nothing", ("true", "false"))
+
+
+def dry_run_arg() -> bool:
+    """The `dryRun` query parameter (DRY_RUN)."""
+    value = request.args.get("dryRun", "false")
+    if value not in ("true", "false"):
+        raise ApiError(400, "invalid_parameter", "dryRun must be true or false", {"dryRun": "not true or false"})
+    return value == "true"
+
+
 def int_arg(name: str, default: int, low: int, high: int, raw: str | None = None) -> int:
     value = request.args.get(name) if raw is None else raw
     if value in (None, ""):

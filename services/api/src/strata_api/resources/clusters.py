@@ -14,10 +14,13 @@ import psycopg
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from strata_api.commands import clusters as commands
+from strata_api.commands.dryrun import dry_run
 from strata_api.errors import ApiError
 from strata_api.http import (
+    DRY_RUN,
     api,
     db,
+    dry_run_arg,
     int_arg,
     integer,
     load_json,
@@ -40,6 +43,7 @@ from strata_api.schemas import (
     EventList,
     KubeconfigView,
     MachineList,
+    PlanView,
     StepList,
     TimelineView,
 )
@@ -63,12 +67,15 @@ def own_cluster_id(cluster_id: str) -> UUID:
 
 
 @bp.post("")
-@api("Create a cluster: answers 202 and hands the plan to the engine", role="operator",
-     request_schema=ClusterCreate, responses={202: ClusterView, 404: None, 409: None, 422: None},
+@api("Create a cluster: answers 202 and hands the plan to the engine (with dryRun=true: 200 and the plan)",
+     role="operator", request_schema=ClusterCreate,
+     responses={200: PlanView, 202: ClusterView, 404: None, 409: None, 422: None}, query={"dryRun": DRY_RUN},
      idempotent=True)  # fmt: skip
 def create_cluster():
     data = load_json(ClusterCreate())
     with work() as unit:
+        if dry_run_arg():
+            return reply(200, PlanView, dry_run(unit, lambda: commands.create_cluster(unit, data)))
         return reply(202, ClusterView, commands.create_cluster(unit, data), unit.conn, ready=True)
 
 
@@ -113,11 +120,15 @@ def get_cluster(cluster_id: str):
 @bp.patch("/<cluster_id>")
 @api("Change a cluster: its profile revision, its pools (counts, instance types, zones, pools added or removed,"
      " rollout settings) and whether it is paused. A change is a new generation, planned at once: nodes whose"
-     " template changed are replaced by rolling replacement (202)", role="operator",
-     request_schema=ClusterUpdate, responses={202: ClusterView, 404: None, 409: None, 422: None})  # fmt: skip
+     " template changed are replaced by rolling replacement (202; with dryRun=true: 200 and the plan)",
+     role="operator", request_schema=ClusterUpdate, query={"dryRun": DRY_RUN},
+     responses={200: PlanView, 202: ClusterView, 404: None, 409: None, 422: None})  # fmt: skip
 def update_cluster(cluster_id: str):
     data = load_json(ClusterUpdate())
     with work() as unit:
+        if dry_run_arg():
+            return reply(200, PlanView, dry_run(unit, lambda: commands.update_cluster(unit, cluster_id, data),
+                                                cluster_id))  # fmt: skip
         return reply(202, ClusterView, commands.update_cluster(unit, cluster_id, data), unit.conn, ready=True)
 
 

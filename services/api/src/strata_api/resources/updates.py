@@ -6,8 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from strata_api.commands import updates as commands
-from strata_api.http import api, db, int_arg, integer, load_json, principal, reply, work
-from strata_api.schemas import FleetUpdateList, ResolutionsInput, UpdateList, UpdateView
+from strata_api.commands.dryrun import dry_run
+from strata_api.http import DRY_RUN, api, db, dry_run_arg, int_arg, integer, load_json, principal, reply, work
+from strata_api.schemas import FleetUpdateList, PlanView, ResolutionsInput, UpdateList, UpdateView
 
 bp = Blueprint("updates", __name__, url_prefix="/v1")
 
@@ -38,10 +39,13 @@ def resolve(cluster_id: str, number: int):
 
 @bp.post("/clusters/<cluster_id>/updates/<int:number>/apply")
 @api("Apply the pending update: the cluster moves to its revision (a new generation) with its overrides rebased; "
-     "409 names every conflict not resolved yet", role="operator",
-     responses={202: UpdateView, 404: None, 409: None, 422: None})  # fmt: skip
+     "409 names every conflict not resolved yet (with dryRun=true: 200 and the plan)", role="operator",
+     responses={200: PlanView, 202: UpdateView, 404: None, 409: None, 422: None},
+     query={"dryRun": DRY_RUN})  # fmt: skip
 def apply(cluster_id: str, number: int):
     with work() as unit:
+        if dry_run_arg():
+            return reply(200, PlanView, dry_run(unit, lambda: commands.apply(unit, cluster_id, number), cluster_id))
         return reply(202, UpdateView, commands.apply(unit, cluster_id, number))
 
 

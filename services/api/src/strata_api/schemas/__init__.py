@@ -590,3 +590,28 @@ class TimelineView(Response):
     steps = fields.List(fields.Nested(TimelineStep), required=True)
     milestones = fields.List(fields.Nested(TimelineMilestone), required=True)
     criticalPath = fields.Nested(CriticalPath, required=True)
+
+
+# ---- dry runs -----------------------------------------------------------------------------------
+
+
+class PlannedStep(Response):
+    name = fields.String(required=True)
+    queue = fields.String(required=True)
+    milestone = fields.String(required=True, allow_none=True)
+    dependsOn = fields.List(fields.String(), required=True)
+
+
+class PlannedMachine(Response):
+    machine = fields.String(required=True)
+    pool = fields.String(required=True)
+    zone = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True, metadata={"description": "why the plan retires it"})
+
+
+class PlanView(Response):
+    dryRun = fields.Boolean(required=True)
+    generation = fields.Integer(required=True, metadata={"description": "the generation the change would make"})
+    steps = fields.List(fields.Nested(PlannedStep), required=True, metadata={"description": "in the order created"})
+    adds = fields.List(fields.Nested(PlannedMachine), required=True)
+    retires = fields.List(fields.Nested(PlannedMachine), required=True)
