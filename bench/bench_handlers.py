@@ -12,6 +12,13 @@ from strata_common.engine.registry import step_handler
 _redis: redis.Redis | None = None
 
 
+def _count_done() -> None:
+    global _redis
+    if _redis is None:
+        _redis = redis.Redis.from_url(os.environ["STRATA_REDIS_URL"])
+    _redis.incr("bench:done")
+
+
 @step_handler("provisioner", "bench.noop")
 def noop_step(ctx) -> None:
     return None
@@ -20,18 +27,12 @@ def noop_step(ctx) -> None:
 @shared_task(name="strata.provisioner.bench_noop")
 def noop_task() -> None:
     """A bare Celery task: it only counts itself, so the benchmark sees when all are done."""
-    global _redis
-    if _redis is None:
-        _redis = redis.Redis.from_url(os.environ["STRATA_REDIS_URL"])
-    _redis.incr("bench:done")
+    _count_done()
 
 
 @shared_task(name="strata.provisioner.bench_chain")
 def chain_task(left: int) -> None:
     """A chain of bare tasks: each counts itself and sends the next, like a step unblocking its dependent."""
-    global _redis
-    if _redis is None:
-        _redis = redis.Redis.from_url(os.environ["STRATA_REDIS_URL"])
-    _redis.incr("bench:done")
+    _count_done()
     if left > 1:
         current_app.send_task("strata.provisioner.bench_chain", args=[left - 1])
