@@ -28,6 +28,10 @@ class Client:
     def call(self, method: str, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
         return self.session.request(method, f"{self.base}{path}", json=json, timeout=30, **kwargs)
 
+    def cli_env(self, env: dict[str, str]) -> dict[str, str]:
+        """`env` for the `strata` CLI talking to this client's API with its token."""
+        return {**env, "STRATA_API_URL": self.base, "STRATA_TOKEN": self.session.headers["Authorization"][7:]}
+
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.call("GET", path, **kwargs)
 

@@ -21,6 +21,11 @@ from strata_cli.embedded import free_port
 STRATA = [sys.executable, "-m", "strata_cli.main"]
 
 
+def run_strata(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """`strata ARGS` in a process of its own, as a user runs it."""
+    return subprocess.run([*STRATA, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60)
+
+
 def with_database(url: str, name: str) -> str:
     """`url` pointing at database `name`."""
     parts = urlsplit(url)

@@ -1,11 +1,10 @@
 """Local cloud administration over HTTP and `strata localcloud`: faults, throttling and quotas, admins only."""
 
 import json
-import subprocess
 
 import pytest
 
-from helpers import STRATA
+from helpers import run_strata
 
 pytestmark = pytest.mark.own_stack  # each test changes the local cloud and reads it back whole
 
@@ -66,10 +65,10 @@ def test_faults_and_throttling_can_be_taken_back_and_are_bounded(clients):
 
 def test_strata_localcloud_verbs(clients, strata_env):
     admin = clients["admin"]
-    env = {**strata_env, "STRATA_API_URL": admin.base, "STRATA_TOKEN": admin.session.headers["Authorization"][7:]}
+    env = admin.cli_env(strata_env)
 
     def strata(*args: str) -> str:
-        result = subprocess.run([*STRATA, "localcloud", *args], env=env, capture_output=True, text=True, timeout=60)
+        result = run_strata(env, "localcloud", *args)
         assert result.returncode == 0, result.stderr
         return result.stdout
 

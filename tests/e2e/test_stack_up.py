@@ -5,12 +5,11 @@ import json
 import os
 import signal
 import socket
-import subprocess
 
 import psutil
 import requests
 
-from helpers import STRATA, wait_until
+from helpers import STRATA, run_strata, wait_until
 from strata_cli.embedded import free_port
 
 
@@ -41,7 +40,7 @@ def test_strata_up_runs_the_stack_and_sigint_stops_every_process(tmp_path, proce
 
     wait_until(flower_workers, timeout=120, interval=1, message="Flower to list the three worker services")
 
-    status = subprocess.run([*STRATA, "status"], env=env, capture_output=True, text=True, timeout=60)
+    status = run_strata(env, "status")
     assert status.returncode == 0, status.stdout + status.stderr
     for component in ("postgres", "redis", "api", "flower", "imagebuilder", "provisioner", "addons", "beat"):
         assert f"{component} " in status.stdout
@@ -62,7 +61,7 @@ def test_strata_up_runs_the_stack_and_sigint_stops_every_process(tmp_path, proce
     assert [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"] == []
     assert not state_file.exists()
 
-    stopped = subprocess.run([*STRATA, "status"], env=env, capture_output=True, text=True, timeout=60)
+    stopped = run_strata(env, "status")
     assert stopped.returncode == 1
 
 
@@ -82,7 +81,7 @@ def test_strata_up_refuses_a_taken_port_naming_it_and_its_setting(tmp_path):
         port = held.getsockname()[1]
         env.update(STRATA_STATE_DIR=str(tmp_path / "state"), STRATA_API_PORT=str(free_port()),
                    STRATA_FLOWER_PORT=str(free_port()), STRATA_KUBEAPI_URL=f"https://127.0.0.1:{port}")  # fmt: skip
-        result = subprocess.run([*STRATA, "up"], env=env, capture_output=True, text=True, timeout=60)
+        result = run_strata(env, "up")
     assert result.returncode == 2
     assert f"port {port} on 127.0.0.1 is in use; set STRATA_KUBEAPI_URL to move it" in result.stderr
     assert not (tmp_path / "state" / "up.json").exists()  # nothing was started

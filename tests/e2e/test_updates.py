@@ -6,14 +6,13 @@ of where a generation's time went."""
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import datetime
 
 import psycopg
 import pytest
 from api_support import LOCAL_PROFILE, cluster_request
 
-from helpers import STRATA, wait_until
+from helpers import run_strata, wait_until
 
 POOLS = [
     {"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["local-1a"]},
@@ -47,10 +46,6 @@ def wait_running(op, cluster: str, generation: int | None = None) -> dict:
         return body if done and ready["status"] == "True" else None
 
     return wait_until(reached, timeout=180, interval=0.3, message="cluster Running")
-
-
-def strata(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*STRATA, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def counts(database_url: str, cluster: str) -> tuple:
@@ -108,9 +103,7 @@ def test_two_revisions_make_one_notification_with_every_change_and_the_nodes_it_
     assert [(item["cluster"]["id"], item["number"]) for item in fleet] == [(cluster, 2)]
 
 
-def test_an_override_conflicts_until_resolved_then_apply_rebases_it(
-    clients, running, strata_env, api_base, database_url
-):
+def test_an_override_conflicts_until_resolved_then_apply_rebases_it(clients, running, strata_env, database_url):
     op, viewer = clients["operator"], clients["viewer"]
     profile, cluster = running
     stored = op.put(f"/v1/clusters/{cluster}/packs/calico/values", {"mtu": 9000})
@@ -133,12 +126,12 @@ def test_an_override_conflicts_until_resolved_then_apply_rebases_it(
         f"{url}/resolutions", {"resolutions": [{"pack": "calico", "path": "ipam", "action": "take-profile"}]}
     )
     assert wrong.status_code == 422 and "resolutions.0" in wrong.json()["error"]["fields"]
-    env = {**strata_env, "STRATA_API_URL": api_base, "STRATA_TOKEN": op.session.headers["Authorization"][7:]}
-    shown = strata(env, "cluster", "update", "show", cluster, str(update["number"]))
+    env = op.cli_env(strata_env)
+    shown = run_strata(env, "cluster", "update", "show", cluster, str(update["number"]))
     assert shown.returncode == 0, shown.stderr
     assert "-   mtu: 1400\n+   mtu: 1300\n" in shown.stdout
     assert "calico:mtu: base 1400, profile 1300, override 9000 -> unresolved" in shown.stdout
-    resolved = strata(env, "cluster", "update", "resolve", cluster, str(update["number"]), "--keep", "calico:mtu",
+    resolved = run_strata(env, "cluster", "update", "resolve", cluster, str(update["number"]), "--keep", "calico:mtu",
                       "-o", "json")  # fmt: skip
     assert resolved.returncode == 0 and json.loads(resolved.stdout)["unresolved"] == 0, resolved.stderr
 
@@ -169,7 +162,7 @@ def test_an_override_conflicts_until_resolved_then_apply_rebases_it(
     assert [change["pack"] for change in latest["changes"]] == ["prometheus"]
 
 
-def test_a_created_clusters_timeline_accounts_for_its_time(clients, running, strata_env, api_base):
+def test_a_created_clusters_timeline_accounts_for_its_time(clients, running, strata_env):
     op = clients["operator"]
     _, cluster = running
     view = op.get(f"/v1/clusters/{cluster}").json()
@@ -187,8 +180,8 @@ def test_a_created_clusters_timeline_accounts_for_its_time(clients, running, str
     nodes = [s for s in timeline["steps"] if s["name"].startswith("ensure_node/")]
     assert all(s["waitingSeconds"] > 0 or s["workingSeconds"] > 0 for s in nodes)
 
-    env = {**strata_env, "STRATA_API_URL": api_base, "STRATA_TOKEN": op.session.headers["Authorization"][7:]}
-    chart = strata(env, "cluster", "timeline", cluster)
+    env = op.cli_env(strata_env)
+    chart = run_strata(env, "cluster", "timeline", cluster)
     assert chart.returncode == 0, chart.stderr
     assert "* finalize_create" in chart.stdout and "critical path: " in chart.stdout
     assert op.get(f"/v1/clusters/{cluster}/timeline", params={"generation": 99}).status_code == 404

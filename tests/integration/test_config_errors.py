@@ -1,10 +1,8 @@
 """Every component refuses to start on a missing or malformed setting, with one line naming it."""
 
-import subprocess
-
 import pytest
 
-from helpers import STRATA
+from helpers import run_strata
 
 
 @pytest.mark.parametrize("component", ["api", "provisioner", "beat"])
@@ -17,7 +15,7 @@ def test_bad_database_url_fails_at_start(strata_env, component, value, reason):
     env.pop("STRATA_DATABASE_URL")
     if value is not None:
         env["STRATA_DATABASE_URL"] = value
-    result = subprocess.run([*STRATA, "serve", component], env=env, capture_output=True, text=True, timeout=60)
+    result = run_strata(env, "serve", component)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
