@@ -3,6 +3,7 @@ override, each leaf remembering which of the three set it; and the objects they 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from strata_common.db.queries import packs
@@ -36,6 +37,18 @@ def effective_values(
             origins[path] = origin
     present = set(_leaves(values))
     return values, {path: origin for path, origin in sorted(origins.items()) if path in present}
+
+
+def defaults_reader(conn: DbConnection) -> Callable[[Layer], str]:
+    """Reads a layer's pack defaults (its values document), each pack version once."""
+    read: dict[str, str] = {}
+
+    def defaults(layer: Layer) -> str:
+        if layer.pack_id not in read:
+            read[layer.pack_id] = packs.definition(conn, layer.pack_id)["values"]
+        return read[layer.pack_id]
+
+    return defaults
 
 
 def render_objects(definition: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:

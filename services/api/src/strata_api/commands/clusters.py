@@ -25,7 +25,7 @@ from strata_common.model.cluster import CONTROL_PLANE, ClusterSpec, Layer, Pool
 from strata_common.packs.manifests import ManifestError
 from strata_common.packs.profiles import node_minimums
 from strata_common.packs.updates import override_conflicts, refusal
-from strata_common.packs.values import effective_values, pack_layer, render_objects
+from strata_common.packs.values import defaults_reader, effective_values, pack_layer, render_objects
 from strata_common.planner import PACK_CONDITIONS, plan_cluster, plan_override
 from strata_common.plans import change
 
@@ -190,8 +190,7 @@ def update_cluster(work: Work, cluster_id: str, data: dict[str, Any]) -> dict[st
 
 def _refuse_override_conflicts(work: Work, row: dict[str, Any], current: ClusterSpec, spec: ClusterSpec) -> None:
     """409 if the new layers change values the cluster overrides: an update notification resolves them."""
-    found = override_conflicts(list(current.layers), list(spec.layers), current.overrides,
-                               lambda layer: packs.definition(work.conn, layer.pack_id)["values"])  # fmt: skip
+    found = override_conflicts(list(current.layers), list(spec.layers), current.overrides, defaults_reader(work.conn))
     if found:
         raise ApiError(409, "unresolved_conflicts",
                        f"the profile revision changes {len(found)} value(s) cluster {row['name']!r} overrides: resolve "

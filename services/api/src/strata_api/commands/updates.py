@@ -4,6 +4,7 @@ apply that moves the cluster to the offered revision with its overrides rebased 
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -15,11 +16,12 @@ from strata_api.commands.offers import offer_updates
 from strata_api.errors import ApiError
 from strata_api.queries.clusters import own_cluster
 from strata_api.queries.profiles import revision
-from strata_common.db.queries import machines, packs
+from strata_common.db.queries import machines
 from strata_common.db.types import DbConnection
 from strata_common.engine.events import append_event
 from strata_common.model.cluster import ClusterSpec, Layer
 from strata_common.packs.updates import TAKE, VALUE, Conflict, layers_diff, override_conflicts, rebased, refusal
+from strata_common.packs.values import defaults_reader
 from strata_common.planner import plan_cluster
 
 
@@ -46,12 +48,7 @@ class _Update:
         self.spec = ClusterSpec.from_json(cluster["spec"])
         self.old = _layers(conn, row["profile_id"], row["from_revision"])
         self.new = _layers(conn, row["profile_id"], row["to_revision"])
-        self._defaults: dict[str, str] = {}
-
-    def defaults(self, layer: Layer) -> str:
-        if layer.pack_id not in self._defaults:
-            self._defaults[layer.pack_id] = packs.definition(self.conn, layer.pack_id)["values"]
-        return self._defaults[layer.pack_id]
+        self.defaults = defaults_reader(conn)
 
     def target(self) -> ClusterSpec:
         return self.spec.for_revision(str(self.row["profile_id"]), self.row["to_revision"], tuple(self.new))
@@ -60,6 +57,7 @@ class _Update:
         """How many nodes the planner would replace to move the cluster to the offered revision."""
         return len(plan_cluster(self.target(), machines.machines(self.conn, self.cluster["id"])).retire)
 
+    @cached_property
     def conflicts(self) -> list[Conflict]:
         return override_conflicts(self.old, self.new, self.spec.overrides, self.defaults)
 
@@ -68,7 +66,7 @@ class _Update:
         nodes = self.replaced_nodes() if row["status"] == "pending" else 0
         resolutions = row["resolutions"]
         shown = []
-        for conflict in self.conflicts() if row["status"] == "pending" else []:
+        for conflict in self.conflicts if row["status"] == "pending" else []:
             shown.append({**conflict.to_json(), "resolution": resolutions.get(conflict.key)})
         return {
             "number": row["number"],
@@ -113,7 +111,7 @@ def _pending(work: Work, cluster_id: str, number: int) -> _Update:
 def resolve(work: Work, cluster_id: str, number: int, resolutions: list[dict[str, Any]]) -> dict[str, Any]:
     """Store how conflicts are resolved (each names a current conflict by pack and path)."""
     update = _pending(work, cluster_id, number)
-    current = {c.key: c for c in update.conflicts()}
+    current = {c.key: c for c in update.conflicts}
     new = {layer.pack for layer in update.new}
     stored = dict(update.row["resolutions"])
     problems = {}
@@ -141,7 +139,7 @@ def apply(work: Work, cluster_id: str, number: int) -> dict[str, Any]:
     """Move the cluster to the offered revision (a new generation, as a PATCH of its profile would), with its
     overrides rebased: 409 listing every conflict that is not resolved yet."""
     update = _pending(work, cluster_id, number)
-    found = update.conflicts()
+    found = update.conflicts
     resolutions = update.row["resolutions"]
     unresolved = [c for c in found if c.key not in resolutions]
     if unresolved:
