@@ -60,6 +60,11 @@ def counts(database_url: str, cluster: str) -> tuple:
         ).fetchone()
 
 
+def keys(objects: list[dict]) -> list[str]:
+    """The add-ons service's keys (as its events name objects) of a dry run's planned objects."""
+    return sorted(f"{o['apiVersion']}|{o['kind']}|{o['namespace'] or ''}|{o['name']}" for o in objects)
+
+
 def revise(op, profile: str, **changes: dict) -> None:
     response = op.put(f"/v1/profiles/{profile}", {"layers": layers(**changes)})
     assert response.status_code == 200, response.text
@@ -136,6 +141,9 @@ def test_an_override_conflicts_until_resolved_then_apply_rebases_it(clients, run
     assert resolved.returncode == 0 and json.loads(resolved.stdout)["unresolved"] == 0, resolved.stderr
 
     before = counts(database_url, cluster)
+    printed = run_strata(env, "cluster", "update", "apply", cluster, str(update["number"]), "--dry-run")
+    assert printed.returncode == 0, printed.stderr
+    assert "critical path: " in printed.stdout and "  calico 3.28.2: 0 create, " in printed.stdout
     plan = op.post(f"{url}/apply", params={"dryRun": "true"})
     assert plan.status_code == 200 and plan.json()["dryRun"], plan.text
     assert counts(database_url, cluster) == before  # no step, machine, event, cloud call or Kubernetes write
@@ -202,7 +210,51 @@ def test_a_dry_run_of_a_create_or_a_change_writes_nothing_and_shows_the_real_pla
     assert [(m["pool"], m["reason"]) for m in scaled.json()["retires"]] == [("w", "scale-down")]
     assert counts(database_url, cluster) == before
     assert op.post("/v1/clusters", body, params={"dryRun": "maybe"}).status_code == 400
+    new = planned.json()
+    assert new["expected"]["criticalPath"][-1] == "finalize_create" and new["expected"]["seconds"] > 0
+    assert {s["name"]: s["cloudWaits"] for s in new["steps"]}["ensure_node/w-1"] == ["instance"]
+    assert new["kubernetes"]["checked"] and all(p["create"] and p["objects"] == len(p["create"])
+                                                for p in new["kubernetes"]["packs"])  # fmt: skip
     created = op.post("/v1/clusters", body)
     assert created.status_code == 202
     made = op.get(f"/v1/clusters/{created.json()['id']}/steps").json()["items"]
-    assert [s["name"] for s in planned.json()["steps"]] == [s["name"] for s in made]
+    assert [s["name"] for s in new["steps"]] == [s["name"] for s in made]
+
+
+def test_a_dry_run_shows_what_each_pack_would_create_change_and_prune_as_the_apply_then_does(
+    clients, running, database_url
+):
+    op = clients["operator"]
+    profile, cluster = running
+    revise(op, profile, calico={"pack": "calico", "version": "3.28.2", "values": "mtu: 1300\n"},
+           **{"permissions-manager": {"pack": "permissions-manager", "version": "1.0.0"}}, prometheus=None)  # fmt: skip
+    before = counts(database_url, cluster)
+    change = {"profile": {"id": profile, "revision": 2}}
+    planned = op.patch(f"/v1/clusters/{cluster}", change, params={"dryRun": "true"})
+    assert planned.status_code == 200, planned.text
+    assert counts(database_url, cluster) == before  # the API server's dry run wrote nothing either
+    objects = planned.json()["kubernetes"]
+    assert objects["checked"] and objects["problems"] == [], objects
+    packs = {p["pack"]: p for p in objects["packs"]}
+    assert set(packs) == {"calico", "local-path", "permissions-manager", "prometheus"}
+    calico = {(o["kind"], o["name"]): o["fields"] for o in packs["calico"]["change"]}
+    assert {"path": "data.veth_mtu", "change": "changed", "old": "1400", "new": "1300"} in calico[
+        ("ConfigMap", "calico-config")
+    ]
+    assert set(calico) == {("ConfigMap", "calico-config"), ("DaemonSet", "calico-node")}  # the mtu's two uses
+    assert packs["calico"]["create"] == packs["calico"]["prune"] == []
+    assert packs["local-path"]["unchanged"] == packs["local-path"]["objects"] > 0
+    added = packs["permissions-manager"]
+    assert added["change"] == [] and len(added["create"]) == added["objects"] > 0
+    assert packs["prometheus"]["objects"] == 0 and packs["prometheus"]["prune"]
+
+    patched = op.patch(f"/v1/clusters/{cluster}", change)
+    assert patched.status_code == 202, patched.text
+    wait_running(op, cluster, planned.json()["generation"])
+    events = op.get(f"/v1/clusters/{cluster}/events", params={"limit": 500}).json()["items"]
+    applied = {e["data"]["pack"]: e["data"] for e in events if e["reason"] == "PackApplied"}
+    removed = {e["data"]["pack"]: e["data"]["deleted"] for e in events if e["reason"] == "PackRemoved"}
+    assert sorted(applied["permissions-manager"]["changed"]) == keys(added["create"])
+    assert sorted(removed["prometheus"]) == keys(packs["prometheus"]["prune"])
+    live = op.get(f"/v1/clusters/{cluster}/packs/calico/values").json()["values"]
+    assert live["mtu"] == 1300

@@ -1,5 +1,5 @@
-"""`strata cluster updates ID` and `strata cluster update show|resolve|apply ID N`: a cluster's update
-notifications, printed with their values diff like a unified diff of YAML."""
+"""`strata cluster updates ID` and `strata cluster update show|resolve|apply ID N [--dry-run]`: a cluster's
+update notifications, printed with their values diff like a unified diff of YAML."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from strata_cli.client import CliError, call, show
+from strata_cli.plans import print_plan
 
 UPDATE_COLUMNS = [
     ("NUMBER", "number"),
@@ -30,6 +31,7 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
     update.add_argument("--keep", action="append", default=[], metavar="PACK:PATH", help="keep the override")
     update.add_argument("--take", action="append", default=[], metavar="PACK:PATH", help="take the profile's value")
     update.add_argument("--set", action="append", default=[], metavar="PACK:PATH=VALUE", help="a value (YAML)")
+    update.add_argument("--dry-run", action="store_true", help="apply: print the plan, change nothing")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
         update = call("GET", url)
     elif args.action == "resolve":
         update = call("PUT", f"{url}/resolutions", {"resolutions": _resolutions(args)})
+    elif args.dry_run:
+        plan = call("POST", f"{url}/apply?dryRun=true")
+        print_plan(plan, args.output)
+        return 0
     else:
         update = call("POST", f"{url}/apply")
     if args.output == "table":

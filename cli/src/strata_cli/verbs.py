@@ -10,6 +10,7 @@ from psycopg.rows import dict_row
 
 from strata_cli import timeline, updates
 from strata_cli.client import call, read_document, show
+from strata_cli.plans import print_plan
 from strata_cli.up import read_state
 from strata_common.config import read_var
 from strata_common.db.tokens import ROLES, create_token
@@ -31,6 +32,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         verbs = parser.add_subparsers(dest="verb", required=True)
         create = verbs.add_parser("create", help=f"create a {resource} from a YAML or JSON file")
         create.add_argument("-f", "--file", required=True, help="file with the request body ('-' for stdin)")
+        if resource == "cluster":
+            create.add_argument("--dry-run", action="store_true", help="print the plan, create nothing")
         verbs.add_parser("list", help=f"list {resource}s")
         for verb in ("get", "delete"):
             verbs.add_parser(verb, help=f"{verb} a {resource}").add_argument("id")
@@ -78,7 +81,10 @@ def run_resource(args: argparse.Namespace) -> int:
         return updates.run(args)
     if args.verb == "timeline":
         return timeline.run(args)
-    if args.verb == "create":
+    if args.verb == "create" and getattr(args, "dry_run", False):
+        plan = call("POST", f"{path}?dryRun=true", read_document(args.file))
+        print_plan(plan, args.output)
+    elif args.verb == "create":
         show(call("POST", path, read_document(args.file)), args.output, columns)
     elif args.verb == "list":
         show(call("GET", path), args.output, columns)

@@ -32,5 +32,9 @@ class LocalPlugin:
     def admin(self) -> ModuleType:
         return admin
 
+    def expected_seconds(self, kind: str, settings: Settings) -> float:
+        """The local cloud's own latency model, scaled as its resources are."""
+        return LatencyModel(settings.localcloud_time_scale).seconds(kind)
+
 
 plugin = LocalPlugin()

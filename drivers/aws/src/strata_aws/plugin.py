@@ -23,6 +23,10 @@ from strata_common.db.types import DbPool
 ROLE_SECONDS = 3600  # an assumed role's credentials last this long; a driver is renewed well before
 DRIVER_SECONDS = ROLE_SECONDS / 2
 CHECK = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 2})
+# Typical seconds until EC2 and ELB report a resource ready (published guidance and common experience, not
+# measured here: moto makes everything at once): a Network Load Balancer provisions in a few minutes, a
+# copied or created AMI of an 8 GiB root volume takes several.
+TYPICAL_SECONDS = {"network": 2.0, "security_group": 1.0, "load_balancer": 180.0, "instance": 40.0, "image": 480.0}
 HOME_REGION = "us-east-1"  # where STS and DescribeRegions are asked when the account names no region
 
 
@@ -95,6 +99,9 @@ class AwsPlugin:
 
     def admin(self) -> None:
         return None
+
+    def expected_seconds(self, kind: str, settings: Settings) -> float:
+        return TYPICAL_SECONDS.get(kind, 0.0)
 
 
 plugin = AwsPlugin()

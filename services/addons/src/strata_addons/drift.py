@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
-from strata_addons.handlers import MANAGER, rendered_pack
+from strata_addons.handlers import rendered
 from strata_common.config import Settings
 from strata_common.db.types import DbPool
 from strata_common.engine.errors import StepError
@@ -21,6 +21,7 @@ from strata_common.engine.publish import Publisher
 from strata_common.engine.runner import Dependencies
 from strata_common.kube.access import KubeAccess, cluster_accesses
 from strata_common.kube.client import KubeError
+from strata_common.kube.inventory import MANAGER, with_namespace
 from strata_common.kube_steps import kept_client
 from strata_common.model.cluster import PACK_LAYERS, ClusterSpec
 
@@ -54,7 +55,7 @@ def check_drift(cluster_ids: list[UUID], pool: DbPool, settings: Settings, deps:
             spec = specs[cluster_id]
             try:
                 objects[cluster_id] = [o for layer in spec.layers if layer.layer in PACK_LAYERS
-                                       for o in rendered_pack(conn, spec, layer.pack)[1]]  # fmt: skip
+                                       for o in rendered(conn, spec, layer.pack)[1]]  # fmt: skip
             except StepError as err:
                 log.warning("drift check of %s skipped: %s", cluster_id, err)
     with ThreadPoolExecutor(ASKED_AT_ONCE) as asking:
@@ -70,9 +71,7 @@ def _correct(cluster_id: UUID, access: KubeAccess, objects: list[dict[str, Any]]
     try:
         with kept_client(str(cluster_id), access, deps.kube) as client:
             for obj in objects:
-                meta = obj["metadata"]
-                if client.resource(obj["apiVersion"], obj["kind"])[1]:
-                    meta.setdefault("namespace", "default")
+                meta = with_namespace(client, obj)["metadata"]
                 live = client.get(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
                 if live is None or not declared_in(live, obj):
                     client.apply(obj, MANAGER, force=True)

@@ -57,6 +57,10 @@ class CloudPlugin(Protocol):
     def admin(self) -> Any:
         """The cloud's own administration (a stand-in's faults and quotas), or None."""
 
+    def expected_seconds(self, kind: str, settings: Settings) -> float:
+        """The driver's latency model: seconds the cloud typically takes to make a resource of `kind`
+        (network, security_group, load_balancer, instance, image) ready; a dry run's expected duration."""
+
 
 @cache
 def plugins() -> dict[str, CloudPlugin]:

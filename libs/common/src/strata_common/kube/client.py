@@ -25,6 +25,11 @@ class KubeError(Exception):
         super().__init__(f"{status} {reason}: {message}")
         self.status, self.reason, self.message, self.body = status, reason, message, body or {}
 
+    @property
+    def causes(self) -> list[str]:
+        """The Status's causes (a server-side apply conflict names each field another manager owns)."""
+        return [c.get("message", "") for c in (self.body.get("details") or {}).get("causes") or []]
+
 
 @lru_cache(maxsize=4096)
 def _context(access: KubeAccess) -> ssl.SSLContext:
@@ -104,10 +109,15 @@ class KubeClient:
 
     # ---- verbs -----------------------------------------------------------------------------------------
 
-    def apply(self, obj: dict[str, Any], manager: str, force: bool = False) -> dict[str, Any]:
+    def apply(self, obj: dict[str, Any], manager: str, force: bool = False, dry_run: bool = False) -> dict[str, Any]:
+        """Server-side apply; with `dry_run` the server answers the object it would persist and persists nothing."""
         meta = obj["metadata"]
         path = self.path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
-        params = {"fieldManager": manager, **({"force": "true"} if force else {})}
+        params = {"fieldManager": manager}
+        if force:
+            params["force"] = "true"
+        if dry_run:
+            params["dryRun"] = "All"
         return self.request("PATCH", path, obj, APPLY, params)
 
     def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:

@@ -1,6 +1,8 @@
 """Dry runs: a command (create, change, apply an update) run for real inside a savepoint, the plan it wrote
 read back, then everything rolled back and nothing published. No step row, machine, cloud call or
-Kubernetes write is left, and the plan is the planner's own, not a second implementation of it."""
+Kubernetes write is left, and the plan is the planner's own, not a second implementation of it. The
+plan comes with what its pack steps would do to the cluster's objects (asked of the cluster's API
+server with dryRun=All) and its expected duration (the cloud driver's latency model)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,10 @@ from uuid import UUID
 import psycopg
 
 from strata_api.commands import Work
+from strata_api.commands.estimate import expected_duration
+from strata_api.commands.pack_preview import packs_preview
 from strata_api.queries.clusters import own_cluster_id
+from strata_common.model.cluster import ClusterSpec
 
 
 def dry_run(work: Work, command: Callable[[], dict[str, Any]], cluster_id: str | None = None) -> dict[str, Any]:
@@ -37,6 +42,10 @@ def dry_run(work: Work, command: Callable[[], dict[str, Any]], cluster_id: str |
             " ORDER BY name",
             (known,),
         ).fetchall()
+        row = work.conn.execute(
+            "SELECT spec, status ->> 'endpoint' IS NOT NULL AS built FROM clusters WHERE id = %s", (known,)
+        ).fetchone()
+        spec, built = ClusterSpec.from_json(row["spec"]), row["built"]
         plan = {
             "dryRun": True,
             "generation": generation,
@@ -48,6 +57,8 @@ def dry_run(work: Work, command: Callable[[], dict[str, Any]], cluster_id: str |
         }  # fmt: skip
         raise psycopg.Rollback
     work.ready.clear()
+    plan["expected"] = expected_duration(work.conn, work.project_id, work.settings, spec, plan, built)
+    plan["kubernetes"] = packs_preview(work.conn, work.settings, known if cluster_id else None, spec, plan["steps"])
     return plan
 
 

@@ -600,6 +600,10 @@ class PlannedStep(Response):
     queue = fields.String(required=True)
     milestone = fields.String(required=True, allow_none=True)
     dependsOn = fields.List(fields.String(), required=True)
+    cloudWaits = fields.List(
+        fields.String(), required=True, metadata={"description": "resources it waits for the cloud to make ready"}
+    )
+    expectedSeconds = fields.Float(required=True, metadata={"description": "cloud waits plus Strata's own time"})
 
 
 class PlannedMachine(Response):
@@ -609,9 +613,50 @@ class PlannedMachine(Response):
     reason = fields.String(allow_none=True, metadata={"description": "why the plan retires it"})
 
 
+class ExpectedDuration(Response):
+    seconds = fields.Float(required=True, metadata={"description": "the longest path through the steps"})
+    criticalPath = fields.List(fields.String(), required=True)
+    basis = fields.String(required=True)
+
+
+class PlannedObject(Response):
+    apiVersion = fields.String(required=True)
+    kind = fields.String(required=True)
+    namespace = fields.String(required=True, allow_none=True)
+    name = fields.String(required=True)
+    fields_ = fields.List(
+        fields.Dict(),
+        attribute="fields",
+        data_key="fields",
+        metadata={"description": "changed fields: path, change, old and new (scalars)"},
+    )
+    takesBack = fields.List(fields.String(), metadata={"description": "fields another manager changed"})
+
+
+class PlannedPack(Response):
+    pack = fields.String(required=True)
+    version = fields.String(required=True)
+    objects = fields.Integer(required=True, metadata={"description": "objects the pack declares"})
+    create = fields.List(fields.Nested(PlannedObject), required=True)
+    change = fields.List(fields.Nested(PlannedObject), required=True)
+    prune = fields.List(fields.Nested(PlannedObject), required=True)
+    unchanged = fields.Integer(required=True, allow_none=True)
+
+
+class PlannedObjects(Response):
+    checked = fields.Boolean(required=True, metadata={"description": "false: the cluster's API did not answer"})
+    message = fields.String(required=True)
+    packs = fields.List(fields.Nested(PlannedPack), required=True)
+    problems = fields.List(fields.String(), required=True, metadata={"description": "packs that do not render"})
+
+
 class PlanView(Response):
     dryRun = fields.Boolean(required=True)
     generation = fields.Integer(required=True, metadata={"description": "the generation the change would make"})
     steps = fields.List(fields.Nested(PlannedStep), required=True, metadata={"description": "in the order created"})
     adds = fields.List(fields.Nested(PlannedMachine), required=True)
     retires = fields.List(fields.Nested(PlannedMachine), required=True)
+    expected = fields.Nested(ExpectedDuration, required=True)
+    kubernetes = fields.Nested(
+        PlannedObjects, required=True, metadata={"description": "what the pack steps would do to the cluster's objects"}
+    )

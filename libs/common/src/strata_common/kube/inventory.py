@@ -1,0 +1,62 @@
+"""What Strata applied of each pack in a cluster: every object it applies carries the label
+`strata.dev/pack`, and the pack's inventory (a ConfigMap `strata-pack-NAME` in kube-system) lists its
+objects with the generation Strata last applied, so a later apply knows what changed and what to delete."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from strata_common.kube.client import KubeClient
+from strata_common.packs.rendering import PACK_LABEL
+
+MANAGER = "strata"  # Strata's field manager for server-side apply
+INVENTORY_LABEL = "strata.dev/inventory"
+INVENTORY_NAMESPACE = "kube-system"
+
+
+def object_key(obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    return "|".join((obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"]))
+
+
+def parse_key(key: str) -> tuple[str, str, str | None, str]:
+    """(apiVersion, kind, namespace or None, name) of an object key."""
+    api_version, kind, namespace, name = key.split("|")
+    return api_version, kind, namespace or None, name
+
+
+def read_inventory(client: KubeClient, pack: str) -> dict[str, int]:
+    """The pack's objects (by key) with the generation Strata last applied; empty if never applied."""
+    found = client.get("v1", "ConfigMap", INVENTORY_NAMESPACE, f"strata-pack-{pack}")
+    return json.loads((found or {}).get("data", {}).get("objects", "{}"))
+
+
+def inventories(client: KubeClient) -> dict[str, tuple[str, str, dict[str, int]]]:
+    """Every pack's inventory in the cluster: pack -> (ConfigMap name, pack version, objects)."""
+    return {
+        data["pack"]: (found["metadata"]["name"], data.get("version", ""), json.loads(data.get("objects", "{}")))
+        for found in client.list("v1", "ConfigMap", INVENTORY_NAMESPACE, f"{INVENTORY_LABEL}=true")
+        if (data := found.get("data") or {}).get("pack")
+    }
+
+
+def save_inventory(client: KubeClient, pack: str, version: str, objects: dict[str, int]) -> None:
+    client.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"strata-pack-{pack}", "namespace": INVENTORY_NAMESPACE,
+                         "labels": {INVENTORY_LABEL: "true", PACK_LABEL: pack}},
+            "data": {"pack": pack, "version": version, "objects": json.dumps(objects, sort_keys=True)},
+        },
+        MANAGER,
+        force=True,
+    )  # fmt: skip
+
+
+def with_namespace(client: KubeClient, obj: dict[str, Any]) -> dict[str, Any]:
+    """The object with namespace `default` if its kind is namespaced and it names none (as kubectl does)."""
+    if not obj["metadata"].get("namespace") and client.resource(obj["apiVersion"], obj["kind"])[1]:
+        obj["metadata"]["namespace"] = "default"
+    return obj
