@@ -9,7 +9,6 @@ from typing import Any
 
 from strata_common.kube.client import KubeClient, KubeError
 from strata_common.kube.inventory import MANAGER, object_key, parse_key, with_namespace
-from strata_common.packs.updates import ValueChange, values_diff
 
 UNCOMPARED = ("managedFields", "resourceVersion", "generation")  # bookkeeping every apply may move
 
@@ -24,10 +23,43 @@ def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in obj.items() if k not in ("metadata", "status")}, "metadata": meta}
 
 
-def _shown(change: ValueChange) -> dict[str, Any]:
-    """A field's change, with its old and new values when they are scalars (a list says only that it changed)."""
-    scalar = all(not isinstance(v, list | dict) for v in (change.old, change.new))
-    return change.to_json() if scalar else {"path": change.path, "change": change.change}
+def _scalar(value: Any) -> bool:
+    return not isinstance(value, dict | list) or (isinstance(value, list) and all(map(_scalar, value)))
+
+
+def _named(items: Any) -> bool:
+    """A list merged by name (containers, env, ports, volumes...): each item a mapping with a distinct name."""
+    names = [item.get("name") for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+    return len(names) == len(items) and None not in names and len(set(names)) == len(names)
+
+
+def fields_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
+    """Field by field, what turns `old` into `new`: mappings key by key, lists of named items by name
+    (`containers[name=web].args`), other lists of mappings item by item when their length holds; a leaf
+    (or a list of scalars) shows its old and new value, anything larger only that it changed."""
+    if old == new:
+        return []
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [change for key in sorted(old.keys() | new.keys(), key=str)
+                for change in _keyed(old, new, key, f"{path}.{key}" if path else str(key))]  # fmt: skip
+    if _named(old) and _named(new):
+        before, after = {i["name"]: i for i in old}, {i["name"]: i for i in new}
+        return [change for name in [*before, *(n for n in after if n not in before)]
+                for change in _keyed(before, after, name, f"{path}[name={name}]")]  # fmt: skip
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and not _scalar(old):
+        return [change for index, (a, b) in enumerate(zip(old, new, strict=True))
+                for change in fields_diff(a, b, f"{path}[{index}]")]  # fmt: skip
+    if _scalar(old) and _scalar(new):
+        return [{"path": path, "change": "changed", "old": old, "new": new}]
+    return [{"path": path, "change": "changed"}]
+
+
+def _keyed(old: dict[Any, Any], new: dict[Any, Any], key: Any, path: str) -> list[dict[str, Any]]:
+    if key not in new:
+        return [{"path": path, "change": "removed", **({"old": old[key]} if _scalar(old[key]) else {})}]
+    if key not in old:
+        return [{"path": path, "change": "added", **({"new": new[key]} if _scalar(new[key]) else {})}]
+    return fields_diff(old[key], new[key], path)
 
 
 def preview_pack(client: KubeClient, objects: list[dict[str, Any]], inventory: dict[str, int]) -> dict[str, Any]:
@@ -60,7 +92,7 @@ def preview_pack(client: KubeClient, objects: list[dict[str, Any]], inventory: d
                 raise
             taken = err.causes  # changed outside Strata: the apply takes these fields back
             would = client.apply(obj, MANAGER, force=True, dry_run=True)
-        fields = [_shown(c) for c in values_diff(_comparable(live), _comparable(would))]
+        fields = fields_diff(_comparable(live), _comparable(would))
         if fields:
             change.append({**described(key), "fields": fields, **({"takesBack": taken} if taken else {})})
     prune = [described(key) for key in sorted(inventory) if key not in declared]
