@@ -153,7 +153,9 @@ def test_an_override_conflicts_until_resolved_then_apply_rebases_it(clients, run
     generation = plan.json()["generation"]
     made = op.get(f"/v1/clusters/{cluster}/steps", params={"generation": generation}).json()["items"]
     assert [s["name"] for s in plan.json()["steps"]] == [s["name"] for s in made] != []
-    assert applied.json()["status"] == "applied"
+    assert applied.json()["status"] == "applied" and applied.json()["appliedGeneration"] == generation
+    assert applied.json()["replacesNodes"] == 0  # kept as applied: the conflict and how it was resolved
+    assert applied.json()["conflicts"] == [{**update["conflicts"][0], "resolution": {"action": "keep-override"}}]
     body = wait_running(op, cluster, op.get(f"/v1/clusters/{cluster}").json()["generation"])
     assert body["profile"]["revision"] == 2
     values = op.get(f"/v1/clusters/{cluster}/packs/calico/values").json()

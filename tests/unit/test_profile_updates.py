@@ -37,7 +37,7 @@ def test_layers_diff_lists_added_removed_moved_packs_and_flags_node_replacement(
     installed = [layer("kubernetes", "1.32.1", "k8s"), layer("calico", "3.29.1", "cni")]
     latest = [layer("kubernetes", "1.32.2", "k8s"), layer("calico", "3.29.1", "cni", "mtu: 1400\n"),
               layer("vault", "1.18.0", "addon")]  # fmt: skip
-    changes = {c.pack: c for c in layers_diff(installed, latest, defaults, nodes=3)}
+    changes = {c.pack: c for c in layers_diff(installed, latest, defaults)}
     assert changes["kubernetes"].change == "changed" and changes["kubernetes"].replaces_nodes
     assert (changes["kubernetes"].old_version, changes["kubernetes"].new_version) == ("1.32.1", "1.32.2")
     assert changes["kubernetes"].values == ()
@@ -46,9 +46,10 @@ def test_layers_diff_lists_added_removed_moved_packs_and_flags_node_replacement(
     ]
     assert not changes["calico"].replaces_nodes
     assert changes["vault"].change == "added" and changes["vault"].values[0].path == "replicas"
-    removed = layers_diff(latest, installed, defaults, nodes=3)
+    removed = layers_diff(latest, installed, defaults)
     assert [(c.pack, c.change) for c in removed][-1] == ("vault", "removed")
-    assert layers_diff(installed, installed, defaults, nodes=3) == []
+    assert layers_diff(installed, installed, defaults) == []
+    assert not any(c.replaces_nodes for c in layers_diff(installed, latest, defaults, replaces=False))
 
 
 def test_an_overridden_path_the_profile_changes_is_a_conflict_with_all_three_values():

@@ -84,8 +84,12 @@ def render(update: dict[str, Any]) -> str:
     """The notification as text: its revisions, each pack's change with a unified diff of its values, then
     its conflicts and how each is resolved."""
     revisions = update["profile"]
-    lines = [f"update {update['number']} ({update['status']}): profile revision {revisions['fromRevision']} -> "
-             f"{revisions['toRevision']}, replaces {update['replacesNodes']} node(s)"]  # fmt: skip
+    nodes = update["replacesNodes"]
+    verb = "replaces" if update["status"] == "pending" else "replaced"
+    applied = f", generation {update['appliedGeneration']}" if update["appliedGeneration"] else ""
+    lines = [f"update {update['number']} ({update['status']}{applied}): profile revision "
+             f"{revisions['fromRevision']} -> {revisions['toRevision']}"
+             f"{f', {verb} {nodes} node(s)' if nodes is not None else ''}"]  # fmt: skip
     for change in update["changes"]:
         versions = " -> ".join(v for v in (change["fromVersion"], change["toVersion"]) if v)
         if change["fromVersion"] == change["toVersion"]:

@@ -122,10 +122,11 @@ def profile_values(layer: Layer, defaults: str) -> dict[str, Any]:
     return deep_merge(parse_values(defaults), parse_values(layer.values))
 
 
-def layers_diff(old: list[Layer], new: list[Layer], defaults: Callable[[Layer], str], nodes: int) -> list[LayerChange]:
+def layers_diff(old: list[Layer], new: list[Layer], defaults: Callable[[Layer], str],
+                replaces: bool = True) -> list[LayerChange]:  # fmt: skip
     """Per pack, in the new revision's order then the removed ones: added, removed, or changed (another
-    version or other values). `defaults(layer)` reads a layer's pack defaults; `nodes` is how many nodes
-    a change of an OS or Kubernetes layer replaces (the flag says whether it does)."""
+    version or other values). `defaults(layer)` reads a layer's pack defaults; a change of an OS or
+    Kubernetes layer is flagged as replacing nodes unless `replaces` says no node is replaced."""
     before = {layer.pack: layer for layer in old}
     after = {layer.pack: layer for layer in new}
     changes = []
@@ -135,17 +136,17 @@ def layers_diff(old: list[Layer], new: list[Layer], defaults: Callable[[Layer], 
         if was is None:
             diff = values_diff({}, now_values)
             changes.append(LayerChange(layer.pack, layer.layer, ADDED, None, layer.version, tuple(diff),
-                                       layer.layer in REPLACING_LAYERS and nodes > 0))  # fmt: skip
+                                       layer.layer in REPLACING_LAYERS and replaces))  # fmt: skip
             continue
         diff = values_diff(profile_values(was, defaults(was)), now_values)
         if was.version != layer.version or diff:
             changes.append(LayerChange(layer.pack, layer.layer, CHANGED, was.version, layer.version, tuple(diff),
-                                       layer.layer in REPLACING_LAYERS and nodes > 0))  # fmt: skip
+                                       layer.layer in REPLACING_LAYERS and replaces))  # fmt: skip
     for layer in old:
         if layer.pack not in after:
             diff = values_diff(profile_values(layer, defaults(layer)), {})
             changes.append(LayerChange(layer.pack, layer.layer, REMOVED, layer.version, None, tuple(diff),
-                                       layer.layer in REPLACING_LAYERS and nodes > 0))  # fmt: skip
+                                       layer.layer in REPLACING_LAYERS and replaces))  # fmt: skip
     return changes
 
 

@@ -61,13 +61,17 @@ class _Update:
     def conflicts(self) -> list[Conflict]:
         return override_conflicts(self.old, self.new, self.spec.overrides, self.defaults)
 
+    def shown_conflicts(self) -> list[dict[str, Any]]:
+        return [{**c.to_json(), "resolution": self.row["resolutions"].get(c.key)} for c in self.conflicts]
+
     def view(self) -> dict[str, Any]:
+        """A pending notification worked out against the cluster as it stands; a closed one as its apply
+        recorded it (nodes and conflicts unknown for one superseded, or applied by a PATCH)."""
         row = self.row
-        nodes = self.replaced_nodes() if row["status"] == "pending" else 0
-        resolutions = row["resolutions"]
-        shown = []
-        for conflict in self.conflicts if row["status"] == "pending" else []:
-            shown.append({**conflict.to_json(), "resolution": resolutions.get(conflict.key)})
+        outcome = row["outcome"] or {}
+        nodes, shown = outcome.get("replacedNodes"), outcome.get("conflicts", [])
+        if row["status"] == "pending":
+            nodes, shown = self.replaced_nodes(), self.shown_conflicts()
         return {
             "number": row["number"],
             "status": row["status"],
@@ -76,10 +80,11 @@ class _Update:
                 "fromRevision": row["from_revision"],
                 "toRevision": row["to_revision"],
             },
-            "changes": [change.to_json() for change in layers_diff(self.old, self.new, self.defaults, nodes)],
+            "changes": [change.to_json() for change in layers_diff(self.old, self.new, self.defaults, nodes != 0)],
             "replacesNodes": nodes,
             "conflicts": shown,
             "unresolved": sum(1 for c in shown if c["resolution"] is None),
+            "appliedGeneration": outcome.get("generation"),
             "createdAt": row["created_at"].isoformat(),
             "closedAt": row["closed_at"].isoformat() if row["closed_at"] else None,
         }
@@ -154,7 +159,13 @@ def apply(work: Work, cluster_id: str, number: int) -> dict[str, Any]:
             overrides[pack] = kept
     spec = update.target().with_overrides(overrides)
     check_change(work, update.spec, spec)
+    outcome = {"replacedNodes": update.replaced_nodes(), "conflicts": update.shown_conflicts()}
     plan_change(work, update.cluster, update.spec, spec)
+    generation = work.conn.execute("SELECT generation FROM clusters WHERE id = %s", (update.cluster["id"],)).fetchone()
+    work.conn.execute(
+        "UPDATE cluster_updates SET outcome = %s WHERE cluster_id = %s AND number = %s",
+        (Jsonb({**outcome, "generation": generation["generation"]}), update.cluster["id"], number),
+    )
     offer_updates(work.conn, cluster_id=update.cluster["id"])
     append_event(work.conn, update.cluster["id"], "info", "api", "UpdateApplied",
                  f"update {number}: profile revision {update.row['from_revision']} -> {update.row['to_revision']}"

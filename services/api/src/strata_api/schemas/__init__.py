@@ -510,9 +510,14 @@ class UpdateView(Response):
     profile = fields.Nested(UpdateRevisions, required=True)
     changes = fields.List(fields.Nested(LayerChangeView), required=True,
                           metadata={"description": "every change between the two revisions, per pack"})  # fmt: skip
-    replacesNodes = fields.Integer(required=True, metadata={"description": "nodes the apply would replace"})
-    conflicts = fields.List(fields.Nested(ConflictView), required=True)
+    replacesNodes = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "pending: nodes the apply would replace; applied: those it replaced; null: not known "
+                       "(superseded, or applied by a PATCH of the profile)"})  # fmt: skip
+    conflicts = fields.List(fields.Nested(ConflictView), required=True,
+                            metadata={"description": "applied: as resolved when it was applied"})  # fmt: skip
     unresolved = fields.Integer(required=True)
+    appliedGeneration = fields.Integer(required=True, allow_none=True,
+                                       metadata={"description": "the generation its apply made"})  # fmt: skip
     createdAt = fields.String(required=True)
     closedAt = fields.String(required=True, allow_none=True)
 
