@@ -257,6 +257,7 @@ def test_a_dry_run_shows_what_each_pack_would_create_change_and_prune_as_the_app
     applied = {e["data"]["pack"]: e["data"] for e in events if e["reason"] == "PackApplied"}
     removed = {e["data"]["pack"]: e["data"]["deleted"] for e in events if e["reason"] == "PackRemoved"}
     assert sorted(applied["permissions-manager"]["changed"]) == keys(added["create"])
+    assert sorted(applied["calico"]["changed"]) == keys(packs["calico"]["change"])  # a ConfigMap has no generation
     assert sorted(removed["prometheus"]) == keys(packs["prometheus"]["prune"])
     live = op.get(f"/v1/clusters/{cluster}/packs/calico/values").json()["values"]
     assert live["mtu"] == 1300

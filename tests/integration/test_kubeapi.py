@@ -123,6 +123,7 @@ def test_merge_strategic_and_json_patches_and_optimistic_concurrency(kube, names
     core.create_namespaced_config_map(namespace, {"metadata": {"name": "cfg"}, "data": {"a": "1", "b": "2"}})
     merged = core.patch_namespaced_config_map("cfg", namespace, {"data": {"a": None, "c": "3"}})
     assert merged.data == {"b": "2", "c": "3"}
+    assert merged.metadata.generation is None  # as a real API server: a ConfigMap keeps no generation
 
     apps = k8s.AppsV1Api(kube)
     body = deployment("api")

@@ -31,6 +31,7 @@ class Resource:
     short_names: tuple[str, ...] = ()
     status: bool = False  # has a /status subresource: the main endpoint keeps status as it is
     scale: bool = False  # has a /scale subresource (autoscaling/v1 Scale over spec.replicas)
+    generation: bool = False  # keeps metadata.generation (bumped when the spec changes), as its real registry does
 
     @property
     def key(self) -> str:
@@ -72,8 +73,9 @@ def _r(
     *short: str,
     status: bool = False,
     scale: bool = False,
+    generation: bool = False,
 ) -> Resource:
-    return Resource(group, version, plural, kind, namespaced, short, status, scale)
+    return Resource(group, version, plural, kind, namespaced, short, status, scale, generation)
 
 
 BUILTIN: tuple[Resource, ...] = (
@@ -88,25 +90,25 @@ BUILTIN: tuple[Resource, ...] = (
     _r("", "v1", "events", "Event", True, "ev"),
     _r("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, "pvc", status=True),
     _r("", "v1", "persistentvolumes", "PersistentVolume", False, "pv", status=True),
-    _r("apps", "v1", "deployments", "Deployment", True, "deploy", status=True, scale=True),
-    _r("apps", "v1", "replicasets", "ReplicaSet", True, "rs", status=True, scale=True),
-    _r("apps", "v1", "statefulsets", "StatefulSet", True, "sts", status=True, scale=True),
-    _r("apps", "v1", "daemonsets", "DaemonSet", True, "ds", status=True),
-    _r("batch", "v1", "jobs", "Job", status=True),
-    _r("batch", "v1", "cronjobs", "CronJob", True, "cj", status=True),
+    _r("apps", "v1", "deployments", "Deployment", True, "deploy", status=True, scale=True, generation=True),
+    _r("apps", "v1", "replicasets", "ReplicaSet", True, "rs", status=True, scale=True, generation=True),
+    _r("apps", "v1", "statefulsets", "StatefulSet", True, "sts", status=True, scale=True, generation=True),
+    _r("apps", "v1", "daemonsets", "DaemonSet", True, "ds", status=True, generation=True),
+    _r("batch", "v1", "jobs", "Job", status=True, generation=True),
+    _r("batch", "v1", "cronjobs", "CronJob", True, "cj", status=True, generation=True),
     _r("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     _r("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     _r("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     _r("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
-    _r("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, "netpol"),
-    _r("networking.k8s.io", "v1", "ingresses", "Ingress", True, "ing", status=True),
+    _r("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, "netpol", generation=True),
+    _r("networking.k8s.io", "v1", "ingresses", "Ingress", True, "ing", status=True, generation=True),
     _r("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, "sc"),
     _r("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False),
     _r("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, "pc"),
-    _r("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, "pdb", status=True),
+    _r("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, "pdb", status=True, generation=True),
     _r("coordination.k8s.io", "v1", "leases", "Lease"),
     _r("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False, "crd", "crds",
-       status=True),
+       status=True, generation=True),
 )  # fmt: skip
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in BUILTIN}
@@ -126,6 +128,13 @@ def by_key(key: str) -> Resource | None:
     return next((r for r in BUILTIN if r.key == key), None)
 
 
+def keeps_generation(key: str) -> bool:
+    """Whether objects stored under `key` carry metadata.generation: workloads, policies, CRDs and every
+    custom resource do; ConfigMaps, Secrets, Services, RBAC and most core kinds do not."""
+    found = by_key(key)
+    return found is None or found.generation
+
+
 def from_crd(crd: dict[str, Any]) -> list[Resource]:
     """The resources a CustomResourceDefinition serves, one per served version."""
     spec = crd.get("spec") or {}
@@ -133,7 +142,7 @@ def from_crd(crd: dict[str, Any]) -> list[Resource]:
     has_status = lambda v: "status" in (v.get("subresources") or {})  # noqa: E731
     return [
         Resource(spec["group"], v["name"], names["plural"], names["kind"], spec.get("scope") == "Namespaced",
-                 tuple(names.get("shortNames") or ()), has_status(v))
+                 tuple(names.get("shortNames") or ()), has_status(v), generation=True)
         for v in spec.get("versions") or [] if v.get("served", True)
     ]  # fmt: skip
 

@@ -14,7 +14,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from strata_localcloud.kubeapi.resources import CRD_RESOURCE, from_crd
+from strata_localcloud.kubeapi.resources import CRD_RESOURCE, from_crd, keeps_generation
 
 CHANNEL = "strata_kube"  # NOTIFY channel; the payload is the cluster id
 
@@ -57,12 +57,13 @@ class Tx:
         if old is None:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_iso()
-            meta["generation"] = 1
         else:
             old_meta = old["metadata"]
             meta["uid"], meta["creationTimestamp"] = old_meta["uid"], old_meta["creationTimestamp"]
-            changed = _spec_part(body) != _spec_part(old)
-            meta["generation"] = old_meta.get("generation", 1) + (1 if changed else 0)
+        meta.pop("generation", None)
+        if keeps_generation(resource):
+            changed = old is not None and _spec_part(body) != _spec_part(old)
+            meta["generation"] = (old or {}).get("metadata", {}).get("generation", 1) + (1 if changed else 0)
         meta.pop("resourceVersion", None)
         row = self.conn.execute(
             """

@@ -17,6 +17,7 @@ from strata_common.kube.client import KubeClient, KubeError
 from strata_common.kube.inventory import (
     INVENTORY_NAMESPACE,
     MANAGER,
+    applied_version,
     inventories,
     object_key,
     parse_key,
@@ -107,7 +108,7 @@ def _apply_pack(
     for obj in objects:
         live = _apply(ctx, client, obj)
         key = object_key(obj)
-        applied[key] = live["metadata"].get("generation", 1)
+        applied[key] = applied_version(live)
         if before.get(key) != applied[key]:
             changed.append(key)
     pruned = _delete(client, [k for k in before if k not in applied])

@@ -1,6 +1,6 @@
 """What Strata applied of each pack in a cluster: every object it applies carries the label
 `strata.dev/pack`, and the pack's inventory (a ConfigMap `strata-pack-NAME` in kube-system) lists its
-objects with the generation Strata last applied, so a later apply knows what changed and what to delete."""
+objects with the version Strata last applied, so a later apply knows what changed and what to delete."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from strata_common.kube.client import KubeClient
 from strata_common.packs.rendering import PACK_LABEL
 
+Version = int | str  # an object's generation, or "rv:" and its resourceVersion for a kind with no generation
 MANAGER = "strata"  # Strata's field manager for server-side apply
 INVENTORY_LABEL = "strata.dev/inventory"
 INVENTORY_NAMESPACE = "kube-system"
@@ -26,13 +27,21 @@ def parse_key(key: str) -> tuple[str, str, str | None, str]:
     return api_version, kind, namespace or None, name
 
 
-def read_inventory(client: KubeClient, pack: str) -> dict[str, int]:
-    """The pack's objects (by key) with the generation Strata last applied; empty if never applied."""
+def applied_version(live: dict[str, Any]) -> Version:
+    """What tells a later apply whether the object changed since: its generation where its kind keeps one
+    (workloads, CRDs: a spec change bumps it, a status or metadata write does not), else its resourceVersion
+    (a ConfigMap has no generation; an apply that changes nothing leaves the resourceVersion as it was)."""
+    meta = live["metadata"]
+    return meta["generation"] if "generation" in meta else f"rv:{meta.get('resourceVersion', '')}"
+
+
+def read_inventory(client: KubeClient, pack: str) -> dict[str, Version]:
+    """The pack's objects (by key) with the version Strata last applied; empty if never applied."""
     found = client.get("v1", "ConfigMap", INVENTORY_NAMESPACE, f"strata-pack-{pack}")
     return json.loads((found or {}).get("data", {}).get("objects", "{}"))
 
 
-def inventories(client: KubeClient) -> dict[str, tuple[str, str, dict[str, int]]]:
+def inventories(client: KubeClient) -> dict[str, tuple[str, str, dict[str, Version]]]:
     """Every pack's inventory in the cluster: pack -> (ConfigMap name, pack version, objects)."""
     return {
         data["pack"]: (found["metadata"]["name"], data.get("version", ""), json.loads(data.get("objects", "{}")))
@@ -41,7 +50,7 @@ def inventories(client: KubeClient) -> dict[str, tuple[str, str, dict[str, int]]
     }
 
 
-def save_inventory(client: KubeClient, pack: str, version: str, objects: dict[str, int]) -> None:
+def save_inventory(client: KubeClient, pack: str, version: str, objects: dict[str, Version]) -> None:
     client.apply(
         {
             "apiVersion": "v1",

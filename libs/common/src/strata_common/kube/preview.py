@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from strata_common.kube.client import KubeClient, KubeError
-from strata_common.kube.inventory import MANAGER, object_key, parse_key, with_namespace
+from strata_common.kube.inventory import MANAGER, Version, object_key, parse_key, with_namespace
 
 UNCOMPARED = ("managedFields", "resourceVersion", "generation")  # bookkeeping every apply may move
 
@@ -62,7 +62,7 @@ def _keyed(old: dict[Any, Any], new: dict[Any, Any], key: Any, path: str) -> lis
     return fields_diff(old[key], new[key], path)
 
 
-def preview_pack(client: KubeClient, objects: list[dict[str, Any]], inventory: dict[str, int]) -> dict[str, Any]:
+def preview_pack(client: KubeClient, objects: list[dict[str, Any]], inventory: dict[str, Version]) -> dict[str, Any]:
     """The objects applying `objects` would create, change (field by field) and prune (those of `inventory`
     not declared any more), and how many it would leave as they are."""
     create: list[dict[str, Any]] = []
