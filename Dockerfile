@@ -2,7 +2,9 @@
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy \
     UV_PROJECT_ENVIRONMENT=/opt/strata PATH=/opt/strata/bin:$PATH
-RUN pip install --no-cache-dir uv
+RUN pip install --no-cache-dir uv \
+    && apt-get update -qq && apt-get install -y -qq --no-install-recommends openscap-scanner ssg-debderived \
+       ssg-nondebian && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 
 # Dependencies layer: only the lock and the members' pyproject files.

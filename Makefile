@@ -4,7 +4,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export UV_PYTHON := 3.11
 
-.PHONY: install demo up test coverage test-unit lint bench system-deps
+.PHONY: install demo up test coverage test-unit lint bench system-deps scanner-deps
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -13,13 +13,20 @@ $(CURDIR)/.tools/bin/uv:
 install: $(UV)
 	$(UV) sync --frozen --all-packages
 
-demo: install
+demo: install scanner-deps
 	.venv/bin/strata up --demo
 
 up: demo
 
+# OpenSCAP with the SCAP Security Guide's content scans the images the image builder makes.
+SCAP_CONTENT := /usr/share/xml/scap/ssg/content
+scanner-deps:
+	@{ command -v oscap && test -f $(SCAP_CONTENT)/ssg-ubuntu2204-ds.xml && test -f $(SCAP_CONTENT)/ssg-rhel9-ds.xml; } \
+		>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			openscap-scanner ssg-debderived ssg-nondebian >/dev/null; }
+
 # docker-compose checks the compose file; openssh-server's sshd stands in for image builder VMs on stand-in clouds.
-system-deps:
+system-deps: scanner-deps
 	@{ command -v docker-compose && test -x /usr/sbin/sshd; } >/dev/null || { $(SUDO) apt-get update -qq \
 		&& $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose openssh-server >/dev/null; }
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -115,15 +116,17 @@ def print_logs(folder: Path) -> None:
         )
 
 
-def write_pack(registry: Path, name: str, version: str, role: str, values: str = "motd: hello\n") -> None:
-    """Publish an OS pack for the local cloud whose Ansible role `custom` is `role` in a folder registry."""
+def write_pack(registry: Path, name: str, version: str, role: str, values: str = "motd: hello\n",
+               base: str = "ubuntu-24.04", **os_changes: Any) -> None:  # fmt: skip
+    """Publish an OS pack for the local cloud whose Ansible role `custom` is `role` in a folder registry, on the
+    catalog image `base` (Ubuntu 24.04 has no CIS benchmark content: its images are not scanned)."""
     folder = registry / name / version
     (folder / "roles/custom/tasks").mkdir(parents=True)
     (folder / "roles/custom/tasks/main.yml").write_text(role)
     (folder / "values.yaml").write_text(values)
     manifest = {"name": name, "version": version, "layer": "os", "cloudTypes": ["local"],
-                "os": {"family": "ubuntu", "version": "24.04", "roles": ["custom"],
-                       "images": {"local": {"image": "ubuntu-24.04"}}}}  # fmt: skip
+                "os": {"family": "ubuntu", "version": base.split("-")[1], "roles": ["custom"],
+                       "images": {"local": {"image": base}}, **os_changes}}  # fmt: skip
     (folder / "pack.json").write_text(json.dumps(manifest))
     index = registry / "index.json"
     entries = json.loads(index.read_text())["packs"] if index.exists() else []

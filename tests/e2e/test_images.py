@@ -40,6 +40,17 @@ FIXED_ROLE = """---
     content: "registered\\n"
     mode: "0600"
 """
+RANDOMIZE_ROLE = """---
+- name: Hardening | Address space layout randomization (CIS 1.5.2)
+  ansible.builtin.copy:
+    dest: "{{ image_root }}/etc/sysctl.d/60-aslr.conf"
+    content: "kernel.randomize_va_space = 2\\n"
+    mode: "0644"
+"""
+# Rules of the CIS Ubuntu 22.04 benchmark that the shipped ubuntu-22.04 pack's cis_hardening role makes pass
+ROLE_RULES = ["sysctl_kernel_randomize_va_space", "sysctl_net_ipv4_conf_all_accept_redirects",
+              "sysctl_net_ipv4_tcp_syncookies", "sysctl_net_ipv4_conf_all_log_martians",
+              "file_permissions_sshd_config"]  # fmt: skip
 ONE_NODE = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["local-1a"]}]
 
 
@@ -203,3 +214,56 @@ def test_a_failing_role_fails_the_condition_and_a_fixed_pack_version_recovers(cl
     wait_phase(op, cluster, "Running")
     assert lab["cloud"].image_files(node_image(op, cluster))["etc/license"] == b"registered\n"
     assert not any(b["alive"] for b in builders(database_url))
+
+
+def scanned(op, image: str) -> dict[str, str]:
+    report = op.get(f"/v1/images/{image}/scan")
+    assert report.status_code == 200, report.text
+    return {rule["id"]: rule["result"] for rule in report.json()["rules"]}
+
+
+def test_built_images_are_scanned_and_an_os_pack_can_require_rules(clients, lab, database_url):
+    op, admin = clients["operator"], clients["admin"]
+    write_pack(lab["registry"], "plain-jammy", "1.0.0", GOLDEN_ROLE, base="ubuntu-22.04")
+    write_pack(lab["registry"], "strict-jammy", "1.0.0", GOLDEN_ROLE, base="ubuntu-22.04",
+               scan={"mustPass": ["sysctl_kernel_randomize_va_space"], "minScore": 10})  # fmt: skip
+    assert admin.post(f"/v1/registries/{lab['registryId']}/sync").json()["failed"] == []
+    hardened = create(op, lab, profile(op, "hardened", "ubuntu-22.04")["id"], "hardened")
+    plain = create(op, lab, profile(op, "plain", "plain-jammy")["id"], "plain")
+    strict_profile = profile(op, "strict", "strict-jammy")
+    strict = create(op, lab, strict_profile["id"], "strict")
+    wait_phase(op, hardened, "Running")
+    wait_phase(op, plain, "Running")
+
+    report = op.get(f"/v1/images/{node_image(op, hardened)}/scan").json()
+    assert (report["status"], report["benchmark"]) == ("scanned", "CIS Ubuntu 22.04 Level 1 Server")
+    assert report["profile"] == "xccdf_org.ssgproject.content_profile_cis_level1_server"
+    assert report["totals"]["pass"] > 100 and sum(report["totals"].values()) == len(report["rules"]) > 150
+    results = scanned(op, node_image(op, hardened))
+    assert {rule: results[rule] for rule in ROLE_RULES} == dict.fromkeys(ROLE_RULES, "pass")
+    base = scanned(op, node_image(op, plain))  # the same base image without the CIS role
+    assert {rule: base[rule] for rule in ROLE_RULES} == dict.fromkeys(ROLE_RULES, "fail")
+    failed = op.get(f"/v1/images/{node_image(op, plain)}/scan", params={"result": "fail"}).json()["rules"]
+    assert {r["result"] for r in failed} == {"fail"} and set(ROLE_RULES) <= {r["id"] for r in failed}
+    assert "CIS Ubuntu 22.04 Level 1 Server: " in events(op, hardened, "ImageScanned")[0]["message"]
+    assert op.get("/v1/images/ami-00000000/scan").status_code == 404
+
+    def image_refused():
+        body = op.get(f"/v1/clusters/{strict}").json()
+        condition = next((c for c in body["conditions"] if c["type"] == "ImageReady"), None)
+        return condition if condition and condition["status"] == "False" else None
+
+    condition = wait_until(image_refused, timeout=120, message="ImageReady False")
+    assert condition["reason"] == "ImageScanFailed"
+    assert "sysctl_kernel_randomize_va_space (fail)" in condition["message"], condition
+    wait_until(lambda: not any(b["alive"] for b in builders(database_url)), timeout=30, message="no builder left")
+
+    write_pack(lab["registry"], "strict-jammy", "1.0.1", RANDOMIZE_ROLE, base="ubuntu-22.04",
+               scan={"mustPass": ["sysctl_kernel_randomize_va_space"], "minScore": 10})  # fmt: skip
+    assert admin.post(f"/v1/registries/{lab['registryId']}/sync").json()["loaded"] == ["strict-jammy@1.0.1"]
+    layers = [{"pack": "strict-jammy", "version": "1.0.1"}, {"pack": "kubernetes", "version": "1.32.1"}]
+    assert op.put(f"/v1/profiles/{strict_profile['id']}", {"layers": layers}).status_code == 200
+    moved = op.patch(f"/v1/clusters/{strict}", {"profile": {"id": strict_profile["id"], "revision": 2}})
+    assert moved.status_code == 202, moved.text
+    wait_phase(op, strict, "Running")
+    assert scanned(op, node_image(op, strict))["sysctl_kernel_randomize_va_space"] == "pass"

@@ -26,9 +26,19 @@ CATALOG = {
 ROOTS = Path(tempfile.gettempdir()) / "strata-localcloud-roots"
 
 
+def _release(os_id: str, version: str, pretty: str) -> dict[str, str]:
+    """The distribution's own release file, by which scanners (OpenSCAP's platform checks) recognise it."""
+    if os_id == "ubuntu":
+        codename = {"22.04": "jammy", "24.04": "noble"}[version]
+        return {"etc/lsb-release": f"DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE={version}\nDISTRIB_CODENAME={codename}\n"
+                                   f'DISTRIB_DESCRIPTION="{pretty}"\n'}  # fmt: skip
+    return {"etc/redhat-release": f"{pretty}\n"}
+
+
 def _skeleton(name: str) -> dict[str, str]:
     os_id, version, pretty = CATALOG[name]
     return {
+        **_release(os_id, version, pretty),
         "etc/os-release": f'ID={os_id}\nVERSION_ID="{version}"\nPRETTY_NAME="{pretty}"\n',
         "etc/hostname": "localhost\n",
         "etc/sysctl.conf": "# kernel parameters\n",

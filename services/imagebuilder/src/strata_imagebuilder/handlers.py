@@ -1,7 +1,7 @@
 """The image step (ImageReady): find the cluster's image by signature in its region, else copy it
 from another region, else build it once per signature by running the OS pack's roles (and Strata's
-Kubernetes-install role) with ansible-runner on a builder instance; or use the pack's image as it
-is when there is nothing to run on it."""
+Kubernetes-install role) with ansible-runner on a builder instance and scanning the result (CIS, with
+OpenSCAP); or use the pack's image as it is when there is nothing to run on it."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from strata_common.engine.runner import StepContext
 from strata_imagebuilder import builds
 from strata_imagebuilder.builder_access import BuilderKey, builder_key, placement
 from strata_imagebuilder.playbooks import PlaybookFailed, TaskResult, run_roles
+from strata_imagebuilder.scans import ScanReport, benchmark_for, record_scan, shortfall
 from strata_imagebuilder.signature import ImagePlan, plan_image
 
 WAIT_FOR_BUILD = 1.0  # seconds between looks at another cluster's build of the same signature
@@ -129,7 +130,7 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack: dict
     image = next(iter(driver.find_images(where, {"strata:build-token": attempt_token})), None)
     if image is None:
         user = (os_pack["os"]["images"][ctx.spec.cloud_type] or {}).get("sshUser")
-        _customize(ctx, driver, builder, plan, account, driver.builder_connection(builder, user), key)
+        _customize(ctx, driver, builder, plan, account, driver.builder_connection(builder, user), key, os_pack)
         image = driver.create_image(builder.id, image_tags, f"{attempt_token}/image")
         _record(ctx, image.id, plan, "built", image.state)
     image = wait_ready(driver, image)
@@ -142,8 +143,9 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack: dict
 
 
 def _customize(ctx: StepContext, driver: CloudDriver, builder: Resource, plan: ImagePlan, account: str,
-               connection: dict[str, str], key: BuilderKey) -> None:  # fmt: skip
-    """Run the roles on the builder; on failure the builder is terminated and the step fails."""
+               connection: dict[str, str], key: BuilderKey, os_pack: dict[str, Any]) -> None:  # fmt: skip
+    """Run the roles on the builder, then scan its root and keep the report; on failure, or an image short
+    of the pack's scan policy, the builder is terminated and the step fails."""
 
     def on_task(result: TaskResult) -> None:
         failed = result.status in ("failed", "unreachable")
@@ -151,10 +153,35 @@ def _customize(ctx: StepContext, driver: CloudDriver, builder: Resource, plan: I
         level = "warning" if failed else "info"
         ctx.event(level, "AnsibleTask", message, {"task": result.task, "host": result.host, "status": result.status})
 
+    benchmark = benchmark_for(os_pack)
     try:
-        run_roles(builder.id, connection, plan.roles, plan.role_files, plan.variables, on_task, key.private)
+        report = run_roles(builder.id, connection, plan.roles, plan.role_files, plan.variables, on_task, key.private,
+                           benchmark)  # fmt: skip
     except PlaybookFailed as failed:
-        driver.delete(builder.id)
-        with ctx.db.connection() as conn:
-            builds.finish(conn, account, plan.signature, ctx.step.id, None, str(failed))
+        _abandon(ctx, driver, builder, plan, account, str(failed))
         raise StepError("ImageCustomizationFailed", str(failed), USER_FIXABLE) from None
+    if report is None:
+        os_ = os_pack["os"]
+        report = ScanReport("not-scanned", f"no benchmark content for {os_['family']} {os_['version']}")
+    with ctx.db.connection() as conn:
+        record_scan(conn, account, plan.signature, report)
+    ctx.event(
+        "info",
+        "ImageScanned",
+        f"image {plan.signature[:12]}: {report.summary()}",
+        {"signature": plan.signature, "status": report.status, "score": report.score, "totals": report.totals},
+    )
+    missing = shortfall(report, benchmark) if benchmark and report.status == "scanned" else []
+    if missing:
+        message = f"the image falls short of pack {plan.pack}'s scan policy: {'; '.join(missing)}"
+        _abandon(ctx, driver, builder, plan, account, message)
+        raise StepError("ImageScanFailed", message, USER_FIXABLE)
+
+
+def _abandon(ctx: StepContext, driver: CloudDriver, builder: Resource, plan: ImagePlan, account: str,
+             reason: str) -> None:  # fmt: skip
+    """A build that cannot succeed: its builder terminated, the build recorded as failed (the next attempt
+    starts afresh)."""
+    driver.delete(builder.id)
+    with ctx.db.connection() as conn:
+        builds.finish(conn, account, plan.signature, ctx.step.id, None, reason)

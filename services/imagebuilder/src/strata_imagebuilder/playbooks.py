@@ -1,5 +1,6 @@
 """Running an image's roles with ansible-runner: a private data dir per build with the roles, a
-generated playbook, inventory and extra vars; each task's result is handed to a callback."""
+generated playbook, inventory and extra vars; each task's result is handed to a callback. A second
+play scans the customized root with OpenSCAP on the builder and fetches the results back."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 
 import ansible_runner
 import yaml
+
+from strata_imagebuilder.scans import Benchmark, ScanReport, read_results
 
 RESULTS = {"runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_skipped": "skipped",
            "runner_on_unreachable": "unreachable"}  # fmt: skip
@@ -54,12 +57,37 @@ def _ansible_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join(filter(None, (here, os.environ.get("PATH"))))
 
 
+def scan_play(benchmark: Benchmark, results: Path) -> dict[str, Any]:
+    """Evaluate the benchmark on the builder against the image's root and fetch the XCCDF results to `results`
+    (the content is copied over: a builder needs only the scanner). No scanner there: nothing runs."""
+    found = "scanner.rc == 0"
+    work = "{{ scan_dir.path }}"
+    return {"name": "Scan the image", "hosts": "builder", "gather_facts": False, "tasks": [
+        {"name": "Scan | Find the OpenSCAP scanner", "ansible.builtin.command": "oscap --version",
+         "register": "scanner", "changed_when": False, "failed_when": False},
+        {"name": "Scan | Working folder", "ansible.builtin.tempfile": {"state": "directory", "prefix": "strata-scan-"},
+         "register": "scan_dir", "when": found},
+        {"name": "Scan | Benchmark content", "when": found,
+         "ansible.builtin.copy": {"src": str(benchmark.datastream), "dest": f"{work}/ds.xml", "mode": "0600"}},
+        {"name": f"Scan | {benchmark.name}", "when": found, "register": "evaluated", "changed_when": False,
+         "failed_when": "evaluated.rc not in [0, 2]",  # 2: some rules failed
+         "environment": {"OSCAP_PROBE_ROOT": "{{ image_root }}"},
+         "ansible.builtin.command": {"argv": ["oscap", "xccdf", "eval", "--profile", benchmark.profile,
+                                              "--results", f"{work}/results.xml", f"{work}/ds.xml"]}},
+        {"name": "Scan | Fetch the results", "when": found,
+         "ansible.builtin.fetch": {"src": f"{work}/results.xml", "dest": str(results), "flat": True}},
+        {"name": "Scan | Remove the working folder", "when": found,
+         "ansible.builtin.file": {"path": work, "state": "absent"}},
+    ]}  # fmt: skip
+
+
 def run_roles(
     host: str, connection: dict[str, Any], roles: list[str], role_files: dict[str, str], variables: dict[str, Any],
-    on_task: Callable[[TaskResult], None], private_key: str = "",
-) -> list[TaskResult]:  # fmt: skip
-    """Run `roles` (files by path "roles/<role>/...") against one host; raise PlaybookFailed on failure.
-    Over SSH, `private_key` is the builder's key (in a 0600 file inside the run's folder while it runs)."""
+    on_task: Callable[[TaskResult], None], private_key: str = "", scan: Benchmark | None = None,
+) -> ScanReport | None:  # fmt: skip
+    """Run `roles` (files by path "roles/<role>/...") against one host, then scan its root with `scan`;
+    raise PlaybookFailed on failure. Over SSH, `private_key` is the builder's key (in a 0600 file inside
+    the run's folder while it runs). The scan's report (None without a benchmark)."""
     results: list[TaskResult] = []
 
     def handle(event: dict[str, Any]) -> bool:
@@ -77,6 +105,9 @@ def run_roles(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
         play = [{"name": "Customize the image", "hosts": "builder", "gather_facts": False, "roles": roles}]
+        scanned = Path(work) / "scan" / "results.xml"
+        if scan is not None:
+            play.append(scan_play(scan, scanned))
         (project / "image.yml").write_text(yaml.safe_dump(play, sort_keys=False))
         over_ssh = connection.get("ansible_connection") == "ssh"
         hostvars: dict[str, Any] = {"ansible_python_interpreter": "auto_silent" if over_ssh else sys.executable,
@@ -97,4 +128,8 @@ def run_roles(
         if runner.status != "successful" or runner.rc != 0:
             raise PlaybookFailed(next((r for r in results if r.status in ("failed", "unreachable")), None),
                                  f"{runner.status} (rc {runner.rc})")  # fmt: skip
-    return results
+        if scan is None:
+            return None
+        if not scanned.is_file():
+            return ScanReport("not-scanned", "no OpenSCAP scanner (oscap) on the builder", scan.name, scan.profile)
+        return read_results(scanned, scan)

@@ -103,6 +103,25 @@ class ImagesSchema(Strict):
     local = fields.Nested(LocalImageSchema)
 
 
+class ScanSchema(Strict):
+    """How the image builder scans the pack's images (SCAP Security Guide content) and what they must pass."""
+
+    datastream = fields.String(
+        validate=Pattern(r"^ssg-[a-z0-9]+-ds\.xml$"),
+        metadata={"description": "default: the distribution's (ssg-ubuntu2204-ds.xml, ...)"},
+    )
+    profile = fields.String(
+        validate=Pattern(r"^xccdf_[A-Za-z0-9_.-]+$"),
+        metadata={"description": "default: the CIS Level 1 Server profile"},
+    )
+    minScore = fields.Float(validate=validate.Range(0, 100))
+    mustPass = fields.List(
+        fields.String(validate=Pattern(r"^[A-Za-z0-9_.-]+$")),
+        load_default=list,
+        metadata={"description": "rule ids (with or without xccdf_org.ssgproject.content_rule_)"},
+    )
+
+
 class OsSchema(Strict):
     family = fields.String(
         required=True, validate=validate.OneOf(("ubuntu", "rhel", "centos", "rocky", "flatcar", "custom"))
@@ -111,6 +130,7 @@ class OsSchema(Strict):
     images = fields.Nested(ImagesSchema, required=True)
     roles = fields.List(fields.String(validate=Pattern(r"^[A-Za-z0-9_.-]+$")), load_default=list)
     skipK8sInstall = fields.Boolean(load_default=False)
+    scan = fields.Nested(ScanSchema)
 
 
 class KubernetesSchema(Strict):
