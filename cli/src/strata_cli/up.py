@@ -59,7 +59,7 @@ def _ensure_local_token(state_dir: Path, database_url: str) -> None:
     if path.exists():
         return
     with psycopg.connect(database_url, row_factory=dict_row) as conn:
-        _write_private(path, create_token(conn, "default", "admin", "strata up"))
+        _write_private(path, create_token(conn, "default", "admin", "strata up", platform_admin=True))
 
 
 def taken_ports(env: dict[str, str]) -> list[str]:

@@ -73,6 +73,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--project", required=True)
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--name", default="")
+    create.add_argument("--platform-admin", action="store_true", help="may also create projects (POST /v1/projects)")
 
 
 def run_resource(args: argparse.Namespace) -> int:
@@ -137,5 +138,5 @@ def run_token(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     env.setdefault("STRATA_DATABASE_URL", read_state(env).get("database_url", ""))
     with psycopg.connect(read_var("database_url", env), row_factory=dict_row) as conn:
-        print(create_token(conn, args.project, args.role, args.name))
+        print(create_token(conn, args.project, args.role, args.name, args.platform_admin))
     return 0

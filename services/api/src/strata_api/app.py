@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from strata_api.audit import register_audit
 from strata_api.auth import register_auth
 from strata_api.errors import register_error_handlers
 from strata_api.health import bp as health_bp
@@ -17,6 +18,7 @@ from strata_api.resources import (
     packs,
     packvalues,
     profiles,
+    security,
     updates,
     whoami,
 )
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_request_guards(app)
     app.teardown_request(release_db)
     register_auth(app)
+    register_audit(app)
     for blueprint in (
         health_bp,
         openapi_bp,
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         packvalues.bp,
         updates.bp,
         images.bp,
+        security.bp,
         localcloud.bp,
     ):
         app.register_blueprint(blueprint)

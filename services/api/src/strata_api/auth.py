@@ -1,13 +1,15 @@
 """Bearer-token authentication of every /v1 call; the principal carries its project and role.
 
-A token's principal is remembered for CACHE_SECONDS per process, so a revoked token stops
-working within that time.
+A token's principal is remembered for CACHE_SECONDS per process (never past its expiry), so a revoked
+token stops working within that time; at once in the process that revoked it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
+from uuid import UUID
 
 from flask import Flask, g, request
 
@@ -31,8 +33,16 @@ def _principal_of(token: str) -> Principal | None:
         if len(_cache) > 10_000:
             _cache.clear()
         if found is not None:
-            _cache[key] = (found, now + CACHE_SECONDS)
+            left = (found.expires_at - datetime.now(UTC)).total_seconds() if found.expires_at else CACHE_SECONDS
+            _cache[key] = (found, now + min(CACHE_SECONDS, left))
     return found
+
+
+def forget_token(token_id: UUID) -> None:
+    """Drop a revoked token from this process's cache."""
+    with _cache_lock:
+        for key in [k for k, (p, _) in _cache.items() if p.token_id == token_id]:
+            del _cache[key]
 
 
 def register_auth(app: Flask) -> None:
