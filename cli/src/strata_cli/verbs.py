@@ -38,6 +38,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         for verb in ("get", "delete"):
             verbs.add_parser(verb, help=f"{verb} a {resource}").add_argument("id")
         if resource == "cluster":
+            ending = "end a delete that cannot finish (leftovers: GET /v1/leftovers)"
+            verbs.choices["delete"].add_argument("--force", action="store_true", help=ending)
             updates.add_parsers(verbs)
             timeline.add_parser(verbs)
         for each in verbs.choices.values():
@@ -92,7 +94,7 @@ def run_resource(args: argparse.Namespace) -> int:
     elif args.verb == "get":
         show(call("GET", f"{path}/{args.id}"), args.output, columns)
     elif args.verb == "delete":
-        result = call("DELETE", f"{path}/{args.id}")
+        result = call("DELETE", f"{path}/{args.id}" + ("?force=true" if getattr(args, "force", False) else ""))
         if result is None:
             print(f"{args.command} {args.id} deleted")
         else:

@@ -177,6 +177,8 @@ def _live(machines: Iterable[Machine]) -> list[Machine]:
 
 def plan_cluster(spec: ClusterSpec, machines: Iterable[Machine] = (), unhealthy: Iterable[str] = ()) -> Plan:
     """Steps that bring a cluster to its spec from the machines it has (none: a cluster being created)."""
+    if spec.deleting and spec.force:  # one sweep that records what the cloud does not let it delete, then gone
+        return Plan([StepSpec("force_sweep", Q, "Ready"), StepSpec("finalize_delete", Q, "Ready", ("force_sweep",))])
     if spec.deleting:
         return Plan([
             StepSpec("delete_nodes", Q, "Ready"),

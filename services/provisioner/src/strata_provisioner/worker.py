@@ -1,8 +1,9 @@
 """Celery entry point of the provisioner service (queue `provisioner`): its step handlers and the
 clusters' health checks."""
 
+import strata_provisioner.force_delete
 import strata_provisioner.handlers
-import strata_provisioner.nodes  # noqa: F401 - with handlers: registers the service's step handlers
+import strata_provisioner.nodes  # noqa: F401 - with handlers and force_delete: registers the step handlers
 from strata_common.queues import HEALTH_TASK
 from strata_common.service import create_worker_app
 from strata_provisioner.health import check_health

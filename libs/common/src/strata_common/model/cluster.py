@@ -106,6 +106,7 @@ class ClusterSpec:
     pools: tuple[Pool, ...]
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleting: bool = False
+    force: bool = False  # a force delete: one sweep, then gone, whatever the cloud leaves
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClusterSpec:
@@ -120,6 +121,7 @@ class ClusterSpec:
             pools=tuple(Pool.from_json(pool) for pool in data["pools"]),
             overrides=data.get("overrides") or {},
             deleting=bool(data.get("deleting")),
+            force=bool(data.get("force")),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -136,6 +138,8 @@ class ClusterSpec:
             data["overrides"] = self.overrides
         if self.deleting:
             data["deleting"] = True
+        if self.force:
+            data["force"] = True
         return data
 
     def layer_of(self, kind: str) -> Layer:
@@ -175,8 +179,8 @@ class ClusterSpec:
     def with_pools(self, pools: tuple[Pool, ...]) -> ClusterSpec:
         return replace(self, pools=pools)
 
-    def for_delete(self) -> ClusterSpec:
-        return replace(self, deleting=True)
+    def for_delete(self, force: bool = False) -> ClusterSpec:
+        return replace(self, deleting=True, force=force)
 
 
 @dataclass(frozen=True)

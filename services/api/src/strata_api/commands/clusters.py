@@ -228,11 +228,22 @@ def _pause(work: Work, row: dict[str, Any], paused: bool) -> None:
                  f"cluster {row['name']} {said}")  # fmt: skip
 
 
-def delete_cluster(work: Work, cluster_id: str) -> dict[str, Any]:
-    """Plan the delete; the cluster stays visible as Deleting until its resources are gone (twice is once)."""
+def delete_cluster(work: Work, cluster_id: str, force: bool = False) -> dict[str, Any]:
+    """Plan the delete; the cluster stays visible as Deleting until its resources are gone (twice is once).
+    `force`, for a delete under way that cannot finish: one sweep, what it leaves is recorded, then gone."""
     row = own_cluster(work.conn, work.project_id, cluster_id, lock=True)
-    if row["phase"] != "Deleting":
-        spec = ClusterSpec.from_json(row["spec"]).for_delete()
+    current = ClusterSpec.from_json(row["spec"])
+    if force and row["phase"] != "Deleting":
+        raise ApiError(409, "conflict", f"cluster {row['name']!r} is not being deleted: delete it first; force only "
+                       "ends a delete that cannot finish", {"force": "no delete under way"})  # fmt: skip
+    if force and not current.force:
+        generation = bump_generation(work.conn, row["id"], current.for_delete(force=True).to_json())
+        work.plan(row["id"], generation, plan_cluster(current.for_delete(force=True)))
+        append_event(work.conn, row["id"], "warning", "api", "ForceDelete",
+                     f"cluster {row['name']}: force delete, one sweep then gone; what the cloud does not let Strata "
+                     "delete is kept in GET /v1/leftovers")  # fmt: skip
+    elif row["phase"] != "Deleting":
+        spec = current.for_delete()
         generation = bump_generation(work.conn, row["id"], spec.to_json())
         work.conn.execute("UPDATE clusters SET phase = 'Deleting', paused = false, health_due_at = NULL WHERE id = %s",
                           (row["id"],))  # fmt: skip

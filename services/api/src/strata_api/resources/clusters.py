@@ -133,11 +133,17 @@ def update_cluster(cluster_id: str):
 
 
 @bp.delete("/<cluster_id>")
-@api("Delete a cluster: 202; it stays visible as Deleting until its resources are gone", role="operator",
-     responses={202: ClusterView, 404: None})  # fmt: skip
+@api("Delete a cluster: 202; it stays visible as Deleting until its resources are gone. `force=true` ends a "
+     "delete under way that cannot finish: one sweep, then the cluster is gone and what the cloud did not let "
+     "Strata delete is listed in GET /v1/leftovers", role="operator",
+     responses={202: ClusterView, 404: None, 409: None},
+     query={"force": one_of("true: end a stuck delete, recording leftovers", ("true", "false"))})  # fmt: skip
 def delete_cluster(cluster_id: str):
+    force = request.args.get("force", "false")
+    if force not in ("true", "false"):
+        raise ApiError(400, "invalid_parameter", "force must be true or false", {"force": "not true or false"})
     with work() as unit:
-        return reply(202, ClusterView, commands.delete_cluster(unit, cluster_id), ready=True)
+        return reply(202, ClusterView, commands.delete_cluster(unit, cluster_id, force == "true"), ready=True)
 
 
 @bp.get("/<cluster_id>/kubeconfig")

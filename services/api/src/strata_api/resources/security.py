@@ -1,4 +1,4 @@
-"""Tokens, projects and the audit log through the API."""
+"""Tokens, projects, the audit log and the leftovers of force deletes through the API."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from strata_api.auth import forget_token
 from strata_api.commands import tokens
 from strata_api.errors import ApiError
 from strata_api.http import api, db, int_arg, integer, load_json, principal, reply
-from strata_api.queries.audit import audit_page
+from strata_api.queries.audit import audit_page, leftovers
 from strata_api.schemas.security import (
     AuditPage,
+    LeftoverList,
     ProjectCreate,
     ProjectCreated,
     ProjectList,
@@ -77,3 +78,10 @@ def audit():
     after, limit = int_arg("after", 0, 0, 2**62), int_arg("limit", 100, 1, 1000)
     items = audit_page(db(), principal().project_id, request.args.get("resource"), since, after, limit)
     return reply(200, AuditPage, {"items": items, "nextAfter": items[-1]["id"] if items else after})
+
+
+@bp.get("/leftovers")
+@api("Resources force deletes left in the clouds (the cloud refused to delete or list them), newest first",
+     responses={200: LeftoverList}, query={"cluster": "only those of this cluster id"})  # fmt: skip
+def list_leftovers():
+    return reply(200, LeftoverList, {"items": leftovers(db(), principal().project_id, request.args.get("cluster"))})

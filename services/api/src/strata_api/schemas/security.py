@@ -71,3 +71,23 @@ class AuditEntry(Response):
 class AuditPage(Response):
     items = fields.List(fields.Nested(AuditEntry), required=True)
     nextAfter = fields.Integer(required=True, metadata={"description": "pass as `after` for the next page"})
+
+
+class LeftoverCluster(Response):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+
+
+class Leftover(Response):
+    cluster = fields.Nested(LeftoverCluster, required=True)
+    cloudAccount = fields.UUID(required=True)
+    cloud = fields.String(required=True)
+    kind = fields.String(required=True)
+    region = fields.String(required=True)
+    id = fields.String(required=True, metadata={"description": "the cloud's id of the resource"})
+    reason = fields.String(required=True, metadata={"description": "what the cloud answered"})
+    recordedAt = fields.DateTime(required=True)
+
+
+class LeftoverList(Response):
+    items = fields.List(fields.Nested(Leftover), required=True)
