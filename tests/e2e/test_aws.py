@@ -100,11 +100,12 @@ def test_a_cluster_on_aws_runs_its_addons_on_isolated_nodes_and_delete_leaves_no
         assert subnets[i["SubnetId"]]["AvailabilityZone"] == i["Placement"]["AvailabilityZone"]
         assert [role_of[g["GroupId"]] for g in i["SecurityGroups"]] == [t["strata:role"]]
     by_role = {role: gid for gid, role in role_of.items()}
-    etcd = next(p for p in groups[by_role["control-plane"]]["IpPermissions"] if p["FromPort"] == 2379)
-    assert [p["GroupId"] for p in etcd["UserIdGroupPairs"]] == [by_role["control-plane"]] and not etcd["IpRanges"]
-    public = {role_of[gid] for gid, g in groups.items() for p in g["IpPermissions"]
+    for port in (2379, 10250, 10257, 10259):  # control-plane-only ports: reachable from control-plane nodes only
+        rule = next(p for p in groups[by_role["control-plane"]]["IpPermissions"] if p["FromPort"] == port)
+        assert [p["GroupId"] for p in rule["UserIdGroupPairs"]] == [by_role["control-plane"]] and not rule["IpRanges"]
+    public = {(role_of[gid], p["FromPort"], p["ToPort"]) for gid, g in groups.items() for p in g["IpPermissions"]
               for r in p["IpRanges"] if r["CidrIp"] == "0.0.0.0/0"}  # fmt: skip
-    assert public == {"load-balancer"}
+    assert public == {("load-balancer", 6443, 6443)}  # nothing but the API open to the world, on the balancer
 
     balancer = next(r for r in owned(moto, cluster_id) if r.kind == "load_balancer")
     control_plane = sorted(

@@ -64,9 +64,12 @@ def test_cluster_reaches_running_with_nodes_spread_and_roles_isolated(clients, f
                       ("batch", "local-1b"): 1, ("batch", "local-1c"): 1}  # fmt: skip
     groups = {r["spec"]["name"]: r["spec"]["rules"] for r in rows if r["kind"] == "security_group"}
     ids = {r["spec"]["name"]: r["id"] for r in rows if r["kind"] == "security_group"}
-    etcd = next(rule for rule in groups["control-plane"] if rule["ports"] == "2379-2380")
-    assert etcd["from"] == [ids["control-plane"]]  # workers cannot reach etcd
+    private = ("2379-2380", "10250", "10257", "10259")  # etcd, kubelet, controller manager, scheduler
+    sources = {rule["ports"]: rule["from"] for rule in groups["control-plane"] if rule["ports"] in private}
+    assert sources == {ports: [ids["control-plane"]] for ports in private}  # from control-plane nodes only
     assert all(ids["workers"] not in rule["from"] for rule in groups["workers"] if rule["ports"] == "10250")
+    public = [(name, rule["ports"]) for name, rules in groups.items() for rule in rules if "0.0.0.0/0" in rule["cidrs"]]
+    assert public == [("load-balancer", "6443")]  # nothing but the API open to the world, on the balancer
     assert {r["kind"] for r in rows} >= {"network", "subnet", "security_group", "load_balancer", "instance"}
 
     config = yaml.safe_load(op.get(f"/v1/clusters/{cluster['id']}/kubeconfig").json()["kubeconfig"])
