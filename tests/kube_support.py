@@ -14,11 +14,11 @@ from psycopg_pool import ConnectionPool
 
 from helpers import STRATA, wait_until
 from strata_common import pki
+from strata_common.bootstrap import kubeadm_documents, user_data
 from strata_common.clouds.driver import LaunchSpec
 from strata_common.crypto import SecretBox
 from strata_common.kube.access import KubeAccess, kubeconfig
 from strata_localcloud.cloud import LatencyModel, LocalCloud
-from strata_provisioner.bootstrap import kubeadm_documents, user_data
 
 KUBERNETES = {"version": "1.32.1"}
 

@@ -1,4 +1,5 @@
-"""`strata profile|cluster|cloudaccount ...` (with `cluster updates|update|timeline`) and `strata token create`."""
+"""`strata profile|cluster|cloudaccount ...` (with `cluster updates|update|timeline|scan`) and `strata token
+create`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import psycopg
 from psycopg.rows import dict_row
 
-from strata_cli import timeline, updates
+from strata_cli import scans, timeline, updates
 from strata_cli.client import call, read_document, show
 from strata_cli.plans import print_plan
 from strata_cli.up import read_state
@@ -42,6 +43,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             verbs.choices["delete"].add_argument("--force", action="store_true", help=ending)
             updates.add_parsers(verbs)
             timeline.add_parser(verbs)
+            scans.add_parser(verbs)
         for each in verbs.choices.values():
             each.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
     localcloud = sub.add_parser(
@@ -84,6 +86,8 @@ def run_resource(args: argparse.Namespace) -> int:
         return updates.run(args)
     if args.verb == "timeline":
         return timeline.run(args)
+    if args.verb == "scan":
+        return scans.run(args)
     if args.verb == "create" and getattr(args, "dry_run", False):
         plan = call("POST", f"{path}?dryRun=true", read_document(args.file))
         print_plan(plan, args.output)

@@ -258,8 +258,9 @@ def plan_cluster(spec: ClusterSpec, machines: Iterable[Machine] = (), unhealthy:
             packs.append(pack_step(layer, after))
             after = (packs[-1].name,)
     packs.append(StepSpec("prune_packs", "addons", "AddonsReady", after))
-    final = StepSpec("finalize_update" if updating else "finalize_create", Q, "Ready", ("prune_packs",))
-    plan.steps = [*infrastructure, *nodes, *packs, final]
+    scan = StepSpec("scan_cluster", Q, "Scanned", ("prune_packs",), {"trigger": "update" if updating else "create"})
+    final = StepSpec("finalize_update" if updating else "finalize_create", Q, "Ready", ("scan_cluster",))
+    plan.steps = [*infrastructure, *nodes, *packs, scan, final]
     return plan
 
 

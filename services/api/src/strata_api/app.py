@@ -18,6 +18,7 @@ from strata_api.resources import (
     packs,
     packvalues,
     profiles,
+    scans,
     security,
     updates,
     whoami,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         packvalues.bp,
         updates.bp,
         images.bp,
+        scans.bp,
         security.bp,
         localcloud.bp,
     ):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from strata_common.bootstrap import kubeadm_documents, user_data
 from strata_common.cloud_steps import cloud, layer, owner, status_of, token, wait_ready
 from strata_common.clouds.driver import GONE, LaunchSpec
 from strata_common.db.queries import machines, secrets
@@ -20,7 +21,6 @@ from strata_common.engine.runner import StepContext
 from strata_common.kube.client import condition_true
 from strata_common.kube_steps import kube
 from strata_common.model.cluster import CONTROL_PLANE, DELETED, NodeTemplate
-from strata_provisioner.bootstrap import kubeadm_documents, user_data
 from strata_provisioner.drain import drain
 
 NODE_POLL_SECONDS = 5.0  # x the time scale: how often a step looks for its Node to join

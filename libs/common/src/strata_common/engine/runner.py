@@ -235,8 +235,9 @@ def _record_success(
     for write in writes:
         write(conn)
     milestone, done, failing = steps.generation_state(conn, step)
-    if step.condition and milestone:
-        set_condition(conn, step.cluster_id, step.condition, TRUE, "Succeeded", "", step.generation)
+    if step.condition and milestone:  # a handler may say what its milestone came to (a scan's totals)
+        said = str(output.get("conditionMessage", ""))
+        set_condition(conn, step.cluster_id, step.condition, TRUE, "Succeeded", said, step.generation)
     if done:
         set_condition(conn, step.cluster_id, "Ready", TRUE, "Reconciled", "", step.generation)
     elif not failing:

@@ -3,7 +3,9 @@
 The first control-plane node runs `kubeadm init` with InitConfiguration + ClusterConfiguration and
 uploads the control-plane certificates (encrypted with the certificate key); the others join with
 JoinConfiguration, control-plane ones with that key, workers with the bootstrap token and the CA's
-public-key hash. CA private keys never go into user data.
+public-key hash. CA private keys never go into user data. Every node's KubeletConfiguration carries
+Strata's CIS defaults under the pack's settings, and the kubelet's configuration file is made readable by
+root only once kubeadm has written it (CIS 4.1.9; kubeadm writes it 0644).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import yaml
 from strata_common.pki import ca_cert_hash
 
 API = "kubeadm.k8s.io/v1beta4"
+KUBELET_DEFAULTS = {"podPidsLimit": 4096}  # CIS 4.2.13; the kubernetes pack's kubeadm.kubelet may change it
+KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 
 
 def _args(settings: dict[str, Any]) -> list[dict[str, str]]:
@@ -45,7 +49,7 @@ def kubeadm_documents(
         for part in ("apiServer", "controllerManager", "scheduler"):
             if kubeadm.get(part, {}).get("extraArgs"):
                 cluster[part] = {"extraArgs": _args(kubeadm[part]["extraArgs"])}
-        documents = [
+        documents: list[dict[str, Any]] = [
             {
                 "apiVersion": API,
                 "kind": "InitConfiguration",
@@ -72,9 +76,8 @@ def kubeadm_documents(
         if node["role"] == "controlPlane":
             join["controlPlane"] = {"certificateKey": secrets["certificateKey"]}
         documents = [join]
-    if kubeadm.get("kubelet"):
-        documents.append({"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
-                          **kubeadm["kubelet"]})  # fmt: skip
+    documents.append({"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+                      **KUBELET_DEFAULTS, **(kubeadm.get("kubelet") or {})})  # fmt: skip
     return documents
 
 
@@ -87,6 +90,6 @@ def user_data(documents: list[dict[str, Any]]) -> str:
             {"path": "/run/kubeadm/kubeadm.yaml", "permissions": "0600", "owner": "root:root",
              "content": yaml.safe_dump_all(documents, sort_keys=False)},
         ],
-        "runcmd": [[*command, "--config", "/run/kubeadm/kubeadm.yaml"]],
+        "runcmd": [[*command, "--config", "/run/kubeadm/kubeadm.yaml"], ["chmod", "600", KUBELET_CONFIG]],
     }  # fmt: skip
     return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False)
