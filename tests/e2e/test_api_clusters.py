@@ -42,6 +42,7 @@ def test_cluster_life_cycle(clients, world, processes, strata_env, database_url)
         ("NetworkingReady", "Unknown", "Pending"),
         ("StorageReady", "Unknown", "Pending"),
         ("AddonsReady", "Unknown", "Pending"),
+        ("Scanned", "Unknown", "Pending"),
         ("Ready", "Unknown", "Reconciling"),
     ]
 

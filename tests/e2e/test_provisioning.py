@@ -52,7 +52,7 @@ def test_cluster_reaches_running_with_nodes_spread_and_roles_isolated(clients, f
     cluster = op.post("/v1/clusters", cluster_request(fleet["profile"], fleet["account"], pools=pools)).json()
     running = wait_phase(op, cluster["id"], "Running")
     milestones = ("ImageReady", "InfrastructureReady", "ControlPlaneReady", "WorkersReady", "NetworkingReady",
-                  "StorageReady", "AddonsReady", "Ready")  # fmt: skip
+                  "StorageReady", "AddonsReady", "Scanned", "Ready")  # fmt: skip
     assert {c["type"]: c["status"] for c in running["conditions"]} == dict.fromkeys(milestones, "True")
 
     rows = cloud_rows(database_url, cluster["id"])

@@ -53,7 +53,8 @@ def test_plan_chains_control_plane_spreads_workers_and_names_the_init_node():
     assert plan["ensure_node/w-2"].depends_on == ("ensure_node/cp-2",)
     assert plan["ensure_pack/calico"].condition == "NetworkingReady"
     assert plan["ensure_pack/prometheus"].depends_on == ("ensure_pack/calico",)
-    assert plan["finalize_create"].depends_on == ("prune_packs",)
+    assert plan["scan_cluster"].depends_on == ("prune_packs",) and plan["scan_cluster"].condition == "Scanned"
+    assert plan["finalize_create"].depends_on == ("scan_cluster",)
 
 
 def test_delete_and_override_plans():

@@ -5,11 +5,14 @@ uploads the control-plane certificates (encrypted with the certificate key); the
 JoinConfiguration, control-plane ones with that key, workers with the bootstrap token and the CA's
 public-key hash. CA private keys never go into user data. Every node's KubeletConfiguration carries
 Strata's CIS defaults under the pack's settings, and the kubelet's configuration file is made readable by
-root only once kubeadm has written it (CIS 4.1.9; kubeadm writes it 0644).
+root only once kubeadm has written it (CIS 4.1.9; kubeadm writes it 0644). Control-plane nodes get an
+audit policy (CIS 3.2) with the API server's audit log on the host, and Secrets encrypted at rest with the
+cluster's own key (CIS 1.2.27), both files written by cloud-init before kubeadm runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -19,6 +22,51 @@ from strata_common.pki import ca_cert_hash
 API = "kubeadm.k8s.io/v1beta4"
 KUBELET_DEFAULTS = {"podPidsLimit": 4096}  # CIS 4.2.13; the kubernetes pack's kubeadm.kubelet may change it
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
+AUDIT_DIR, ENCRYPTION_DIR, AUDIT_LOG_DIR = "/etc/kubernetes/audit", "/etc/kubernetes/encryption", "/var/log/kubernetes"
+# Metadata for what holds secrets (never their content), requests for exec/attach/port-forward, metadata for the rest
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "Metadata", "resources": [{"group": "", "resources": ["secrets", "configmaps"]},
+                                            {"group": "authentication.k8s.io", "resources": ["tokenreviews"]}]},
+        {"level": "Request", "resources": [{"group": "", "resources": ["pods/exec", "pods/attach",
+                                                                       "pods/portforward"]}]},
+        {"level": "None", "users": ["system:kube-proxy"], "verbs": ["watch"]},
+        {"level": "None", "nonResourceURLs": ["/healthz*", "/livez*", "/readyz*", "/version"]},
+        {"level": "Metadata"},
+    ],
+}  # fmt: skip
+
+
+def control_plane_files(secrets: dict[str, str]) -> list[dict[str, str]]:
+    """The audit policy and (when the cluster has an encryption key: clusters made before it do not) the
+    encryption configuration every control-plane node needs before its API server starts."""
+    files = [{"path": f"{AUDIT_DIR}/policy.yaml", "permissions": "0600", "owner": "root:root",
+              "content": yaml.safe_dump(AUDIT_POLICY, sort_keys=False)}]  # fmt: skip
+    if secrets.get("encryptionKey"):
+        key = {"name": "strata-1", "secret": secrets["encryptionKey"]}
+        providers = [{"aescbc": {"keys": [key]}}, {"identity": {}}]  # identity: reads what was stored before
+        config = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
+                  "resources": [{"resources": ["secrets"], "providers": providers}]}  # fmt: skip
+        files.append({"path": f"{ENCRYPTION_DIR}/config.yaml", "permissions": "0600", "owner": "root:root",
+                      "content": yaml.safe_dump(config, sort_keys=False)})  # fmt: skip
+    return files
+
+
+def _hardened_api_server(kubeadm_part: dict[str, Any], secrets: dict[str, str]) -> dict[str, Any]:
+    """The API server's extraArgs (the pack's, with Strata's audit policy and encryption on top) and the host
+    folders they need mounted into its static pod."""
+    args = {**(kubeadm_part.get("extraArgs") or {}), "audit-policy-file": f"{AUDIT_DIR}/policy.yaml"}
+    args.setdefault("audit-log-path", f"{AUDIT_LOG_DIR}/audit.log")
+    volumes = [{"name": "audit-policy", "hostPath": AUDIT_DIR, "mountPath": AUDIT_DIR, "readOnly": True,
+                "pathType": "DirectoryOrCreate"},
+               {"name": "audit-log", "hostPath": AUDIT_LOG_DIR, "mountPath": AUDIT_LOG_DIR, "readOnly": False,
+                "pathType": "DirectoryOrCreate"}]  # fmt: skip
+    if secrets.get("encryptionKey"):
+        args["encryption-provider-config"] = f"{ENCRYPTION_DIR}/config.yaml"
+        volumes.append({"name": "encryption", "hostPath": ENCRYPTION_DIR, "mountPath": ENCRYPTION_DIR,
+                        "readOnly": True, "pathType": "DirectoryOrCreate"})  # fmt: skip
+    return {"extraArgs": _args(args), "extraVolumes": volumes}
 
 
 def _args(settings: dict[str, Any]) -> list[dict[str, str]]:
@@ -46,7 +94,8 @@ def kubeadm_documents(
                 "dnsDomain": values.get("clusterDomain", "cluster.local"),
             },
         }
-        for part in ("apiServer", "controllerManager", "scheduler"):
+        cluster["apiServer"] = _hardened_api_server(kubeadm.get("apiServer") or {}, secrets)
+        for part in ("controllerManager", "scheduler"):
             if kubeadm.get(part, {}).get("extraArgs"):
                 cluster[part] = {"extraArgs": _args(kubeadm[part]["extraArgs"])}
         documents: list[dict[str, Any]] = [
@@ -81,14 +130,15 @@ def kubeadm_documents(
     return documents
 
 
-def user_data(documents: list[dict[str, Any]]) -> str:
-    """cloud-init that writes the kubeadm configuration and runs kubeadm init or join."""
+def user_data(documents: list[dict[str, Any]], files: Sequence[dict[str, str]] = ()) -> str:
+    """cloud-init that writes the kubeadm configuration (and `files`) and runs kubeadm init or join."""
     init = any(d["kind"] == "InitConfiguration" for d in documents)
     command = ["kubeadm", "init", "--upload-certs"] if init else ["kubeadm", "join"]
     config = {
         "write_files": [
             {"path": "/run/kubeadm/kubeadm.yaml", "permissions": "0600", "owner": "root:root",
              "content": yaml.safe_dump_all(documents, sort_keys=False)},
+            *files,
         ],
         "runcmd": [[*command, "--config", "/run/kubeadm/kubeadm.yaml"], ["chmod", "600", KUBELET_CONFIG]],
     }  # fmt: skip

@@ -3,6 +3,7 @@ pair, an admin client certificate, a bootstrap token and a certificate key."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import secrets
@@ -106,6 +107,7 @@ def generate(cluster_name: str) -> dict[str, str]:
         "adminKey": _pem_key(admin_key),
         "bootstrapToken": bootstrap_token(),
         "certificateKey": secrets.token_hex(32),
+        "encryptionKey": base64.b64encode(secrets.token_bytes(32)).decode(),  # Secrets encrypted at rest (aescbc)
     }
 
 

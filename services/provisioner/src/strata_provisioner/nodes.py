@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from strata_common.bootstrap import kubeadm_documents, user_data
+from strata_common.bootstrap import control_plane_files, kubeadm_documents, user_data
 from strata_common.cloud_steps import cloud, layer, owner, status_of, token, wait_ready
 from strata_common.clouds.driver import GONE, LaunchSpec
 from strata_common.db.queries import machines, secrets
@@ -37,8 +37,9 @@ def _node_user_data(ctx: StepContext, node: NodeTemplate, kubernetes: dict, valu
     if cluster_secrets is None:
         raise StepError("SecretsMissing", "the cluster's PKI does not exist yet")
     bootstrap_node = {"name": node.name, "pool": node.pool, "role": node.role, "index": node.index}
+    files = control_plane_files(cluster_secrets) if node.role == CONTROL_PLANE else []
     return user_data(kubeadm_documents(bootstrap_node, node.init, endpoint, kubernetes["kubernetes"], values,
-                                       cluster_secrets))  # fmt: skip
+                                       cluster_secrets), files)  # fmt: skip
 
 
 def _role(node: NodeTemplate) -> str:
