@@ -25,7 +25,7 @@ def create_running(op, name: str, pools: list[dict]) -> str:
     return cluster
 
 
-def test_a_created_cluster_is_scanned_against_the_cis_benchmark(clients, fleet_env, strata_env):
+def test_a_created_cluster_is_scanned_against_the_cis_benchmark(clients, fleet_env, strata_env, database_url):
     op, viewer = clients["operator"], clients["viewer"]
     cluster = create_running(op, "scanned", POOLS)
     scanned = next(c for c in op.get(f"/v1/clusters/{cluster}").json()["conditions"] if c["type"] == "Scanned")
@@ -56,6 +56,17 @@ def test_a_created_cluster_is_scanned_against_the_cis_benchmark(clients, fleet_e
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines()[0].split() == ["CHECK", "STATUS", "SCORED", "NODE", "TEXT"]
     assert "scan 2 (demand, " in table.stdout and again.json()["summary"] in table.stdout
+
+    with psycopg.connect(database_url) as conn:  # a day later, at its next health check: scanned again
+        conn.execute("UPDATE cluster_scans SET scanned_at = scanned_at - interval '1 day' WHERE cluster_id = %s",
+                     (cluster,))  # fmt: skip
+        conn.execute("UPDATE clusters SET health_due_at = now() WHERE id = %s", (cluster,))
+
+    def rescanned():
+        latest = op.get(f"/v1/clusters/{cluster}/scans").json()["items"][0]
+        return latest if latest["trigger"] == "schedule" else None
+
+    assert wait_until(rescanned, timeout=30, interval=0.3, message="a scheduled scan")["number"] == 3
 
 
 def test_a_stuck_delete_forced_ends_with_every_leftover_listed(clients, fleet_env, database_url):

@@ -154,6 +154,12 @@ VARIABLES: dict[str, Var] = {
         "600",
         "seconds between drift checks of a Running cluster's add-ons (at a health check once this long has passed)",
     ),
+    "scan_interval": Var(
+        "STRATA_SCAN_INTERVAL",
+        _positive_float,
+        "86400",
+        "seconds between CIS scans of a Running cluster (at a health check once this long has passed since its last)",
+    ),
     "retention": Var(
         "STRATA_RETENTION_SECONDS",
         _positive_float,
@@ -196,6 +202,7 @@ class Settings:
     redrive_interval: float
     health_interval: float
     drift_interval: float
+    scan_interval: float
     retention: float
     builder_ssh_cidr: str
 

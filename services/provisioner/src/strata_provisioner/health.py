@@ -9,7 +9,8 @@ that has lasted the pool's `unhealthyTimeout`. Unhealthy machines are replaced b
 planned like any other change (the old machine retired, a new one in its zone), unless more than
 the pool's `maxUnhealthy` are unhealthy at once: then nothing of that pool is replaced (a broken
 zone or network would otherwise have every node replaced) and the NodesHealthy condition says why.
-A paused cluster, or one not Running, is not checked.
+A paused cluster, or one not Running, is not checked. A checked cluster whose last CIS scan is older than
+STRATA_SCAN_INTERVAL is scanned again (its Scanned condition and a `ClusterScanned` event say the totals).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
+from strata_common.cis.scans import NotScannable, scan_cluster, summary
 from strata_common.clouds.driver import GONE
 from strata_common.config import Settings
 from strata_common.db.queries import machines
@@ -95,7 +97,31 @@ def check_health(cluster_ids: list[UUID], pool: DbPool, settings: Settings, deps
         marked = any(m["marked"] for m in running[row["id"]].values())
         if suspects or marked or not row["known_healthy"]:
             done.append(_judge(row, gone, suspects, pool, settings, publisher))
+    done.append(_scheduled_scans([r["id"] for r in rows], pool, settings))
     return f"{len(rows)} checked" + "".join(f"; {each}" for each in done if each)
+
+
+SCAN_DUE = """
+SELECT c.id, c.generation FROM clusters c WHERE c.id = ANY(%s) AND NOT EXISTS (
+    SELECT 1 FROM cluster_scans s WHERE s.cluster_id = c.id AND s.scanned_at > now() - make_interval(secs => %s))
+"""
+
+
+def _scheduled_scans(cluster_ids: list[UUID], pool: DbPool, settings: Settings) -> str:
+    """Scan again the clusters whose last CIS scan is older than the scan interval."""
+    with pool.connection() as conn:
+        due = conn.execute(SCAN_DUE, (cluster_ids, settings.scan_interval)).fetchall()
+    for row in due:
+        with pool.connection() as conn, conn.transaction():
+            try:
+                scan = scan_cluster(conn, row["id"], settings, "schedule")
+            except NotScannable:
+                continue
+            said = summary(scan)
+            set_condition(conn, row["id"], "Scanned", TRUE, "Succeeded", said, row["generation"])
+            append_event(conn, row["id"], "info", "provisioner", "ClusterScanned", f"scan {scan['number']}: {said}",
+                         {"scan": scan["number"], **scan["totals"]})  # fmt: skip
+    return f"{len(due)} scanned" if due else ""
 
 
 def _judge(row: dict[str, Any], gone: set[str], suspects: set[str], pool: DbPool, settings: Settings,
