@@ -5,6 +5,7 @@ OpenSCAP); or use the pack's image as it is when there is nothing to run on it."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from strata_common.cloud_steps import cloud, layer, owner, record_status, wait_ready
@@ -17,7 +18,7 @@ from strata_common.engine.runner import StepContext
 from strata_imagebuilder import builds
 from strata_imagebuilder.builder_access import BuilderKey, builder_key, placement
 from strata_imagebuilder.playbooks import PlaybookFailed, TaskResult, run_roles
-from strata_imagebuilder.scans import ScanReport, benchmark_for, record_scan, shortfall
+from strata_imagebuilder.scans import ScanReport, benchmark_for, record_scan, scanned, shortfall
 from strata_imagebuilder.signature import ImagePlan, plan_image
 
 WAIT_FOR_BUILD = 1.0  # seconds between looks at another cluster's build of the same signature
@@ -80,6 +81,7 @@ def _resolve(ctx: StepContext) -> dict:
         if not plan.build:
             base = base_image(driver, os_pack, cloud_type, where)
             ctx.event("info", "ImageAsIs", f"{plan.reason}: {base}")
+            _scan_as_is(ctx, driver, plan, os_pack, base)
             _record(ctx, base, plan, "catalog", READY)
             return {"image": base, "source": "catalog", "signature": plan.signature}
         found = _usable(driver.find_images(where, signed))
@@ -96,6 +98,58 @@ def _resolve(ctx: StepContext) -> dict:
                                          f"copy:{plan.signature}:{where}")  # fmt: skip
                 return _result(ctx, driver, copy, plan, "copied")
         return _build(ctx, driver, plan, os_pack)
+
+
+def _scan_as_is(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack: dict[str, Any], base: str) -> None:
+    """An out-of-the-box image is scanned on its first use: an instance of it is launched as a builder, only
+    the scan runs on it, and it is terminated; its report is kept (and its policy checked) like a built one's."""
+    account, where = ctx.spec.cloud_account, ctx.spec.region
+    with ctx.db.connection() as conn:
+        if scanned(conn, account, plan.signature):
+            return
+    if benchmark_for(os_pack) is None:
+        _report(ctx, plan, os_pack, None)
+        return
+    scan_tags = {"strata:scan": plan.signature[:63]}
+    attempt_token = f"scan:{plan.signature}:{ctx.step.id}:{ctx.step.attempts}"
+    for stale in driver.list_owned(scan_tags):  # scanners of runs that died midway
+        if stale.kind == "instance" and stale.tags.get("strata:scan-token") != attempt_token[:255]:
+            driver.delete(stale.id)
+    zone = (_regions(ctx.spec.cloud_type).get(where) or [where])[0]
+    place, key = placement(ctx, driver, zone), builder_key(ctx.settings.secret_key, attempt_token)
+    tags = {**owner(ctx), **scan_tags, "strata:scan-token": attempt_token[:255], "strata:role": "image-scanner"}
+    launch = LaunchSpec(where, zone, _catalog(ctx.spec.cloud_type).builder_type, base, "", tags, attempt_token,
+                        place.subnet, (place.security_group,), ssh_key=key.public)  # fmt: skip
+    scanner = wait_ready(driver, driver.run_instance(launch))
+    user = (os_pack["os"]["images"][ctx.spec.cloud_type] or {}).get("sshUser")
+    try:
+        report = run_roles(scanner.id, driver.builder_connection(scanner, user), [], {}, {}, _on_task(ctx),
+                           key.private, benchmark_for(os_pack))  # fmt: skip
+    except PlaybookFailed as failed:
+        raise StepError("ImageScanFailed", f"scanning image {base}: {failed}") from None
+    finally:
+        driver.delete(scanner.id)
+    missing = _report(ctx, plan, os_pack, report)
+    if missing:
+        raise StepError("ImageScanFailed", f"image {base} falls short of pack {plan.pack}'s scan policy: "
+                        f"{'; '.join(missing)}", USER_FIXABLE)  # fmt: skip
+
+
+def _report(ctx: StepContext, plan: ImagePlan, os_pack: dict[str, Any], report: ScanReport | None) -> list[str]:
+    """Keep the image's scan report and say so in an event; what the pack's policy asks and the image lacks."""
+    benchmark = benchmark_for(os_pack)
+    if report is None:
+        os_ = os_pack["os"]
+        report = ScanReport("not-scanned", f"no benchmark content for {os_['family']} {os_['version']}")
+    with ctx.db.connection() as conn:
+        record_scan(conn, ctx.spec.cloud_account, plan.signature, report)
+    ctx.event(
+        "info",
+        "ImageScanned",
+        f"image {plan.signature[:12]}: {report.summary()}",
+        {"signature": plan.signature, "status": report.status, "score": report.score, "totals": report.totals},
+    )
+    return shortfall(report, benchmark) if benchmark and report.status == "scanned" else []
 
 
 def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack: dict[str, Any]) -> dict:
@@ -147,35 +201,29 @@ def _customize(ctx: StepContext, driver: CloudDriver, builder: Resource, plan: I
     """Run the roles on the builder, then scan its root and keep the report; on failure, or an image short
     of the pack's scan policy, the builder is terminated and the step fails."""
 
+    try:
+        report = run_roles(builder.id, connection, plan.roles, plan.role_files, plan.variables, _on_task(ctx),
+                           key.private, benchmark_for(os_pack))  # fmt: skip
+    except PlaybookFailed as failed:
+        _abandon(ctx, driver, builder, plan, account, str(failed))
+        raise StepError("ImageCustomizationFailed", str(failed), USER_FIXABLE) from None
+    missing = _report(ctx, plan, os_pack, report)
+    if missing:
+        message = f"the image falls short of pack {plan.pack}'s scan policy: {'; '.join(missing)}"
+        _abandon(ctx, driver, builder, plan, account, message)
+        raise StepError("ImageScanFailed", message, USER_FIXABLE)
+
+
+def _on_task(ctx: StepContext) -> Callable[[TaskResult], None]:
+    """Each Ansible task's result as an event of the cluster."""
+
     def on_task(result: TaskResult) -> None:
         failed = result.status in ("failed", "unreachable")
         message = f"{result.task} on {result.host}: {result.status}" + (f": {result.message}" if failed else "")
         level = "warning" if failed else "info"
         ctx.event(level, "AnsibleTask", message, {"task": result.task, "host": result.host, "status": result.status})
 
-    benchmark = benchmark_for(os_pack)
-    try:
-        report = run_roles(builder.id, connection, plan.roles, plan.role_files, plan.variables, on_task, key.private,
-                           benchmark)  # fmt: skip
-    except PlaybookFailed as failed:
-        _abandon(ctx, driver, builder, plan, account, str(failed))
-        raise StepError("ImageCustomizationFailed", str(failed), USER_FIXABLE) from None
-    if report is None:
-        os_ = os_pack["os"]
-        report = ScanReport("not-scanned", f"no benchmark content for {os_['family']} {os_['version']}")
-    with ctx.db.connection() as conn:
-        record_scan(conn, account, plan.signature, report)
-    ctx.event(
-        "info",
-        "ImageScanned",
-        f"image {plan.signature[:12]}: {report.summary()}",
-        {"signature": plan.signature, "status": report.status, "score": report.score, "totals": report.totals},
-    )
-    missing = shortfall(report, benchmark) if benchmark and report.status == "scanned" else []
-    if missing:
-        message = f"the image falls short of pack {plan.pack}'s scan policy: {'; '.join(missing)}"
-        _abandon(ctx, driver, builder, plan, account, message)
-        raise StepError("ImageScanFailed", message, USER_FIXABLE)
+    return on_task
 
 
 def _abandon(ctx: StepContext, driver: CloudDriver, builder: Resource, plan: ImagePlan, account: str,

@@ -100,6 +100,7 @@ def run_roles(
     _ansible_on_path()
     with tempfile.TemporaryDirectory(prefix="strata-build-") as work:
         project = Path(work) / "project"
+        project.mkdir()
         for path, text in role_files.items():
             target = project / path
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -129,3 +129,9 @@ def record_scan(conn: DbConnection, account: str, signature: str, report: ScanRe
         (account, signature, report.status, report.reason or None, report.benchmark or None, report.profile or None,
          report.score, Jsonb(report.totals), Jsonb(report.rules), report.seconds),
     )  # fmt: skip
+
+
+def scanned(conn: DbConnection, account: str, signature: str) -> bool:
+    """Whether the image of this signature has a report already (of either status)."""
+    return conn.execute("SELECT 1 FROM image_scans WHERE cloud_account_id = %s AND signature = %s",
+                        (account, signature)).fetchone() is not None  # fmt: skip
