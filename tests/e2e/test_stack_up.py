@@ -11,6 +11,7 @@ import requests
 
 from helpers import STRATA, run_strata, wait_until
 from strata_cli.embedded import free_port
+from strata_common.engine.conditions import MILESTONES
 
 
 def test_strata_up_runs_the_stack_and_sigint_stops_every_process(tmp_path, processes):
@@ -50,7 +51,22 @@ def test_strata_up_runs_the_stack_and_sigint_stops_every_process(tmp_path, proce
     kubeconfig = (tmp_path / "state" / "demo-kubeconfig").read_text()
     assert "certificate-authority-data" in kubeconfig
     token = (tmp_path / "state" / "token").read_text().strip()
-    assert token not in (tmp_path / "up.log").read_text()  # the demo names the token's file, never the token
+    shown = (tmp_path / "up.log").read_text()
+    assert token not in shown  # the demo names the token's file, never the token
+    # what a person reads: each milestone's line, the components' starts, no Celery or access chatter
+    assert len(shown.splitlines()) < 60, shown
+    for title in MILESTONES.values():
+        if title in ("Updating Control Plane", "Replacing Worker Nodes", "Scaling Worker Pools",
+                     "Replacing Unhealthy Nodes"):  # fmt: skip
+            continue
+        assert f"| {title}" in shown, title
+    assert "received" not in shown and "GET /v1/" not in shown
+    api_log = run_strata(env, "logs", "api")
+    assert api_log.returncode == 0 and "GET /v1/" in api_log.stdout  # every line is in the component's log
+    assert run_strata(env, "logs", "nonesuch").returncode != 0
+    provisioner = run_strata(env, "logs", "provisioner").stdout
+    assert "ready." in provisioner and "] received" not in provisioner  # no Celery line per task
+    assert "GET /clusters/" not in run_strata(env, "logs", "kubeapi").stdout  # the emulator keeps no access log
 
     tree = psutil.Process(up.pid).children(recursive=True)
     pids = {p.pid for p in tree} | {state["postgres_pid"], up.pid}

@@ -16,7 +16,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the whole stack on this machine (embedded PostgreSQL/Redis if unset)")
     up.add_argument("--demo", action="store_true", help="also create a demo cluster on the local cloud and follow it")
+    up.add_argument("--verbose", action="store_true", help="every component's log lines, not only warnings and errors")
     sub.add_parser("status", help="report each component as up or down")
+    logs = sub.add_parser("logs", help="a component's log as `strata up` keeps it (<state dir>/logs)")
+    logs.add_argument("component")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     serve = sub.add_parser("serve", help="run one component in the foreground")
     serve.add_argument("component", choices=COMPONENTS)
     db = sub.add_parser("db", help="database commands")
@@ -38,11 +42,15 @@ def run(argv: list[str] | None = None) -> int:
     if args.command == "up":
         from strata_cli.up import run_up
 
-        return run_up(demo=args.demo)
+        return run_up(demo=args.demo, verbose=args.verbose)
     if args.command == "status":
         from strata_cli.status import run_status
 
         return run_status()
+    if args.command == "logs":
+        from strata_cli.logs import run_logs
+
+        return run_logs(args.component, args.follow)
     if args.command == "serve":
         from strata_cli.serve import serve
 

@@ -80,7 +80,7 @@ def taken_ports(env: dict[str, str]) -> list[str]:
     return taken
 
 
-def run_up(demo: bool = False) -> int:
+def run_up(demo: bool = False, verbose: bool = False) -> int:
     env = dict(os.environ)
     taken = taken_ports(env)
     if taken:
@@ -90,7 +90,7 @@ def run_up(demo: bool = False) -> int:
     state_dir = state_dir_of(env)
     state_dir.mkdir(parents=True, exist_ok=True)
     env["STRATA_STATE_DIR"] = str(state_dir)
-    sup = Supervisor()
+    sup = Supervisor(log_dir=state_dir / "logs", verbose=verbose)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: sup.stopping.set())
     postgres: EmbeddedPostgres | None = None

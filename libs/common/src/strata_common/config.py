@@ -54,6 +54,12 @@ def _log_level(name: str, raw: str) -> str:
     return level
 
 
+def _log_format(name: str, raw: str) -> str:
+    if raw not in ("text", "json"):
+        raise ConfigError(f"{name} must be text or json (got {raw!r})")
+    return raw
+
+
 def _int_between(low: int, high: int) -> Callable[[str, str], int]:
     def parse(name: str, raw: str) -> int:
         try:
@@ -104,6 +110,12 @@ VARIABLES: dict[str, Var] = {
     "redis_url": Var("STRATA_REDIS_URL", _redis_url, None, "Redis URL: the Celery broker"),
     "secret_key": Var("STRATA_SECRET_KEY", _secret_key, None, "key for secrets at rest, 32+ characters"),
     "log_level": Var("STRATA_LOG_LEVEL", _log_level, "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    "log_format": Var(
+        "STRATA_LOG_FORMAT",
+        _log_format,
+        "text",
+        "text, or json: one JSON object per line with the cluster id and step name where there is one",
+    ),
     "api_host": Var("STRATA_API_HOST", _text, "127.0.0.1", "address the API and Flower bind"),
     "api_port": Var("STRATA_API_PORT", _int_between(1, 65535), "8080", "port the API listens on"),
     "api_workers": Var("STRATA_API_WORKERS", _int_between(1, 64), "4", "gunicorn worker processes"),
@@ -183,6 +195,7 @@ class Settings:
     redis_url: str
     secret_key: str
     log_level: str
+    log_format: str
     api_host: str
     api_port: int
     api_workers: int

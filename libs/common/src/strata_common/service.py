@@ -51,7 +51,7 @@ def create_worker_app(service: str, cluster_tasks: dict[str, ClusterTask] | None
     """The Celery app of a worker service: run its steps, answer pings, run beat's re-drive, and the
     service's own tasks on a batch of clusters (`cluster_tasks`: task name -> function of their ids)."""
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     load_modules(settings.handler_modules)
     app = create_celery(service, settings.redis_url)
     publisher = Publisher(BrokerSender(app))

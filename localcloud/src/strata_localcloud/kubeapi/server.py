@@ -76,7 +76,7 @@ class Emulator(BaseApplication):
             "worker_connections": CONNECTIONS,
             "keepalive": KEEPALIVE_SECONDS,
             "graceful_timeout": 5,
-            "accesslog": "-",
+            "accesslog": None,  # a line per request of every cluster: too many to be of use
             "loglevel": self.settings.log_level.lower(),
             # gunicorn serves TLS when a key pair is configured; the context it uses is ours (ssl_context)
             "certfile": str(self.placeholder / "tls.crt"),
@@ -127,7 +127,7 @@ def main() -> int:
     except ConfigError as err:
         print(f"strata kubeapi: {err}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < 2 * CONNECTIONS:  # each connection is a file descriptor
         wanted = 2 * CONNECTIONS if hard == resource.RLIM_INFINITY else min(2 * CONNECTIONS, hard)

@@ -35,7 +35,7 @@ from strata_common.queues import CONTROL
 def create_app(settings: Settings | None = None) -> Flask:
     """The API app for `settings` (read from the environment when not given)."""
     settings = settings or load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     app = Flask("strata_api")
     app.config["STRATA_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024

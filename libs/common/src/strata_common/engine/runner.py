@@ -24,7 +24,7 @@ from strata_common.engine.liveness import CHECK_SECONDS, Liveness
 from strata_common.engine.model import Step
 from strata_common.engine.publish import Publisher
 from strata_common.engine.registry import handler_for
-from strata_common.logs import OutageWarning
+from strata_common.logs import OutageWarning, log_context
 from strata_common.model.cluster import ClusterSpec
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,13 @@ def run_step(
         if step.condition:
             mark_in_progress(conn, step.cluster_id, step.condition, step.name, step.generation)
     ctx = StepContext(step, cluster, pool, settings, service, deps or Dependencies())
+    with log_context(cluster=str(step.cluster_id), step=step.name):  # on each line the step logs (JSON format)
+        return _run_claimed(ctx, publisher)
+
+
+def _run_claimed(ctx: StepContext, publisher: Publisher) -> str:
+    """Run the handler of a claimed step and record what came of it."""
+    step, pool, settings, service = ctx.step, ctx.db, ctx.settings, ctx.service
     handler = handler_for(step.queue, step.name)
     started = time.monotonic()
     try:
