@@ -228,6 +228,7 @@ def scanned(op, image: str) -> dict[str, str]:
     return {rule["id"]: rule["result"] for rule in report.json()["rules"]}
 
 
+@pytest.mark.parametrize("lab", ["0.02"], indirect=True)  # scanners and builders pending a while: steps wait
 def test_built_images_are_scanned_and_an_os_pack_can_require_rules(clients, lab, database_url):
     op, admin = clients["operator"], clients["admin"]
     write_pack(

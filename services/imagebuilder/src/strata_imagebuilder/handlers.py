@@ -18,7 +18,7 @@ from strata_common.engine.runner import StepContext
 from strata_imagebuilder import builds
 from strata_imagebuilder.builder_access import BuilderKey, builder_key, placement
 from strata_imagebuilder.playbooks import PlaybookFailed, TaskResult, run_roles
-from strata_imagebuilder.scans import ScanReport, benchmark_for, record_scan, scanned, shortfall
+from strata_imagebuilder.scans import ScanReport, benchmark_for, record_scan, shortfall, stored_report
 from strata_imagebuilder.signature import ImagePlan, plan_image
 
 WAIT_FOR_BUILD = 1.0  # seconds between looks at another cluster's build of the same signature
@@ -101,35 +101,37 @@ def _resolve(ctx: StepContext) -> dict:
 
 
 def _scan_as_is(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack: dict[str, Any], base: str) -> None:
-    """An out-of-the-box image is scanned on its first use: an instance of it is launched as a builder, only
-    the scan runs on it, and it is terminated; its report is kept (and its policy checked) like a built one's."""
+    """An out-of-the-box image is scanned on its first use: an instance of it is launched (one per step, the
+    same one again when the step waits for it or runs again), only the scan runs on it, the report is kept,
+    then the instance is terminated; the pack's policy is checked against the kept report at every use."""
     account, where = ctx.spec.cloud_account, ctx.spec.region
+    benchmark = benchmark_for(os_pack)
     with ctx.db.connection() as conn:
-        if scanned(conn, account, plan.signature):
-            return
-    if benchmark_for(os_pack) is None:
+        kept = stored_report(conn, account, plan.signature)
+    token = f"scan:{plan.signature}:{ctx.step.id}"
+    scan_tags = {"strata:scan": plan.signature[:63], "strata:cluster": str(ctx.step.cluster_id)}
+    for stale in driver.list_owned(scan_tags):  # this cluster's scanners of earlier steps, or of a finished scan
+        if stale.kind == "instance" and (kept is not None or stale.tags.get("strata:scan-token") != token):
+            driver.delete(stale.id)
+    if kept is None and benchmark is None:
         _report(ctx, plan, os_pack, None)
         return
-    scan_tags = {"strata:scan": plan.signature[:63]}
-    attempt_token = f"scan:{plan.signature}:{ctx.step.id}:{ctx.step.attempts}"
-    for stale in driver.list_owned(scan_tags):  # scanners of runs that died midway
-        if stale.kind == "instance" and stale.tags.get("strata:scan-token") != attempt_token[:255]:
-            driver.delete(stale.id)
-    zone = (_regions(ctx.spec.cloud_type).get(where) or [where])[0]
-    place, key = placement(ctx, driver, zone), builder_key(ctx.settings.secret_key, attempt_token)
-    tags = {**owner(ctx), **scan_tags, "strata:scan-token": attempt_token[:255], "strata:role": "image-scanner"}
-    launch = LaunchSpec(where, zone, _catalog(ctx.spec.cloud_type).builder_type, base, "", tags, attempt_token,
-                        place.subnet, (place.security_group,), ssh_key=key.public)  # fmt: skip
-    scanner = wait_ready(driver, driver.run_instance(launch))
-    user = (os_pack["os"]["images"][ctx.spec.cloud_type] or {}).get("sshUser")
-    try:
-        report = run_roles(scanner.id, driver.builder_connection(scanner, user), [], {}, {}, _on_task(ctx),
-                           key.private, benchmark_for(os_pack))  # fmt: skip
-    except PlaybookFailed as failed:
-        raise StepError("ImageScanFailed", f"scanning image {base}: {failed}") from None
-    finally:
+    if kept is None:
+        zone = (_regions(ctx.spec.cloud_type).get(where) or [where])[0]
+        place, key = placement(ctx, driver, zone), builder_key(ctx.settings.secret_key, token)
+        tags = {**owner(ctx), **scan_tags, "strata:scan-token": token, "strata:role": "image-scanner"}
+        launch = LaunchSpec(where, zone, _catalog(ctx.spec.cloud_type).builder_type, base, "", tags, token,
+                            place.subnet, (place.security_group,), ssh_key=key.public)  # fmt: skip
+        scanner = wait_ready(driver, driver.run_instance(launch))
+        user = (os_pack["os"]["images"][ctx.spec.cloud_type] or {}).get("sshUser")
+        try:
+            kept = run_roles(scanner.id, driver.builder_connection(scanner, user), [], {}, {}, _on_task(ctx),
+                             key.private, benchmark)  # fmt: skip
+        except PlaybookFailed as failed:  # the scanner stays for the next run (the cluster's delete sweeps it)
+            raise StepError("ImageScanFailed", f"scanning image {base}: {failed}") from None
+        _report(ctx, plan, os_pack, kept)
         driver.delete(scanner.id)
-    missing = _report(ctx, plan, os_pack, report)
+    missing = shortfall(kept, benchmark) if benchmark and kept and kept.status == "scanned" else []
     if missing:
         raise StepError("ImageScanFailed", f"image {base} falls short of pack {plan.pack}'s scan policy: "
                         f"{'; '.join(missing)}", USER_FIXABLE)  # fmt: skip

@@ -131,7 +131,11 @@ def record_scan(conn: DbConnection, account: str, signature: str, report: ScanRe
     )  # fmt: skip
 
 
-def scanned(conn: DbConnection, account: str, signature: str) -> bool:
-    """Whether the image of this signature has a report already (of either status)."""
-    return conn.execute("SELECT 1 FROM image_scans WHERE cloud_account_id = %s AND signature = %s",
-                        (account, signature)).fetchone() is not None  # fmt: skip
+def stored_report(conn: DbConnection, account: str, signature: str) -> ScanReport | None:
+    """The kept report of the image of this signature (of either status), or None."""
+    row = conn.execute("SELECT * FROM image_scans WHERE cloud_account_id = %s AND signature = %s",
+                       (account, signature)).fetchone()  # fmt: skip
+    if row is None:
+        return None
+    return ScanReport(row["status"], row["reason"] or "", row["benchmark"] or "", row["profile"] or "", row["score"],
+                      row["totals"], row["rules"], row["seconds"] or 0.0)  # fmt: skip
