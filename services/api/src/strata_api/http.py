@@ -237,12 +237,19 @@ def _idempotent_replay():
 DRY_RUN = one_of("true: answer the plan the change would make, and change nothing", ("true", "false"))
 
 
+def choice_arg(name: str, choices: Iterable[str], default: str | None = None) -> str | None:
+    """A query parameter that must be one of `choices` (400 naming them otherwise); `default` when absent."""
+    value = request.args.get(name, default)
+    allowed = list(choices)
+    if value is not None and value not in allowed:
+        said = " or ".join(allowed) if len(allowed) == 2 else f"one of {', '.join(allowed)}"
+        raise ApiError(400, "invalid_parameter", f"{name} must be {said}", {name: f"not {said}"})
+    return value
+
+
 def dry_run_arg() -> bool:
     """The `dryRun` query parameter (DRY_RUN)."""
-    value = request.args.get("dryRun", "false")
-    if value not in ("true", "false"):
-        raise ApiError(400, "invalid_parameter", "dryRun must be true or false", {"dryRun": "not true or false"})
-    return value == "true"
+    return choice_arg("dryRun", ("true", "false"), "false") == "true"
 
 
 def int_arg(name: str, default: int, low: int, high: int, raw: str | None = None) -> int:

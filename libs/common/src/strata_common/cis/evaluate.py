@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from strata_common.cis.checks import CHECKS, CONTROLS, SECTIONS, VERSION, Check
+from strata_common.cis.kubebench import STATUSES
 from strata_common.cis.nodes import Node
 
-STATUSES = ("PASS", "FAIL", "WARN", "INFO")
 _ABSENT = object()
 
 

@@ -17,7 +17,7 @@ from strata_common.config import Settings
 from strata_common.db.queries import packs, secrets
 from strata_common.db.types import DbConnection, one
 from strata_common.model.cluster import ClusterSpec
-from strata_common.packs.profiles import deep_merge, parse_values
+from strata_common.packs.values import effective_values
 
 
 class NotScannable(LookupError):
@@ -33,7 +33,7 @@ def scan_cluster(conn: DbConnection, cluster_id: UUID, settings: Settings, trigg
         raise NotScannable("the cluster's PKI does not exist yet")
     layer = spec.layer_of("k8s")
     definition = packs.definition(conn, layer.pack_id)
-    values = deep_merge(parse_values(definition["values"]), parse_values(layer.values))
+    values, _ = effective_values(definition, layer.values, None)
     endpoint = str((row["status"] or {}).get("endpoint") or "https://api.pending:6443").removeprefix("https://")
     rendered = [kubeadm_documents({"name": f"cis-{role}", "pool": role, "role": role, "index": 0},
                                   role == "controlPlane", endpoint, definition["kubernetes"], values, found)

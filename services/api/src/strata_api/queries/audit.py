@@ -1,4 +1,4 @@
-"""The project's audit log, oldest first, paged by id; and the leftovers of its force deletes."""
+"""The project's audit log, oldest first, paged by id."""
 
 from __future__ import annotations
 
@@ -23,16 +23,3 @@ def audit_page(conn: DbConnection, project_id: UUID, resource: str | None, since
     return [{"id": r["id"], "at": r["at"], "tokenId": r["token_id"], "tokenName": r["token_name"], "role": r["role"],
              "method": r["method"], "path": r["path"], "resource": r["resource"], "resourceId": r["resource_id"],
              "status": r["status"], "remoteAddr": r["remote_addr"]} for r in rows]  # fmt: skip
-
-
-LEFTOVERS = """
-SELECT * FROM leftovers WHERE project_id = %s AND (%s::text IS NULL OR cluster_id::text = %s)
-ORDER BY id DESC LIMIT 1000
-"""
-
-
-def leftovers(conn: DbConnection, project_id: UUID, cluster: str | None) -> list[dict[str, Any]]:
-    rows = conn.execute(LEFTOVERS, (project_id, cluster, cluster)).fetchall()
-    return [{"cluster": {"id": r["cluster_id"], "name": r["cluster_name"]}, "cloudAccount": r["cloud_account_id"],
-             "cloud": r["cloud"], "kind": r["kind"], "region": r["region"], "id": r["resource_id"],
-             "reason": r["reason"], "recordedAt": r["recorded_at"]} for r in rows]  # fmt: skip

@@ -19,6 +19,7 @@ from strata_api.errors import ApiError
 from strata_api.http import (
     DRY_RUN,
     api,
+    choice_arg,
     db,
     dry_run_arg,
     int_arg,
@@ -139,11 +140,9 @@ def update_cluster(cluster_id: str):
      responses={202: ClusterView, 404: None, 409: None},
      query={"force": one_of("true: end a stuck delete, recording leftovers", ("true", "false"))})  # fmt: skip
 def delete_cluster(cluster_id: str):
-    force = request.args.get("force", "false")
-    if force not in ("true", "false"):
-        raise ApiError(400, "invalid_parameter", "force must be true or false", {"force": "not true or false"})
+    force = choice_arg("force", ("true", "false"), "false") == "true"
     with work() as unit:
-        return reply(202, ClusterView, commands.delete_cluster(unit, cluster_id, force == "true"), ready=True)
+        return reply(202, ClusterView, commands.delete_cluster(unit, cluster_id, force), ready=True)
 
 
 @bp.get("/<cluster_id>/kubeconfig")

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from strata_api.errors import ApiError
-from strata_api.http import api, db, one_of, principal, reply
+from strata_api.http import api, choice_arg, db, one_of, principal, reply
 from strata_api.queries import images
 from strata_api.schemas.images import ImageList, ImageScanView
 from strata_common.schemas.packs import CLOUDS
@@ -30,8 +29,5 @@ SCAN_RESULTS = ("pass", "fail", "notapplicable", "notchecked", "error", "unknown
      responses={200: ImageScanView, 404: None},
      query={"result": one_of("only rules with this result", SCAN_RESULTS)})  # fmt: skip
 def image_scan(image: str):
-    result = request.args.get("result")
-    if result is not None and result not in SCAN_RESULTS:
-        raise ApiError(400, "invalid_parameter", f"result must be one of {', '.join(SCAN_RESULTS)}",
-                       {"result": "not a scan result"})  # fmt: skip
+    result = choice_arg("result", SCAN_RESULTS)
     return reply(200, ImageScanView, images.image_scan(db(), principal().project_id, image, result))

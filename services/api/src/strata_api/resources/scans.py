@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from strata_api.errors import ApiError
-from strata_api.http import api, db, one_of, reply, settings, transaction
+from strata_api.http import api, choice_arg, db, one_of, reply, settings, transaction
 from strata_api.queries import scans
 from strata_api.resources.clusters import own_cluster_id
 from strata_api.schemas.scans import ScanList, ScanReport, ScanSummary
@@ -27,10 +27,7 @@ def list_scans(cluster_id: str):
      responses={200: ScanReport, 404: None},
      query={"status": one_of("only checks with this status", STATUSES)})  # fmt: skip
 def show_scan(cluster_id: str, number: int):
-    status = request.args.get("status")
-    if status is not None and status not in STATUSES:
-        raise ApiError(400, "invalid_parameter", f"status must be one of {', '.join(STATUSES)}",
-                       {"status": "not a check status"})  # fmt: skip
+    status = choice_arg("status", STATUSES)
     return reply(200, ScanReport, scans.show_scan(db(), own_cluster_id(cluster_id), number, status))
 
 

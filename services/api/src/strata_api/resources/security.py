@@ -10,7 +10,8 @@ from strata_api.auth import forget_token
 from strata_api.commands import tokens
 from strata_api.errors import ApiError
 from strata_api.http import api, db, int_arg, integer, load_json, principal, reply
-from strata_api.queries.audit import audit_page, leftovers
+from strata_api.queries.audit import audit_page
+from strata_api.queries.leftovers import leftovers
 from strata_api.schemas.security import (
     AuditPage,
     LeftoverList,

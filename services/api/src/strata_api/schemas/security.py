@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from strata_api.schemas import DNS_LABEL, Request, Response
+from strata_api.schemas import DNS_LABEL, ClusterRef, Request, Response
 from strata_common.db.tokens import ROLES
 
 TEN_YEARS = 10 * 365 * 24 * 3600
@@ -73,13 +73,8 @@ class AuditPage(Response):
     nextAfter = fields.Integer(required=True, metadata={"description": "pass as `after` for the next page"})
 
 
-class LeftoverCluster(Response):
-    id = fields.UUID(required=True)
-    name = fields.String(required=True)
-
-
 class Leftover(Response):
-    cluster = fields.Nested(LeftoverCluster, required=True)
+    cluster = fields.Nested(ClusterRef, required=True)
     cloudAccount = fields.UUID(required=True)
     cloud = fields.String(required=True)
     kind = fields.String(required=True)
