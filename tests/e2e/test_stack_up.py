@@ -16,8 +16,9 @@ from strata_common.engine.conditions import MILESTONES
 
 def test_strata_up_runs_the_stack_and_sigint_stops_every_process(tmp_path, processes):
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
-    api_port, flower_port = free_port(), free_port()
+    api_port, flower_port, metrics_base = free_port(), free_port(), free_port()
     env.update(
+        STRATA_METRICS_PORT=str(metrics_base),  # the worker services answer on the three ports after it
         STRATA_STATE_DIR=str(tmp_path / "state"),
         STRATA_API_PORT=str(api_port),
         STRATA_FLOWER_PORT=str(flower_port),
@@ -67,6 +68,9 @@ def test_strata_up_runs_the_stack_and_sigint_stops_every_process(tmp_path, proce
     provisioner = run_strata(env, "logs", "provisioner").stdout
     assert "ready." in provisioner and "] received" not in provisioner  # no Celery line per task
     assert "GET /clusters/" not in run_strata(env, "logs", "kubeapi").stdout  # the emulator keeps no access log
+    assert f"provisioner :{metrics_base + 2}" in shown
+    provisioner_metrics = requests.get(f"http://127.0.0.1:{metrics_base + 2}/metrics", timeout=10).text
+    assert 'strata_steps_succeeded_total{service="provisioner",step="ensure_network"} 1.0' in provisioner_metrics
 
     tree = psutil.Process(up.pid).children(recursive=True)
     pids = {p.pid for p in tree} | {state["postgres_pid"], up.pid}

@@ -91,9 +91,17 @@ def test_server_side_apply_creates_updates_conflicts_and_forces(kube, namespace)
     assert updated.metadata.generation == 2
     assert int(updated.metadata.resourceVersion) > int(again.metadata.resourceVersion)
     assert updated.spec.template.spec.containers[0].image == "nginx:1.28"
+    apps = k8s.AppsV1Api(kube)
+
+    def observed():
+        seen = apps.read_namespaced_deployment("web", namespace)
+        return seen if seen.status and seen.status.observed_generation == 2 else None
+
+    assert (
+        wait_until(observed, timeout=20, message="rollout observed").metadata.generation == 2
+    )  # status writes keep it
 
     # Someone else changes replicas with an update: the next apply of another value conflicts.
-    apps = k8s.AppsV1Api(kube)
     apps.patch_namespaced_deployment("web", namespace, {"spec": {"replicas": 5}}, field_manager="kubectl-edit")
     with pytest.raises(ApiException) as conflict:
         deployments.server_side_apply(deployment("web", image="nginx:1.28", replicas=3), namespace=namespace,

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from strata_common.config import Settings
+from strata_common.metrics.exposition import MULTIPROC_ENV, multiprocess_dir
 from strata_common.queues import SERVICES
 
 COMPONENTS = ("api", "kubeapi", *SERVICES, "beat", "flower")
@@ -96,6 +97,11 @@ def command_for(component: str, settings: Settings) -> tuple[list[str], dict[str
 
 
 def serve(component: str, settings: Settings) -> None:
-    """Replace this process with the component's server (keeps the PID for supervisors)."""
+    """Replace this process with the component's server (keeps the PID for supervisors). The API's and
+    the worker services' processes write their metrics to a directory of their own (multiprocess mode)."""
     argv, extra_env = command_for(component, settings)
+    if component == "api" or component in SERVICES:
+        extra_env[MULTIPROC_ENV] = os.environ.get(MULTIPROC_ENV) or multiprocess_dir(
+            settings.state_dir, component, os.getpid()
+        )
     os.execve(argv[0], argv, {**os.environ, **extra_env})

@@ -14,6 +14,7 @@ import requests
 from strata_cli.up import read_state
 from strata_common.celery_app import create_celery
 from strata_common.config import ConfigError, read_var
+from strata_common.processes import pid_alive
 from strata_common.queues import CONTROL, SERVICES, ping_task
 
 
@@ -22,18 +23,6 @@ class Check:
     component: str
     up: bool
     detail: str
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _http(component: str, url: str) -> Check:
@@ -102,7 +91,7 @@ def collect(timeout: float = 5.0) -> list[Check]:
     else:
         checks.extend(Check(s, False, "needs postgres and redis") for s in SERVICES)
     beat_pid = state.get("components", {}).get("beat")
-    checks.append(Check("beat", _pid_alive(beat_pid), f"pid {beat_pid}" if beat_pid else "not started by strata up"))
+    checks.append(Check("beat", pid_alive(beat_pid), f"pid {beat_pid}" if beat_pid else "not started by strata up"))
     return checks
 
 

@@ -22,8 +22,10 @@ from strata_cli.serve import COMPONENTS
 from strata_cli.supervisor import Supervisor
 from strata_common.config import load_settings, read_var
 from strata_common.db.tokens import create_token
+from strata_common.queues import SERVICES
 
 STATE_FILE = "up.json"
+METRICS_BASE_PORT = 9100
 
 
 def state_dir_of(env: dict[str, str]) -> Path:
@@ -62,6 +64,13 @@ def _ensure_local_token(state_dir: Path, database_url: str) -> None:
         _write_private(path, create_token(conn, "default", "admin", "strata up", platform_admin=True))
 
 
+def metrics_ports(env: dict[str, str]) -> dict[str, int]:
+    """The port each worker service answers /metrics on: the ones after STRATA_METRICS_PORT (9100 unless
+    set; 0 turns them off)."""
+    base = int(env.get("STRATA_METRICS_PORT") or METRICS_BASE_PORT)
+    return {service: base + 1 + i for i, service in enumerate(SERVICES)} if base else {}
+
+
 def taken_ports(env: dict[str, str]) -> list[str]:
     """The listening ports the stack needs that something else holds, each with the setting that moves it."""
     host, kubeapi = read_var("api_host", env), urlsplit(read_var("kubeapi_url", env))
@@ -69,11 +78,13 @@ def taken_ports(env: dict[str, str]) -> list[str]:
         (host, read_var("api_port", env), "STRATA_API_PORT"),
         (host, read_var("flower_port", env), "STRATA_FLOWER_PORT"),
         (kubeapi.hostname or "127.0.0.1", kubeapi.port or 443, "STRATA_KUBEAPI_URL"),
+        *((host, port, "STRATA_METRICS_PORT") for port in metrics_ports(env).values()),
     ]
     taken = []
     for host, port, setting in needed:
         with socket.socket() as sock:
-            try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: a closed port's
+            try:  # connections waiting out TIME_WAIT (a stack stopped a moment ago) do not hold it
                 sock.bind((host, port))
             except OSError:
                 taken.append(f"port {port} on {host} is in use; set {setting} to move it")
@@ -111,15 +122,20 @@ def run_up(demo: bool = False, verbose: bool = False) -> int:
         settings = load_settings(env)
         sup.say("strata", prepare_database(settings.database_url))
         _ensure_local_token(state_dir, settings.database_url)
+        ports = metrics_ports(env)
         for component in COMPONENTS:
             if sup.stopping.is_set():
                 break
-            sup.add(component, [sys.executable, "-m", "strata_cli.main", "serve", component], env)
+            own = {"STRATA_METRICS_PORT": str(ports.get(component, 0))}
+            sup.add(component, [sys.executable, "-m", "strata_cli.main", "serve", component], {**env, **own})
         state["api_url"] = f"http://{settings.api_host}:{settings.api_port}"
         state["flower_url"] = f"http://{settings.api_host}:{settings.flower_port}"
         state["components"] = sup.pids()
         _write_private(state_dir / STATE_FILE, json.dumps(state, indent=2))
         sup.say("strata", f"API {state['api_url']}  Flower {state['flower_url']}  (Ctrl-C stops everything)")
+        if ports:
+            shown = ", ".join(f"{service} :{port}" for service, port in ports.items())
+            sup.say("strata", f"metrics: {state['api_url']}/metrics (API and fleet), {shown} (worker services)")
         if demo:
             start_demo(
                 state["api_url"], state_dir, state["flower_url"], lambda line: sup.say("demo", line), sup.stopping

@@ -17,6 +17,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -116,6 +117,11 @@ def _resource(row: dict[str, Any]) -> Resource:
 
 
 SELECT = "SELECT *, ready_at <= now() AS ready FROM lc_resources"
+LOCALCLOUD_CALLS = Counter(  # counted in the process the driver runs in (a worker service)
+    "strata_localcloud_calls_total",
+    "Calls to the local cloud by action, and the fault they met (none, an injected fault's code, or throttling)",
+    ["action", "fault"],
+)
 
 
 class LocalCloud:
@@ -138,11 +144,14 @@ class LocalCloud:
         ).fetchone()
         if fault:
             conn.commit()  # the fault is used up even though the call fails
+            LOCALCLOUD_CALLS.labels(action, fault["code"]).inc()
             raise refusal(fault["code"], fault["message"])
         bucket = conn.execute(THROTTLE, (action,)).fetchone()
         conn.commit()
         if bucket is not None and not bucket["allowed"]:
+            LOCALCLOUD_CALLS.labels(action, "RequestLimitExceeded").inc()
             raise refusal("RequestLimitExceeded", "Request limit exceeded.")
+        LOCALCLOUD_CALLS.labels(action, "none").inc()
 
     def _region(self, conn: Connection, region: str, lock: bool = False) -> dict[str, Any]:
         row = conn.execute(

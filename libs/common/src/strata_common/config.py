@@ -116,11 +116,19 @@ VARIABLES: dict[str, Var] = {
         "text",
         "text, or json: one JSON object per line with the cluster id and step name where there is one",
     ),
-    "api_host": Var("STRATA_API_HOST", _text, "127.0.0.1", "address the API and Flower bind"),
+    "api_host": Var(
+        "STRATA_API_HOST", _text, "127.0.0.1", "address the API, Flower and the worker services' metrics bind"
+    ),
     "api_port": Var("STRATA_API_PORT", _int_between(1, 65535), "8080", "port the API listens on"),
     "api_workers": Var("STRATA_API_WORKERS", _int_between(1, 64), "4", "gunicorn worker processes"),
     "api_threads": Var(
         "STRATA_API_THREADS", _int_between(1, 1000), "128", "threads per API worker (each open event stream holds one)"
+    ),
+    "metrics_port": Var(
+        "STRATA_METRICS_PORT",
+        _int_between(0, 65535),
+        "0",
+        "port a worker service answers /metrics, /healthz and /readyz on (0 = none; the API answers on its own)",
     ),
     "flower_port": Var("STRATA_FLOWER_PORT", _int_between(1, 65535), "5555", "port Flower listens on"),
     "flower_basic_auth": Var(
@@ -200,6 +208,7 @@ class Settings:
     api_port: int
     api_workers: int
     api_threads: int
+    metrics_port: int
     flower_port: int
     flower_basic_auth: str
     worker_concurrency: int

@@ -12,6 +12,7 @@ from uuid import UUID
 
 import psycopg
 from celery import Celery
+from celery.signals import worker_process_shutdown, worker_ready
 
 from strata_common.celery_app import BrokerSender, create_celery
 from strata_common.clouds import registry
@@ -22,8 +23,10 @@ from strata_common.engine.publish import Publisher
 from strata_common.engine.redrive import redrive
 from strata_common.engine.registry import load_modules
 from strata_common.engine.runner import Dependencies, run_step
+from strata_common.health import readiness
 from strata_common.kube.client import KubeClient
 from strata_common.logs import OutageWarning, setup_logging
+from strata_common.metrics import exposition
 from strata_common.queues import PURGE_TASK, REDRIVE_TASK, ping_task, run_step_task
 from strata_common.retention import purge
 
@@ -59,6 +62,16 @@ def create_worker_app(service: str, cluster_tasks: dict[str, ClusterTask] | None
     deps = Dependencies(
         driver=lambda cloud, account: registry.driver_for(cloud, account, get_pool(settings), settings), kube=KubeClient
     )
+
+    @worker_ready.connect(weak=False)
+    def serve_metrics(**_: Any) -> None:
+        """The parent process answers /metrics (summing its children's values), /healthz and /readyz."""
+        if settings.metrics_port:
+            exposition.serve(settings.api_host, settings.metrics_port, lambda: readiness(settings))
+
+    @worker_process_shutdown.connect(weak=False)
+    def forget_child(pid: int | None = None, **_: Any) -> None:
+        exposition.mark_process_dead(pid or os.getpid())
 
     @app.task(name=ping_task(service))
     def ping(token: str) -> None:

@@ -582,9 +582,12 @@ class KubeApi:
         wanted = self._filter(request, target)
         timeout = float(request.args.get("timeoutSeconds") or 1800)
         since = request.args.get("resourceVersion")
+        streaming = request.args.get("sendInitialEvents") in ("1", "true")
+        bookmarks = request.args.get("allowWatchBookmarks") in ("1", "true")
+        _check_watch_list(streaming, bookmarks, request.args.get("resourceVersionMatch"))
         with self.pool.connection() as conn:
             horizon = store.compaction_horizon(conn)
-            if since and since != "0":
+            if since and since != "0" and not streaming:
                 try:
                     start = int(since)
                 except ValueError:
@@ -596,7 +599,6 @@ class KubeApi:
                 start, listed = store.snapshot(conn, cluster_id, target.resource.key, target.namespace)
                 initial = [o for o in listed if wanted(o)]
         res, namespace = target.resource, target.namespace
-        bookmarks = request.args.get("allowWatchBookmarks") in ("1", "true")
 
         def shown(obj: dict[str, Any]) -> dict[str, Any]:
             if not as_table:
@@ -609,6 +611,9 @@ class KubeApi:
             last, quiet_since = start, time.monotonic()
             for obj in initial:
                 yield _event("ADDED", shown(obj))
+            if streaming:  # a watch-list: the initial events end with this bookmark (KEP-3157)
+                yield _event("BOOKMARK", {"kind": res.kind, "apiVersion": res.api_version, "metadata": {
+                    "resourceVersion": str(start), "annotations": {"k8s.io/initial-events-end": "true"}}})  # fmt: skip
             while time.monotonic() < deadline and not self.notifier.closed:
                 seen = self.notifier.version(cluster_id)
                 with self.pool.connection() as conn:
@@ -669,6 +674,24 @@ def _event(type_: str, obj: dict[str, Any]) -> bytes:
 
 def _sort_key(obj: dict[str, Any]) -> list[str]:
     return [obj["metadata"].get("namespace", ""), obj["metadata"]["name"]]
+
+
+def _check_watch_list(streaming: bool, bookmarks: bool, match: str | None) -> None:
+    """A watch's list options as the API server validates them (apimachinery's ValidateListOptions)."""
+    causes = []
+    if streaming and match != "NotOlderThan":
+        causes.append(
+            ("resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")
+        )
+    if streaming and not bookmarks:
+        causes.append(("allowWatchBookmarks", "sendInitialEvents requires setting allowWatchBookmarks to true"))
+    if match and not streaming:
+        causes.append(("resourceVersionMatch", "resourceVersionMatch is forbidden for watch unless sendInitialEvents"))
+    if causes:
+        message = 'ListOptions.meta.k8s.io "" is invalid: ' + ", ".join(m for _, m in causes)
+        forbidden = [{"reason": "FieldValueForbidden", "message": m, "field": f} for f, m in causes]
+        details = {"group": "meta.k8s.io", "kind": "ListOptions", "causes": forbidden}
+        raise ApiError(422, "Invalid", message, details)
 
 
 def _decode_continue(token: str | None) -> list[str] | None:

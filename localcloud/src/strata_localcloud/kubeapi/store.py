@@ -53,7 +53,7 @@ class Tx:
         """Store `body` (replacing `old`, which the caller read in this transaction) with fresh metadata:
         one statement numbers the change, stores the object, logs the change and notifies (once per
         transaction)."""
-        meta = body.setdefault("metadata", {})
+        meta = body["metadata"] = dict(body.get("metadata") or {})  # `old` may share the dict (a shallow copy)
         if old is None:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_iso()

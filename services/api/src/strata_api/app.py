@@ -9,6 +9,8 @@ from strata_api.auth import register_auth
 from strata_api.errors import register_error_handlers
 from strata_api.health import bp as health_bp
 from strata_api.http import register_request_guards, release_db
+from strata_api.metrics import bp as metrics_bp
+from strata_api.metrics import register_metrics
 from strata_api.openapi import bp as openapi_bp
 from strata_api.resources import (
     cloudaccounts,
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["strata_notifier"] = Notifier(settings.database_url, CHANNEL)
     app.extensions["strata_publisher"] = Publisher(BrokerSender(create_celery(CONTROL, settings.redis_url)))
+    register_metrics(app)
     register_error_handlers(app)
     register_request_guards(app)
     app.teardown_request(release_db)
@@ -49,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_audit(app)
     for blueprint in (
         health_bp,
+        metrics_bp,
         openapi_bp,
         whoami.bp,
         packs.bp,

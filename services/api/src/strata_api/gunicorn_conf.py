@@ -1,7 +1,9 @@
-"""Gunicorn hooks: a stopping worker ends its open event streams at once instead of waiting them out."""
+"""Gunicorn hooks: a stopping worker ends its open event streams at once instead of waiting them out,
+and a worker that is gone leaves the metrics' live gauges."""
 
 import signal
 
+from strata_common.metrics.exposition import mark_process_dead
 from strata_common.notify import close_all
 
 
@@ -14,3 +16,7 @@ def post_worker_init(worker) -> None:
             previous(signum, frame)
 
     signal.signal(signal.SIGTERM, stop)
+
+
+def child_exit(server, worker) -> None:
+    mark_process_dead(worker.pid)

@@ -64,6 +64,11 @@ class Step:
     def from_row(cls, row: dict[str, Any]) -> Step:
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
+    @property
+    def kind(self) -> str:
+        """The handler's name, without what the step is for: ensure_node for ensure_node/workers-3."""
+        return self.name.split("/", 1)[0]
+
 
 def validate_plan(specs: list[StepSpec]) -> None:
     """Names are unique, dependencies exist, and there is no cycle."""

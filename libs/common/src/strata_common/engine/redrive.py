@@ -7,6 +7,7 @@ import hashlib
 from strata_common.db.types import DbPool, one
 from strata_common.engine.liveness import ORPHANED_STEPS, OWNER_CLASS, RESTART_GRACE
 from strata_common.engine.publish import Publisher
+from strata_common.metrics.engine import LEASE_EXPIRIES, REDRIVE_DUE, REDRIVE_PASSES, REDRIVE_PUBLISHED
 from strata_common.queues import DRIFT_TASK, HEALTH_TASK
 
 REDRIVE_LOCK_KEY = int.from_bytes(hashlib.sha256(b"strata redrive").digest()[:8], "big") >> 1
@@ -20,7 +21,7 @@ WITH due AS (
 )
 UPDATE steps s SET wake_at = now() + make_interval(secs => %(grace)s), redrives = s.redrives + 1
 FROM due WHERE s.id = due.id
-RETURNING s.id, s.queue
+RETURNING s.id, s.queue, s.status = 'running' AS expired
 """
 
 
@@ -46,22 +47,30 @@ def redrive(pool: DbPool, publisher: Publisher, grace: float, batch: int = 500, 
             drift_interval: float = 600.0) -> int:  # fmt: skip
     """Publish every due step and due health check once; return how many. A concurrent re-drive makes
     this one a no-op."""
-    total = 0
+    total = due_steps = 0
     while True:
         with pool.connection() as conn:
             locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok", (REDRIVE_LOCK_KEY,)).fetchone()
             if not one(locked)["ok"]:
                 return total
-            conn.execute(ORPHANED_STEPS, {"grace": RESTART_GRACE, "class": OWNER_CLASS})  # now due: wake_at = now()
+            # now due (wake_at = now()): the steps of a dead owner, counted as expired leases below
+            conn.execute(ORPHANED_STEPS, {"grace": RESTART_GRACE, "class": OWNER_CLASS})
             due = conn.execute(DUE_STEPS, {"batch": batch, "grace": grace}).fetchall()
             checks = conn.execute(
                 DUE_HEALTH_CHECKS, {"batch": batch, "interval": health_interval, "drift": drift_interval}
             ).fetchall()
         total += publisher.publish(due)
+        due_steps += len(due)
+        LEASE_EXPIRIES.inc(sum(1 for step in due if step["expired"]))
+        REDRIVE_PUBLISHED.labels("step").inc(len(due))
+        REDRIVE_PUBLISHED.labels("health").inc(len(checks))
+        REDRIVE_PUBLISHED.labels("drift").inc(sum(1 for check in checks if check["drift"]))
         for task, ids in ((HEALTH_TASK, [str(c["id"]) for c in checks]),
                           (DRIFT_TASK, [str(c["id"]) for c in checks if c["drift"]])):  # fmt: skip
             for start in range(0, len(ids), CHECK_BATCH):
                 publisher.app.send_task(task, args=[ids[start : start + CHECK_BATCH]])
         total += len(checks)
         if len(due) < batch and len(checks) < batch:
+            REDRIVE_PASSES.inc()
+            REDRIVE_DUE.set(due_steps)
             return total

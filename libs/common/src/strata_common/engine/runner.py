@@ -25,6 +25,15 @@ from strata_common.engine.model import Step
 from strata_common.engine.publish import Publisher
 from strata_common.engine.registry import handler_for
 from strata_common.logs import OutageWarning, log_context
+from strata_common.metrics.engine import (
+    CLAIM_CONFLICTS,
+    CLAIMS_LOST,
+    STEP_DURATION,
+    STEPS_CLAIMED,
+    STEPS_FAILED,
+    STEPS_REQUEUED,
+    STEPS_SUCCEEDED,
+)
 from strata_common.model.cluster import ClusterSpec
 
 log = logging.getLogger(__name__)
@@ -170,16 +179,33 @@ def run_step(
     with pool.connection() as conn:
         claimed = steps.claim(conn, step_id, worker, settings.step_lease_seconds, owner)
         if claimed is None:
+            CLAIM_CONFLICTS.labels(service).inc()
             return "not-claimed"
         step, cluster = claimed
+        STEPS_CLAIMED.labels(service, step.kind).inc()
         if cluster["paused"]:  # no step of a paused cluster runs; resuming makes its steps due again
             steps.requeue(conn, step, PAUSED_RECHECK_SECONDS)
             return "paused"
         if step.condition:
             mark_in_progress(conn, step.cluster_id, step.condition, step.name, step.generation)
     ctx = StepContext(step, cluster, pool, settings, service, deps or Dependencies())
+    started = time.monotonic()
     with log_context(cluster=str(step.cluster_id), step=step.name):  # on each line the step logs (JSON format)
-        return _run_claimed(ctx, publisher)
+        outcome = _run_claimed(ctx, publisher)
+    _count(service, step, outcome, time.monotonic() - started)
+    return outcome
+
+
+def _count(service: str, step: Step, outcome: str, seconds: float) -> None:
+    """The step's outcome in the metrics (a failure's reason and class are counted where it is recorded)."""
+    if outcome == "lost":
+        CLAIMS_LOST.labels(service).inc()
+        return
+    if outcome == "succeeded":
+        STEPS_SUCCEEDED.labels(service, step.kind).inc()
+    elif outcome == "requeued":
+        STEPS_REQUEUED.labels(service, step.kind).inc()
+    STEP_DURATION.labels(service, step.kind, outcome).observe(seconds)
 
 
 def _run_claimed(ctx: StepContext, publisher: Publisher) -> str:
@@ -275,6 +301,7 @@ def _record_failure(
         if not steps.fail(conn, step, reason, message, error_class, delay, grace, worked):
             conn.rollback()
             return "lost"
+        STEPS_FAILED.labels(service, step.kind, reason, error_class).inc()
         for type_ in dict.fromkeys(filter(None, (step.condition, "Ready"))):
             set_condition(conn, step.cluster_id, type_, FALSE, reason, shown, step.generation, error_class)
     publisher.publish_later(step, delay)

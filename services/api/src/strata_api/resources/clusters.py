@@ -33,6 +33,7 @@ from strata_api.http import (
     settings,
     work,
 )
+from strata_api.metrics import EVENT_STREAMS
 from strata_api.queries import clusters as queries
 from strata_api.queries.timeline import timeline as timeline_query
 from strata_api.schemas import (
@@ -231,8 +232,15 @@ def event_stream(cluster_id: str):
     key = str(ident)
 
     def generate():
+        EVENT_STREAMS.inc()
+        try:
+            yield "retry: 2000\n\n"
+            yield from follow()
+        finally:
+            EVENT_STREAMS.dec()
+
+    def follow():
         last = after
-        yield "retry: 2000\n\n"
         while not notifier.closed:
             seen = notifier.version(key)
             try:
