@@ -27,7 +27,7 @@ COPY drivers drivers
 COPY cli cli
 COPY packs packs
 RUN uv sync --frozen --no-dev --all-packages \
-    && useradd --system --home /var/lib/strata --create-home strata
+    && useradd --system --uid 999 --home /var/lib/strata --create-home strata
 USER strata
 ENV STRATA_STATE_DIR=/var/lib/strata
 ENTRYPOINT ["strata"]

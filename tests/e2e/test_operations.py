@@ -126,6 +126,15 @@ def test_chart_lints_and_names_each_missing_setting():
     for field in ("/secretKey", "/database/url", "/redis/url"):
         assert field in refused.stdout + refused.stderr
     assert run("helm", "lint", CHART, "--set", "existingSecret=mine").returncode == 0
+    toggles = ["metrics.serviceMonitor.enabled=true", "ingress.enabled=true", "kubeapi.enabled=false",
+               "flower.enabled=false"]  # fmt: skip
+    optional = run("helm", "template", RELEASE, CHART, *VALUES, *(f"--set={t}" for t in toggles))
+    kinds = Counter(doc["kind"] for doc in yaml.safe_load_all(optional.stdout) if doc)
+    assert kinds["ServiceMonitor"] == 4 and kinds["Ingress"] == 1 and kinds["Deployment"] == 5, kinds
+    dashboard = next(doc for doc in yaml.safe_load_all(optional.stdout) if doc and doc["kind"] == "ConfigMap"
+                     and doc["metadata"]["name"].endswith("-dashboard"))  # fmt: skip
+    panels = json.loads(dashboard["data"]["strata.json"])["panels"]
+    assert any("strata_oldest_ready_step_age_seconds" in t["expr"] for p in panels for t in p["targets"])
 
 
 def test_chart_installs_upgrades_and_uninstalls_on_a_local_cluster(cluster):
@@ -137,7 +146,9 @@ def test_chart_installs_upgrades_and_uninstalls_on_a_local_cluster(cluster):
         return json.loads(done.stdout)
 
     assert run("kubectl", *kube, "create", "namespace", NAMESPACE).returncode == 0
-    rendered = run("helm", "template", RELEASE, CHART, "--namespace", NAMESPACE, *VALUES)
+    rendered = run(
+        "helm", "template", RELEASE, CHART, "--namespace", NAMESPACE, *VALUES, "--set", "ingress.enabled=true"
+    )
     assert rendered.returncode == 0, rendered.stderr
     objects = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
     checked = run("kubectl", *kube, "apply", "--server-side", "--dry-run=server", "-f", "-", stdin=rendered.stdout)
