@@ -16,6 +16,7 @@ COPY services/provisioner/pyproject.toml services/provisioner/
 COPY services/addons/pyproject.toml services/addons/
 COPY localcloud/pyproject.toml localcloud/
 COPY drivers/aws/pyproject.toml drivers/aws/
+COPY drivers/vsphere/pyproject.toml drivers/vsphere/
 COPY cli/pyproject.toml cli/
 RUN uv sync --frozen --no-dev --all-packages --no-install-workspace
 

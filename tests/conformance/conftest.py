@@ -1,6 +1,7 @@
 """The drivers under the conformance suite, each with the few levers a test needs that the driver
-protocol has no business offering (a quota, an injected refusal). AWS, vSphere and Azure join here
-on their stand-ins."""
+protocol has no business offering (a quota, an injected refusal), and the capabilities it has: a
+test of security groups, subnets or throttling runs on the drivers whose cloud has them (vSphere has
+none of the three). Azure joins here on its stand-in."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import psycopg
 import pytest
 from aws_support import LATEST_JAMMY, Moto
 from psycopg.rows import dict_row
+from vsphere_support import TEMPLATE, Vcsim
 
 from strata_common.clouds.driver import CloudDriver
 from strata_common.db.pool import open_pool
@@ -19,6 +21,9 @@ from strata_localcloud import admin
 from strata_localcloud.cloud import LatencyModel, LocalCloud
 
 JAMMY = {"imageOwner": "099720109477", "imageName": "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-*"}
+EVERYTHING = frozenset({"security-groups", "subnets", "throttling"})
+VSPHERE_QUOTA = ("capacity", "InsufficientMemoryResourcesFault", "insufficient")
+VSPHERE_QUOTA_MESSAGE = "The available Memory resources in the parent resource pool are insufficient for the operation."
 AWS_QUOTA_MESSAGE = (
     "You have requested more vCPU capacity than your current vCPU limit of 32 allows for the instance bucket that "
     "the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request "
@@ -41,6 +46,8 @@ class DriverUnderTest:
     sdk_attempts: int = 1  # how often the driver's SDK tries a throttled call itself
     lag: Callable[[float], None] = lambda seconds: None  # new instances stay invisible that long
     reference: dict[str, Any] = field(default_factory=dict)  # an OS pack's image reference, resolving to `image`
+    capabilities: frozenset[str] = EVERYTHING
+    quota: tuple[str, str, str] = ("quota", "VcpuLimitExceeded", "vCPU limit")  # kind, code, words, as the cloud says
 
     def exhaust_quota(self) -> None:
         """The next launch exceeds the account's vCPU quota."""
@@ -50,8 +57,14 @@ class DriverUnderTest:
         self.refuse(action, code, message, count)
 
 
-@pytest.fixture(params=["local", "aws"])
+@pytest.fixture(params=["local", "aws", "vsphere"])
 def cloud(request) -> Iterator[DriverUnderTest]:
+    yield request.getfixturevalue(f"{request.param}_cloud")
+
+
+@pytest.fixture(params=["local", "aws"])
+def cloud_with_security_groups(request) -> Iterator[DriverUnderTest]:
+    """The drivers whose cloud has security groups and subnets of its own, and throttles."""
     yield request.getfixturevalue(f"{request.param}_cloud")
 
 
@@ -82,3 +95,20 @@ def aws_cloud(moto: Moto) -> DriverUnderTest:
                            lambda: moto.refuse("RunInstances", "VcpuLimitExceeded", AWS_QUOTA_MESSAGE),
                            sdk_attempts=ATTEMPTS, lag=moto.lag,
                            reference={"us-east-1": JAMMY})  # fmt: skip
+
+
+@pytest.fixture
+def vsphere_cloud(vcsim: Vcsim) -> Iterator[DriverUnderTest]:
+    from strata_vsphere.driver import VsphereCloud
+    from strata_vsphere.session import Endpoint, Session
+
+    session = Session(Endpoint(vcsim.host, vcsim.port, vcsim.user, vcsim.password, verify=False))
+    driver = VsphereCloud(session, {"control-plane": "DC0_DVPG0", "workers": "DC0_DVPG1"}, "10.20.0.10-10.20.0.250")
+    reference = {"template": TEMPLATE}
+    yield DriverUnderTest("vsphere", driver, "DC0", "DC1", ["DC0_C0", "DC0_C1"], "small",
+                          driver.catalog_image("DC0", reference), lambda *fault: vcsim.refuse(*fault),
+                          lambda: vcsim.refuse("CloneVM_Task", VSPHERE_QUOTA[1], VSPHERE_QUOTA_MESSAGE),
+                          reference=reference, capabilities=frozenset(),
+                          quota=VSPHERE_QUOTA)  # fmt: skip
+    vcsim.clear_faults()
+    session.close()

@@ -64,11 +64,12 @@ class CloudError(Exception):
     (shown to the user as they are). Quota, capacity, credentials and invalid requests need a user;
     throttling, not-found (eventual consistency), conflicts and outages are retried."""
 
-    def __init__(self, kind: str, code: str, message: str):
+    def __init__(self, kind: str, code: str, message: str, setting: str | None = None):
         super().__init__(f"{code}: {message}")
         self.kind = kind
         self.code = code
         self.message = message
+        self.setting = setting  # the account setting the refusal is about ("datacenter"), when it is one
         self.user_fixable = kind in USER_FIXABLE_KINDS
 
 

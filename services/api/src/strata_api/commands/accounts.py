@@ -29,8 +29,9 @@ def check_credentials(data: dict[str, Any]) -> None:
             raise ApiError(422, "invalid", f"{data['cloud']} refused the credentials",
                            {"credentials": [f"{refused.code}: {refused.message}"]}) from None  # fmt: skip
         if refused.kind == INVALID:
+            said = [f"{refused.code}: {refused.message}"]
             raise ApiError(422, "invalid", f"{data['cloud']} refused the account's settings",
-                           {"config": [f"{refused.code}: {refused.message}"]}) from None  # fmt: skip
+                           {f"config.{refused.setting}" if refused.setting else "config": said}) from None  # fmt: skip
         raise ApiError(503, "cloud_unavailable", f"could not check the account with {data['cloud']}: "
                                                  f"{refused.code}: {refused.message}") from None  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -171,7 +172,17 @@ _ALLOWED_CONFIG = {
     "local": set(),
     "aws": {"defaultRegion", "regions", "endpointUrl", "kubernetes", "builderSsh"},
     "azure": {"tenantId", "subscriptionId", "resourceGroup"},
-    "vsphere": {"host", "datacenter", "thumbprint", "insecure", "folder", "datastore", "network", "faultDomains"},
+    "vsphere": {
+        "host",
+        "datacenter",
+        "thumbprint",
+        "caBundle",
+        "insecure",
+        "network",
+        "portGroups",
+        "vipPool",
+        "kubernetes",
+    },
 }
 _ALLOWED_CREDENTIALS = {
     "local": set(),
@@ -199,6 +210,33 @@ def _stand_in_errors(config: dict[str, Any]) -> dict[str, list[str]]:
     if regions is not None and not (isinstance(regions, list) and all(isinstance(r, str) for r in regions)):
         errors["regions"] = ["must be a list of region names"]
     return errors
+
+
+def _vsphere_errors(config: dict[str, Any]) -> dict[str, list[str]]:
+    errors = {}
+    if not (config.get("thumbprint") or config.get("caBundle") or config.get("insecure") is True):
+        errors["thumbprint"] = ["required unless caBundle is given or insecure is true"]
+    groups = config.get("portGroups")
+    if groups is not None and not (isinstance(groups, dict) and set(groups) <= {"control-plane", "workers"}
+                                   and all(isinstance(v, str) and v for v in groups.values())):  # fmt: skip
+        errors["portGroups"] = ['must be {"control-plane": port group, "workers": port group}']
+    pool = config.get("vipPool")
+    if pool is not None and not _address_pool(pool):
+        errors["vipPool"] = ["must be first-last addresses (10.0.0.100-10.0.0.120) or a CIDR"]
+    return errors
+
+
+def _address_pool(pool: Any) -> bool:
+    if not isinstance(pool, str):
+        return False
+    try:
+        if "-" in pool:
+            first, last = (ipaddress.ip_address(part.strip()) for part in pool.split("-", 1))
+            return first.version == last.version and int(first) <= int(last)
+        ipaddress.ip_network(pool, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 class CloudAccountCreate(Request):
@@ -229,8 +267,10 @@ class CloudAccountCreate(Request):
         errors.setdefault("config", {}).update(_stand_in_errors(config))
         if not errors["config"]:
             del errors["config"]
-        if cloud == "vsphere" and "thumbprint" not in config and not config.get("insecure"):
-            errors.setdefault("config", {})["thumbprint"] = ["required unless insecure is true"]
+        if cloud == "vsphere":
+            errors.setdefault("config", {}).update(_vsphere_errors(config))
+            if not errors["config"]:
+                del errors["config"]
         if errors:
             raise ValidationError(errors)
 

@@ -1,0 +1,85 @@
+"""The vSphere driver as the `vsphere` plugin (entry point group `strata.clouds`): an account is a
+vCenter (host, username and password sealed, datacenter, TLS checked against a CA bundle or a pinned
+thumbprint, or explicitly not for labs), checked at creation by logging in and finding the
+datacenter; drivers kept per account."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from pyVmomi import vim
+
+from strata_common.clouds.driver import AUTH, INVALID, CloudDriver, CloudError
+from strata_common.clouds.registry import CloudAccount
+from strata_common.config import Settings
+from strata_common.db.types import DbPool
+from strata_vsphere.catalog import CATALOG
+from strata_vsphere.driver import TYPICAL_SECONDS, VsphereCloud
+from strata_vsphere.session import Endpoint, Session
+
+
+def endpoint(account: CloudAccount) -> Endpoint:
+    """Where and how to log in: `host` (with its port when not 443), `username` and `password`, and how
+    vCenter's certificate is checked: against `caBundle` (PEM), pinned by its SHA-1 `thumbprint` as govc
+    and the vSphere client show it, or not at all when `insecure` (labs)."""
+    config, creds = account.config, account.credentials
+    host, _, port = str(config.get("host", "")).partition(":")
+    return Endpoint(host, int(port or 443), creds.get("username", ""), creds.get("password", ""),
+                    verify=not config.get("insecure"), ca_bundle=config.get("caBundle") or None,
+                    thumbprint=config.get("thumbprint") or None)  # fmt: skip
+
+
+def port_groups(config: dict[str, Any]) -> dict[str, str]:
+    """The port group of each node role: `portGroups` per role, or the one `network` both share."""
+    named = config.get("portGroups") or {}
+    shared = config.get("network") or "VM Network"
+    return {role: named.get(role) or shared for role in ("control-plane", "workers")}
+
+
+class VspherePlugin:
+    name = "vsphere"
+    catalog = CATALOG
+
+    def __init__(self) -> None:
+        self._drivers: dict[str, tuple[CloudAccount, VsphereCloud]] = {}
+        self._lock = threading.Lock()
+
+    def driver(self, pool: DbPool, settings: Settings, account: CloudAccount) -> CloudDriver:
+        with self._lock:
+            kept = self._drivers.get(account.id)
+            if kept and kept[0] == account:
+                return kept[1]
+            made = VsphereCloud(Session(endpoint(account)), port_groups(account.config),
+                                str(account.config.get("vipPool") or ""))  # fmt: skip
+            self._drivers[account.id] = (account, made)
+            return made
+
+    def check_account(self, account: CloudAccount) -> None:
+        """Log in, and find the account's datacenter."""
+        session = Session(endpoint(account))
+        try:
+            datacenters = {row["name"] for row in session.collect([vim.Datacenter], ["name"])}
+        except CloudError as err:
+            if err.kind == AUTH:
+                raise
+            raise CloudError(err.kind, err.code, f"vCenter {account.config.get('host')}: {err.message}") from None
+        finally:
+            session.close()
+        wanted = account.config.get("datacenter")
+        if wanted not in datacenters:
+            raise CloudError(INVALID, "NotFound", f"no datacenter {wanted!r} (vCenter has "
+                             f"{', '.join(sorted(datacenters)) or 'none'})", setting="datacenter")  # fmt: skip
+
+    def api_server(self, cluster_id: str, endpoint: str, settings: Settings) -> tuple[str, str | None]:
+        """kube-vip serves the cluster's API on its virtual IP."""
+        return endpoint, None
+
+    def admin(self) -> None:
+        return None
+
+    def expected_seconds(self, kind: str, settings: Settings) -> float:
+        return TYPICAL_SECONDS.get(kind, 0.0)
+
+
+plugin = VspherePlugin()
