@@ -120,9 +120,10 @@ def moto(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Moto]
 
 
 @pytest.fixture(scope="session")
-def vcsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vcsim]:
-    """vcsim behind the fault proxy, one per test process (tests/vsphere_support.py)."""
-    proc, proxy, server = start_vcsim(tmp_path_factory.mktemp("vcsim"))
+def vcsim(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Vcsim]:
+    """vcsim behind the fault proxy, one per test process (tests/vsphere_support.py); its VMs boot for
+    the sshd that stands in for them."""
+    proc, proxy, server = start_vcsim(tmp_path_factory.mktemp("vcsim"), sshd)
     yield server
     proxy.shutdown()
     proc.terminate()

@@ -10,6 +10,7 @@ the call rather than on the task (the driver maps both the same way)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import os
@@ -25,6 +26,8 @@ from pathlib import Path
 
 import requests
 import urllib3
+import yaml
+from aws_support import Sshd
 
 from helpers import wait_until
 from strata_cli.embedded import free_port
@@ -105,7 +108,27 @@ class Vcsim:
             return Counter(self.faults.calls)
 
 
-def _proxy(upstream: str, faults: Faults, cert_dir: Path) -> ThreadingHTTPServer:
+USER_DATA = re.compile(rb"guestinfo\.userdata</key>\s*<value[^>]*>([^<]+)</value>", re.S)
+THIS = re.compile(rb"<_this[^>]*>([^<]+)</_this>")
+
+
+def _boot(body: bytes, sshd: Sshd) -> None:
+    """What cloud-init does when a VM boots with guestinfo user data, for the sshd that stands in for the
+    VM: its authorized keys, and a root folder with a booted Linux's configuration folders."""
+    data, vm = USER_DATA.search(body), THIS.search(body)
+    if not (data and vm):
+        return
+    config = yaml.safe_load(base64.b64decode(data.group(1)).decode().removeprefix("#cloud-config")) or {}
+    with open(sshd.authorized_keys, "a") as keys:
+        keys.writelines(f"{key.strip()}\n" for key in config.get("ssh_authorized_keys", []))
+    etc = sshd.roots / vm.group(1).decode() / "etc"
+    for folder in ("sysctl.d", "ssh", "audit", "modules-load.d"):
+        (etc / folder).mkdir(parents=True, exist_ok=True)
+    (etc / "os-release").write_text('ID=ubuntu\nVERSION_ID="22.04"\n')
+    (etc / "lsb-release").write_text("DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=22.04\n")
+
+
+def _proxy(upstream: str, faults: Faults, cert_dir: Path, sshd: Sshd | None = None) -> ThreadingHTTPServer:
     session = requests.Session()
 
     class Handler(BaseHTTPRequestHandler):
@@ -115,10 +138,13 @@ def _proxy(upstream: str, faults: Faults, cert_dir: Path) -> ThreadingHTTPServer
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             found = METHOD.search(body)
-            fault = faults.take(found.group(1).decode()) if found else None
+            method = found.group(1).decode() if found else ""
+            fault = faults.take(method) if method else None
             if fault:
                 text = FAULT.format(code=fault["code"], message=html.escape(fault["message"])).encode()
                 return self._send(500, {"Content-Type": "text/xml; charset=utf-8"}, text)
+            if method == "ReconfigVM_Task" and sshd is not None:
+                _boot(body, sshd)
             self._forward(body)
 
         def do_GET(self) -> None:
@@ -156,7 +182,7 @@ def _proxy(upstream: str, faults: Faults, cert_dir: Path) -> ThreadingHTTPServer
     return server
 
 
-def start_vcsim(folder: Path) -> tuple[subprocess.Popen, ThreadingHTTPServer, Vcsim]:
+def start_vcsim(folder: Path, sshd: Sshd | None = None) -> tuple[subprocess.Popen, ThreadingHTTPServer, Vcsim]:
     """vcsim on a free port behind the fault proxy, with TEMPLATE in each datacenter; vcsim's login is
     any user and password, so the tests' own pair stands in for an account's."""
     urllib3.disable_warnings()
@@ -167,7 +193,7 @@ def start_vcsim(folder: Path) -> tuple[subprocess.Popen, ThreadingHTTPServer, Vc
     upstream = f"https://127.0.0.1:{port}"
     wait_until(lambda: _answers(upstream), timeout=30, interval=0.1, message="vcsim to answer")
     faults = Faults()
-    server = _proxy(upstream, faults, folder)
+    server = _proxy(upstream, faults, folder, sshd)
     vcsim = Vcsim(f"https://127.0.0.1:{server.server_port}", "127.0.0.1", server.server_port, faults)
     make_templates(vcsim)
     return proc, server, vcsim

@@ -3,10 +3,32 @@ the account is checked by logging in and finding its datacenter, and a refusal n
 
 from __future__ import annotations
 
+import base64
+import getpass
+import json
+import tempfile
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import yaml
+from api_support import LOCAL_PROFILE, cluster_request
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from vsphere_support import TEMPLATE
+
+from helpers import wait_until
+
 INVALID_LOGIN = "Cannot complete login due to an incorrect user name or password."
+INSUFFICIENT = "The available Memory resources in the parent resource pool are insufficient for the operation."
+KILLED = Path(tempfile.gettempdir()) / f"strata-vsphere-killed-{uuid.uuid4().hex}"
+# The provisioner SIGKILLs itself once, right after a worker's clone answered and before its step recorded it.
+FLEET_ENV = {"STRATA_TEST_KILL_AT": f"ensure_node/workers-1@after-cloud-call@{KILLED}"}
 
 
-def vsphere_account(vcsim, **config) -> dict:
+def vsphere_account(vcsim, sshd=None, **config) -> dict:
+    if sshd is not None:  # image builders and scanners: the sshd stands in for the VMs
+        config["builderSsh"] = {"address": sshd.address, "user": getpass.getuser(), "root": str(sshd.roots)}
     return {"name": "lab", "cloud": "vsphere",
             "config": {"host": f"{vcsim.host}:{vcsim.port}", "datacenter": "DC0", "insecure": True,
                        "portGroups": {"control-plane": "DC0_DVPG0", "workers": "DC0_DVPG1"},
@@ -34,3 +56,136 @@ def test_an_account_is_checked_with_vcenter_and_a_refusal_names_what_to_fix(clie
     unchecked = op.post("/v1/cloudaccounts", {**vsphere_account(vcsim, insecure=False), "name": "lab4"})
     assert unchecked.status_code == 422  # no way to check vCenter's certificate was given
     assert "config.thumbprint" in unchecked.json()["error"]["fields"]
+
+
+def vsphere_os_pack(registry: Path) -> None:
+    """An OS pack whose vSphere template is used as it is (Kubernetes installed in it already)."""
+    folder = registry / "ubuntu-vsphere" / "1.0.0"
+    folder.mkdir(parents=True)
+    (folder / "values.yaml").write_text("{}\n")
+    manifest = {"name": "ubuntu-vsphere", "version": "1.0.0", "layer": "os", "cloudTypes": ["vsphere"],
+                "os": {"family": "ubuntu", "version": "22.04", "roles": [], "skipK8sInstall": True,
+                       "images": {"vsphere": {"template": TEMPLATE}}}}  # fmt: skip
+    (folder / "pack.json").write_text(json.dumps(manifest))
+    (registry / "index.json").write_text(json.dumps({"name": "lab", "packs": ["ubuntu-vsphere/1.0.0"]}))
+
+
+def owned(vcsim, cluster_id: str) -> list:
+    from strata_vsphere.driver import VsphereCloud
+    from strata_vsphere.session import Endpoint, Session
+
+    session = Session(Endpoint(vcsim.host, vcsim.port, vcsim.user, vcsim.password, verify=False))
+    try:
+        return VsphereCloud(session, {}, "").list_owned({"strata:cluster": cluster_id})
+    finally:
+        session.close()
+
+
+def test_a_cluster_over_two_compute_clusters_runs_its_addons_and_delete_leaves_nothing(clients, fleet_env, vcsim,
+                                                                                       sshd, tmp_path):  # fmt: skip
+    op, admin = clients["operator"], clients["admin"]
+    vsphere_os_pack(tmp_path / "registry")
+    registry = admin.post("/v1/registries", {"name": "lab", "source": str(tmp_path / "registry")}).json()
+    assert admin.post(f"/v1/registries/{registry['id']}/sync").json()["loaded"] == ["ubuntu-vsphere@1.0.0"]
+    account = op.post("/v1/cloudaccounts", vsphere_account(vcsim, sshd, kubernetes="emulated")).json()["id"]
+    layers = [{"pack": "ubuntu-vsphere", "version": "1.0.0"}, *LOCAL_PROFILE["layers"][1:]]
+    profile = op.post("/v1/profiles", {"name": "vsphere", "layers": layers})
+    assert profile.status_code == 201, profile.text
+    zones = ["DC0_C0", "DC0_C1"]
+    pools = [{"name": "cp", "role": "controlPlane", "count": 3, "instanceType": "medium", "zones": zones},
+             {"name": "workers", "role": "worker", "count": 2, "instanceType": "large", "zones": zones}]  # fmt: skip
+    body = cluster_request(profile.json()["id"], account, name="dc", cloud={"region": "DC0"}, pools=pools)
+    clones_before = vcsim.calls()["CloneVM_Task"]
+    created = op.post("/v1/clusters", body)
+    assert created.status_code == 202, created.text
+    cluster_id = created.json()["id"]
+
+    def running():
+        cluster = op.get(f"/v1/clusters/{cluster_id}").json()
+        return cluster if cluster["phase"] == "Running" else None
+
+    wait_until(running, timeout=180, interval=0.5, message="the vSphere cluster Running")
+    resources = owned(vcsim, cluster_id)
+    vms = [r for r in resources if r.kind == "instance"]
+    assert len(vms) == 5 and {vm.zone for vm in vms} == set(zones)
+    assert KILLED.exists()  # the provisioner died after workers-1's clone; its re-run cloned no second VM
+    assert set(Counter(vm.tags["strata:node"] for vm in vms).values()) == {1}
+    assert vcsim.calls()["CloneVM_Task"] - clones_before == 6  # five nodes and the image's scanner, once each
+    control_plane = {vm.id for vm in vms if vm.tags["strata:role"] == "control-plane"}
+    (endpoint,) = [r for r in resources if r.kind == "load_balancer"]
+    assert endpoint.spec["address"].startswith("10.20.0.")  # a virtual IP of the account's pool
+    assert set(endpoint.spec["targets"]) == control_plane
+    for vm in control_plane:  # each serves the virtual IP with kube-vip, from its cloud-init (guestinfo)
+        config = yaml.safe_load(user_data(vcsim, vm).removeprefix("#cloud-config"))
+        (vip,) = [f for f in config["write_files"] if f["path"] == "/etc/kubernetes/manifests/kube-vip.yaml"]
+        assert f"value: {endpoint.spec['address']}" in vip["content"]
+    access = op.get(f"/v1/clusters/{cluster_id}/kubeconfig").json()  # the emulator serves the cluster's API
+    api = k8s.ApiClient(_configuration(access["kubeconfig"]))
+    nodes = k8s.CoreV1Api(api).list_node().items
+    assert len(nodes) == 5 and all(condition_ready(node) for node in nodes)
+    assert k8s.AppsV1Api(api).read_namespaced_deployment("prometheus", "monitoring").status.available_replicas
+    reasons = {e["reason"] for e in op.get(f"/v1/clusters/{cluster_id}/events", params={"limit": 1000}).json()["items"]}
+    assert "SecurityGroupsSkipped" in reasons
+
+    assert op.delete(f"/v1/clusters/{cluster_id}").status_code == 202
+    wait_until(lambda: op.get(f"/v1/clusters/{cluster_id}").status_code == 404, timeout=180, interval=0.5,
+               message="the cluster deleted")  # fmt: skip
+    assert owned(vcsim, cluster_id) == []
+
+
+def test_insufficient_resources_are_shown_until_cleared_then_the_cluster_runs(clients, fleet_env, vcsim, sshd,
+                                                                             tmp_path):  # fmt: skip
+    op, admin = clients["operator"], clients["admin"]
+    vsphere_os_pack(tmp_path / "registry")
+    registry = admin.post("/v1/registries", {"name": "lab", "source": str(tmp_path / "registry")}).json()
+    admin.post(f"/v1/registries/{registry['id']}/sync")
+    account = op.post("/v1/cloudaccounts", vsphere_account(vcsim, sshd, kubernetes="emulated")).json()["id"]
+    layers = [{"pack": "ubuntu-vsphere", "version": "1.0.0"}, *LOCAL_PROFILE["layers"][1:2]]
+    profile = op.post("/v1/profiles", {"name": "nodes", "layers": layers}).json()["id"]
+    pools = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["DC0_C1"]},
+             {"name": "workers", "role": "worker", "count": 1, "instanceType": "large",
+              "zones": ["DC0_C1"]}]  # fmt: skip
+    vcsim.refuse("CloneVM_Task", "InsufficientMemoryResourcesFault", INSUFFICIENT, count=10_000)
+    try:
+        body = cluster_request(profile, account, name="full", cloud={"region": "DC0"}, pools=pools)
+        cluster_id = op.post("/v1/clusters", body).json()["id"]
+
+        def refused():
+            conditions = op.get(f"/v1/clusters/{cluster_id}").json()["conditions"]
+            return next((c for c in conditions if c["type"] != "Ready" and c["status"] == "False"), None)
+
+        shown = wait_until(refused, timeout=60, interval=0.3, message="the refusal on a condition")
+        assert shown["errorClass"] == "user-fixable" and INSUFFICIENT in shown["message"]
+    finally:
+        vcsim.clear_faults()  # the administrator raised the pool's limit
+    wait_until(lambda: op.get(f"/v1/clusters/{cluster_id}").json()["phase"] == "Running", timeout=120, interval=0.5,
+               message="Running once vCenter has room")  # fmt: skip
+    assert op.delete(f"/v1/clusters/{cluster_id}").status_code == 202
+    wait_until(lambda: op.get(f"/v1/clusters/{cluster_id}").status_code == 404, timeout=120, interval=0.5,
+               message="the cluster deleted")  # fmt: skip
+    assert owned(vcsim, cluster_id) == []
+
+
+def _configuration(kubeconfig: str) -> k8s.Configuration:
+    configuration = k8s.Configuration()
+    k8s_config.load_kube_config_from_dict(yaml.safe_load(kubeconfig), client_configuration=configuration)
+    return configuration
+
+
+def condition_ready(node) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+
+
+def user_data(vcsim, vm_id: str) -> str:
+    """The cloud-init a VM was given (guestinfo.userdata, base64)."""
+    from pyVim.connect import Disconnect, SmartConnect
+    from pyVmomi import vim
+
+    si = SmartConnect(host=vcsim.host, port=vcsim.port, user=vcsim.user, pwd=vcsim.password,
+                      disableSslCertValidation=True)  # fmt: skip
+    try:
+        vm = vim.VirtualMachine(vm_id, si._stub)
+        value = next(o.value for o in vm.config.extraConfig if o.key == "guestinfo.userdata")
+    finally:
+        Disconnect(si)
+    return base64.b64decode(value).decode()

@@ -15,6 +15,7 @@ from typing import Any
 from strata_common.clouds import registry
 from strata_common.clouds.catalog import Catalog
 from strata_common.clouds.driver import GONE, READY
+from strata_common.clouds.registry import EMULATED_NAME_SUFFIX
 from strata_common.config import Settings
 from strata_common.db.types import DbPool
 
@@ -59,7 +60,14 @@ class Inventory:
         return {"server_name": row["server_name"], "version": row["version"]}
 
     def cluster_of_server_name(self, server_name: str) -> str | None:
-        """The cluster whose live API load balancer has this DNS name."""
+        """The cluster whose live API load balancer has this DNS name (or whose API endpoint has it), or
+        the cluster a `<cluster id>.cluster.strata.invalid` name names (an endpoint that is an address)."""
+        if server_name.endswith(EMULATED_NAME_SUFFIX):
+            server_name = server_name.removesuffix(EMULATED_NAME_SUFFIX)
+            with self.pool.connection() as conn:
+                row = conn.execute("SELECT id::text AS cluster FROM clusters WHERE id::text = %s"
+                                   " AND deleted_at IS NULL", (server_name,)).fetchone()  # fmt: skip
+            return row["cluster"] if row else None
         with self.pool.connection() as conn:
             row = conn.execute(
                 "SELECT tags ->> 'strata:cluster' AS cluster FROM lc_resources WHERE kind = 'load_balancer'"

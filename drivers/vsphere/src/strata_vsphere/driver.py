@@ -24,8 +24,10 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pyVmomi import vim
 
 from strata_common.clouds.catalog import GENERIC_SIZES, InstanceType
@@ -43,7 +45,7 @@ from strata_common.clouds.driver import (
 )
 from strata_vsphere.session import Session
 
-CAPABILITIES = frozenset({"images", "instances", "virtual-ip"})  # no security groups, no subnets of its own
+CAPABILITIES: frozenset[str] = frozenset()  # no security groups, no load balancer: a virtual IP (kube-vip)
 TOKEN, REGION, ZONE, VIP, TARGETS = "strata:token", "strata:region", "strata:zone", "strata:vip", "strata:targets"
 TYPICAL_SECONDS = {"instance": 60.0, "image": 300.0, "network": 1.0, "load_balancer": 0.0}
 INTERNAL = (TOKEN, REGION, ZONE, VIP, f"{VIP}-port", TARGETS)  # the driver's own attributes, not the caller's tags
@@ -52,6 +54,15 @@ INTERNAL = (TOKEN, REGION, ZONE, VIP, f"{VIP}-port", TARGETS)  # the driver's ow
 def vm_name(token: str) -> str:
     """A VM's name from its token: stable across attempts, valid in any folder."""
     return "strata-" + hashlib.sha256(token.encode()).hexdigest()[:20]
+
+
+def _with_key(user_data: str, ssh_key: str | None) -> str:
+    """The cloud-config with `ssh_key` among its authorized keys (how a builder VM takes Strata's key)."""
+    if not ssh_key:
+        return user_data
+    config = yaml.safe_load(user_data.removeprefix("#cloud-config")) or {} if user_data.strip() else {}
+    config["ssh_authorized_keys"] = [*config.get("ssh_authorized_keys", []), ssh_key]
+    return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False)
 
 
 def _public(tags: dict[str, str]) -> dict[str, str]:
@@ -74,8 +85,11 @@ class VsphereCloud:
     capabilities = CAPABILITIES
 
     def __init__(self, session: Session, port_groups: dict[str, str], vip_pool: str,
-                 sizes: dict[str, InstanceType] | None = None):  # fmt: skip
+                 sizes: dict[str, InstanceType] | None = None, builder_ssh: dict[str, str] | None = None):  # fmt: skip
+        """`builder_ssh` is for stand-ins whose VMs are not machines (vcsim): where a builder's SSH
+        answers instead, as for the AWS driver on moto."""
         self.session = session
+        self.builder_ssh = builder_ssh
         self.port_groups = port_groups  # role -> port group name
         self.vip_pool = vip_pool
         self.sizes = sizes or GENERIC_SIZES
@@ -161,8 +175,9 @@ class VsphereCloud:
             pool = self._child(cluster.resourcePool, name, "resourcePool") or self._create_pool(cluster, name)
             self._tag(pool, {**tags, TOKEN: f"{token}/{zone}", REGION: region, ZONE: zone})
             pools[zone] = pool._moId
-        subnets = {role: {zone: self._port_group(datacenter, self.port_groups[role])._moId for zone in zones}
-                   for role in roles}  # fmt: skip
+        groups = {role: self._port_group(datacenter, self.port_groups.get(role) or self.port_groups["workers"])._moId
+                  for role in roles}  # another role (image builders) is on the workers' port group  # fmt: skip
+        subnets = {role: dict.fromkeys(zones, groups[role]) for role in roles}
         return Resource(folder._moId, "network", region, None, READY,
                         {"cidr": cidr, "subnets": subnets, "folder": folder._moId, "pools": pools}, tags)  # fmt: skip
 
@@ -215,6 +230,12 @@ class VsphereCloud:
                        targets: list[str] | None = None) -> Resource:  # fmt: skip
         return Resource(f"vip-{folder_id}", "load_balancer", region, None, READY,
                         {"dnsName": vip, "address": vip, "targets": sorted(targets or [])}, _public(tags))  # fmt: skip
+
+    def _vip_of(self, folder: dict[str, Any]) -> Resource:
+        """The virtual IP a cluster's folder holds, as a load balancer with its targets."""
+        tags = folder["tags"]
+        return self._load_balancer(folder["obj"]._moId, tags.get(REGION, ""), tags[VIP], tags,
+                                   json.loads(tags.get(TARGETS) or "[]"))  # fmt: skip
 
     def _targets(self, load_balancer_id: str, change: set[str], add: bool) -> Resource:
         folder_id = load_balancer_id.removeprefix("vip-")
@@ -316,7 +337,7 @@ class VsphereCloud:
 
     def _configure(self, vm: vim.VirtualMachine, launch: LaunchSpec) -> None:
         size = self.sizes[launch.instance_type]
-        user_data = base64.b64encode(launch.user_data.encode()).decode()
+        user_data = base64.b64encode(_with_key(launch.user_data, launch.ssh_key).encode()).decode()
         spec = vim.vm.ConfigSpec(numCPUs=size.cpu, memoryMB=size.memory_mib, extraConfig=[
             vim.option.OptionValue(key="guestinfo.userdata", value=user_data),
             vim.option.OptionValue(key="guestinfo.userdata.encoding", value="base64"),
@@ -356,16 +377,13 @@ class VsphereCloud:
     def describe(self, ids: list[str]) -> list[Resource]:
         """Each id's resource as vCenter has it now; what is gone is GONE."""
         known = {row["obj"]._moId: row for row in self._vms()}
-        folders = {row["obj"]._moId: row for row in self._owned([vim.Folder], ["name"])}
+        vips = {f"vip-{row['obj']._moId}": row for row in self._owned([vim.Folder], ["name"]) if row["tags"].get(VIP)}
         described = []
         for resource_id in ids:
             if resource_id in known:
                 described.append(self._resource(known[resource_id]))
-            elif resource_id.startswith("vip-") and resource_id.removeprefix("vip-") in folders:
-                row = folders[resource_id.removeprefix("vip-")]
-                described.append(self._load_balancer(row["obj"]._moId, row["tags"].get(REGION, ""),
-                                                     row["tags"].get(VIP, ""), row["tags"],
-                                                     json.loads(row["tags"].get(TARGETS) or "[]")))  # fmt: skip
+            elif resource_id in vips:
+                described.append(self._vip_of(vips[resource_id]))
             else:
                 described.append(Resource(resource_id, "unknown", "", None, GONE))
         return described
@@ -419,7 +437,7 @@ class VsphereCloud:
                 region = row["tags"].get(REGION, "")
                 owned.append(Resource(row["obj"]._moId, "network", region, None, READY, {}, _public(row["tags"])))
                 if row["tags"].get(VIP):
-                    owned.append(self._load_balancer(row["obj"]._moId, region, row["tags"][VIP], row["tags"]))
+                    owned.append(self._vip_of(row))
         for row in self._owned([vim.ResourcePool], ["name"]):
             if matches(row["tags"]):
                 owned.append(Resource(row["obj"]._moId, "resource_pool", row["tags"].get(REGION, ""),
@@ -427,6 +445,12 @@ class VsphereCloud:
         return [r for r in owned if kinds is None or r.kind in kinds]
 
     def builder_connection(self, builder: Resource, user: str | None = None) -> dict[str, str]:
+        if self.builder_ssh:  # a stand-in: its VMs are not machines, a real sshd stands in
+            host, _, port = self.builder_ssh["address"].rpartition(":")
+            return {"ansible_connection": "ssh", "ansible_host": host, "ansible_port": port,
+                    "ansible_user": self.builder_ssh.get("user", user or "root"),
+                    "ansible_python_interpreter": self.builder_ssh.get("python", "/usr/bin/python3"),
+                    "image_root": str(Path(self.builder_ssh["root"]) / builder.id)}  # fmt: skip
         address = builder.spec.get("privateIp")
         if not address:
             raise CloudError(CONFLICT, "NoAddress", f"VM {builder.id} reports no guest address yet")

@@ -50,8 +50,9 @@ class VspherePlugin:
             kept = self._drivers.get(account.id)
             if kept and kept[0] == account:
                 return kept[1]
-            made = VsphereCloud(Session(endpoint(account)), port_groups(account.config),
-                                str(account.config.get("vipPool") or ""))  # fmt: skip
+            config = account.config
+            made = VsphereCloud(Session(endpoint(account)), port_groups(config), str(config.get("vipPool") or ""),
+                                builder_ssh=config.get("builderSsh"))  # fmt: skip
             self._drivers[account.id] = (account, made)
             return made
 

@@ -53,6 +53,32 @@ def control_plane_files(secrets: dict[str, str]) -> list[dict[str, str]]:
     return files
 
 
+KUBE_VIP_IMAGE = "ghcr.io/kube-vip/kube-vip:v0.8.7"
+
+
+def kube_vip_file(address: str, port: int, init: bool) -> dict[str, str]:
+    """kube-vip as a static pod of a control-plane node, announcing the cluster's virtual IP by ARP with
+    leader election among the control-plane nodes (the endpoint on a cloud without load balancers). The
+    first node's kubeadm init has only super-admin.conf to talk to its API with (Kubernetes 1.29+)."""
+    kubeconfig = "/etc/kubernetes/super-admin.conf" if init else "/etc/kubernetes/admin.conf"
+    env = {"vip_arp": "true", "port": str(port), "vip_cidr": "32", "cp_enable": "true", "cp_namespace": "kube-system",
+           "vip_leaderelection": "true", "vip_leasename": "plndr-cp-lock", "address": address}  # fmt: skip
+    container = {"name": "kube-vip", "image": KUBE_VIP_IMAGE, "args": ["manager"],
+                 "env": [{"name": k, "value": v} for k, v in env.items()],
+                 "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}},
+                 "volumeMounts": [{"name": "kubeconfig", "mountPath": "/etc/kubernetes/admin.conf"}]}  # fmt: skip
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kube-vip", "namespace": "kube-system"},
+           "spec": {"hostNetwork": True, "hostAliases": [{"ip": "127.0.0.1", "hostnames": ["kubernetes"]}],
+                    "containers": [container],
+                    "volumes": [{"name": "kubeconfig", "hostPath": {"path": kubeconfig}}]}}  # fmt: skip
+    return {
+        "path": "/etc/kubernetes/manifests/kube-vip.yaml",
+        "permissions": "0600",
+        "owner": "root:root",
+        "content": yaml.safe_dump(pod, sort_keys=False),
+    }
+
+
 def _hardened_api_server(kubeadm_part: dict[str, Any], secrets: dict[str, str]) -> dict[str, Any]:
     """The API server's extraArgs (the pack's, with Strata's audit policy and encryption on top) and the host
     folders they need mounted into its static pod."""

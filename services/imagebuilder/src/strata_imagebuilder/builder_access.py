@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from strata_common.clouds.driver import CloudDriver
+from strata_common.clouds.driver import SECURITY_GROUPS, CloudDriver, capabilities
 from strata_common.engine.runner import StepContext
 
 BUILDER_CIDR = "10.255.0.0/16"
@@ -21,7 +21,7 @@ BUILDER_ROLE = "image-builder"
 @dataclass(frozen=True)
 class BuilderPlacement:
     subnet: str
-    security_group: str
+    security_groups: tuple[str, ...]  # none on a cloud without security groups
 
 
 @dataclass(frozen=True)
@@ -50,5 +50,7 @@ def placement(ctx: StepContext, driver: CloudDriver, zone: str) -> BuilderPlacem
     with ctx.db.connection() as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (token,))
         network = driver.ensure_network(region, BUILDER_CIDR, [zone], tags, token, roles=(BUILDER_ROLE,))
+        if SECURITY_GROUPS not in capabilities(driver):  # vSphere: the builder's port group is the account's
+            return BuilderPlacement(network.spec["subnets"][BUILDER_ROLE][zone], ())
         groups = driver.ensure_security_groups(region, network.id, {BUILDER_ROLE: rules}, tags, token)
-    return BuilderPlacement(network.spec["subnets"][BUILDER_ROLE][zone], groups[BUILDER_ROLE].id)
+    return BuilderPlacement(network.spec["subnets"][BUILDER_ROLE][zone], (groups[BUILDER_ROLE].id,))

@@ -38,8 +38,10 @@ def _catalog(cloud_type: str) -> Catalog:
     return registry.catalog(cloud_type) or Catalog()
 
 
-def _regions(cloud_type: str) -> dict[str, list[str]]:
-    return _catalog(cloud_type).regions
+def _builder_zone(ctx: StepContext, region: str) -> str:
+    """Where a builder or scanner runs: the region's first zone, or the cluster's first on a cloud whose
+    zones come from the account (vSphere's compute clusters)."""
+    return (_catalog(ctx.spec.cloud_type).regions.get(region) or ctx.spec.zones() or [region])[0]
 
 
 def _usable(images: list[Resource]) -> Resource | None:
@@ -90,7 +92,7 @@ def _resolve(ctx: StepContext) -> dict:
             return _build(ctx, driver, plan, os_pack)  # this step's build, its image pending last time
         if found:
             return _result(ctx, driver, found, plan, found.tags.get("strata:source", "built"))
-        for other in sorted(set(_regions(cloud_type)) - {where}):
+        for other in sorted(set(_catalog(cloud_type).regions) - {where}):
             source = next((i for i in driver.find_images(other, signed) if i.state == READY), None)
             if source:
                 ctx.event("info", "ImageCopy", f"copying image {source.id} ({plan.signature[:12]}) from {other}")
@@ -117,11 +119,11 @@ def _scan_as_is(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack:
         _report(ctx, plan, os_pack, None)
         return
     if kept is None:
-        zone = (_regions(ctx.spec.cloud_type).get(where) or [where])[0]
+        zone = _builder_zone(ctx, where)
         place, key = placement(ctx, driver, zone), builder_key(ctx.settings.secret_key, token)
         tags = {**owner(ctx), **scan_tags, "strata:scan-token": token, "strata:role": "image-scanner"}
         launch = LaunchSpec(where, zone, _catalog(ctx.spec.cloud_type).builder_type, base, "", tags, token,
-                            place.subnet, (place.security_group,), ssh_key=key.public)  # fmt: skip
+                            place.subnet, place.security_groups, ssh_key=key.public)  # fmt: skip
         scanner = wait_ready(driver, driver.run_instance(launch))
         user = (os_pack["os"]["images"][ctx.spec.cloud_type] or {}).get("sshUser")
         try:
@@ -173,11 +175,11 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack: dict
         ctx.event("info", "ImageBuild", f"building image {plan.signature[:12]} (attempt {claim.attempt}): "
                                         f"{plan.reason}")  # fmt: skip
         ctx.note(buildToken=attempt_token)
-    zone = (_regions(ctx.spec.cloud_type).get(where) or [where])[0]
+    zone = _builder_zone(ctx, where)
     base = base_image(driver, os_pack, ctx.spec.cloud_type, where)
     place, key = placement(ctx, driver, zone), builder_key(ctx.settings.secret_key, attempt_token)
     launch = LaunchSpec(where, zone, _catalog(ctx.spec.cloud_type).builder_type, base, "", builder_tags, attempt_token,
-                        place.subnet, (place.security_group,), ssh_key=key.public)  # fmt: skip
+                        place.subnet, place.security_groups, ssh_key=key.public)  # fmt: skip
     builder = driver.run_instance(launch)
     builder = wait_ready(driver, builder)
     image_tags = {"strata:signature": plan.signature, "strata:source": "built", "strata:managed-by": "strata",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from strata_common import pki
 from strata_common.cloud_steps import cloud, owner, record_status, status_of, token, wait_ready
+from strata_common.clouds.driver import SECURITY_GROUPS as SECURITY_GROUP_CAPABILITY
+from strata_common.clouds.driver import capabilities
 from strata_common.db.queries import clusters, machines, secrets
 from strata_common.db.types import DbConnection
 from strata_common.engine.errors import Retry
@@ -55,6 +57,11 @@ def ensure_network(ctx: StepContext) -> dict:
 def ensure_security_groups(ctx: StepContext) -> dict:
     network = status_of(ctx, "network")
     with cloud(ctx) as driver:
+        if SECURITY_GROUP_CAPABILITY not in capabilities(driver):  # vSphere without NSX
+            ctx.event("info", "SecurityGroupsSkipped", f"the {ctx.spec.cloud_type} cloud has no security groups: "
+                      "keep control-plane and worker port groups apart with the network's own firewall")  # fmt: skip
+            record_status(ctx, securityGroups={})
+            return {"groups": {}}
         made = driver.ensure_security_groups(ctx.spec.region, network, SECURITY_GROUPS, owner(ctx), token(ctx))
     groups = {name: group.id for name, group in made.items()}
     record_status(ctx, securityGroups=groups)
@@ -63,9 +70,10 @@ def ensure_security_groups(ctx: StepContext) -> dict:
 
 @step_handler("provisioner", "ensure_load_balancer")
 def ensure_load_balancer(ctx: StepContext) -> dict:
-    network, group = status_of(ctx, "network"), status_of(ctx, "securityGroups")["load-balancer"]
-    with cloud(ctx) as driver:
-        balancer = driver.ensure_load_balancer(ctx.spec.region, network, API_PORT, owner(ctx), token(ctx), (group,))
+    network, group = status_of(ctx, "network"), status_of(ctx, "securityGroups").get("load-balancer")
+    with cloud(ctx) as driver:  # on a cloud without load balancers: a virtual IP the control-plane nodes serve
+        balancer = driver.ensure_load_balancer(ctx.spec.region, network, API_PORT, owner(ctx), token(ctx),
+                                               (group,) if group else ())  # fmt: skip
         balancer = wait_ready(driver, balancer)
     endpoint = f"https://{balancer.spec['dnsName']}:{API_PORT}"
     record_status(ctx, loadBalancer=balancer.id, endpoint=endpoint)
@@ -129,7 +137,7 @@ def delete_nodes(ctx: StepContext) -> dict:
 @step_handler("provisioner", "delete_infrastructure")
 def delete_infrastructure(ctx: StepContext) -> dict:
     deleted = _delete_owned(ctx, ("load_balancer", "security_group", "key_pair"))
-    deleted += _delete_owned(ctx, ("subnet", "internet_gateway"))  # what a network must lose before it goes
+    deleted += _delete_owned(ctx, ("subnet", "internet_gateway", "resource_pool"))  # before their network goes
     deleted += _delete_owned(ctx, ("network",))
     return {"deleted": deleted}
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from strata_common.bootstrap import control_plane_files, kubeadm_documents, user_data
+from strata_common.bootstrap import control_plane_files, kube_vip_file, kubeadm_documents, user_data
 from strata_common.cloud_steps import cloud, layer, owner, status_of, token, wait_ready
-from strata_common.clouds.driver import GONE, LaunchSpec
+from strata_common.clouds.driver import GONE, LOAD_BALANCER, LaunchSpec, capabilities
 from strata_common.db.queries import machines, secrets
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
@@ -30,7 +30,9 @@ def _poll(ctx: StepContext) -> float:
     return max(0.25, NODE_POLL_SECONDS * ctx.settings.localcloud_time_scale)
 
 
-def _node_user_data(ctx: StepContext, node: NodeTemplate, kubernetes: dict, values: dict) -> str:
+def _node_user_data(ctx: StepContext, node: NodeTemplate, kubernetes: dict, values: dict, virtual_ip: bool) -> str:
+    """The node's cloud-init; a control-plane node on a cloud without load balancers also serves the
+    endpoint's virtual IP (kube-vip)."""
     endpoint = status_of(ctx, "endpoint").removeprefix("https://")
     with ctx.db.connection() as conn:
         cluster_secrets = secrets.unsealed(conn, ctx.step.cluster_id, ctx.settings.secret_key)
@@ -38,6 +40,9 @@ def _node_user_data(ctx: StepContext, node: NodeTemplate, kubernetes: dict, valu
         raise StepError("SecretsMissing", "the cluster's PKI does not exist yet")
     bootstrap_node = {"name": node.name, "pool": node.pool, "role": node.role, "index": node.index}
     files = control_plane_files(cluster_secrets) if node.role == CONTROL_PLANE else []
+    if virtual_ip and node.role == CONTROL_PLANE:
+        address, _, port = endpoint.rpartition(":")
+        files.append(kube_vip_file(address, int(port), node.init))
     return user_data(kubeadm_documents(bootstrap_node, node.init, endpoint, kubernetes["kubernetes"], values,
                                        cluster_secrets), files)  # fmt: skip
 
@@ -58,19 +63,21 @@ def ensure_node(ctx: StepContext) -> dict:
     launch_token = token(ctx)
     ctx.note(token=launch_token)  # stored before the cloud is called: a re-run finds what it launched
     ctx.kill_point("before-cloud-call")
-    launch = LaunchSpec(
-        region=ctx.spec.region,
-        zone=node.zone,
-        instance_type=node.instance_type,
-        image=status_of(ctx, "image"),
-        user_data=_node_user_data(ctx, node, kubernetes, values),
-        tags=tags,
-        token=launch_token,
-        subnet=status_of(ctx, "subnets")[_role(node)][node.zone],
-        security_groups=(status_of(ctx, "securityGroups")[_role(node)],),
-        disk_gib=node.disk_gib,
-    )
+    group = status_of(ctx, "securityGroups").get(_role(node))  # none on a cloud without security groups
     with cloud(ctx) as driver:
+        virtual_ip = LOAD_BALANCER not in capabilities(driver)
+        launch = LaunchSpec(
+            region=ctx.spec.region,
+            zone=node.zone,
+            instance_type=node.instance_type,
+            image=status_of(ctx, "image"),
+            user_data=_node_user_data(ctx, node, kubernetes, values, virtual_ip),
+            tags=tags,
+            token=launch_token,
+            subnet=status_of(ctx, "subnets")[_role(node)][node.zone],
+            security_groups=(group,) if group else (),
+            disk_gib=node.disk_gib,
+        )
         instance = driver.run_instance(launch)
         with ctx.db.connection() as conn:
             machines.launched(conn, ctx.step.cluster_id, node.name, instance.id)

@@ -52,6 +52,18 @@ class LaunchSpec:
 # and worker nodes in dedicated network domains").
 NODE_ROLES = ("control-plane", "workers")
 
+# What a cloud may lack (a driver's `capabilities`; a driver without the attribute has them all):
+# security groups of its own (vSphere without NSX has none: isolation is the port groups' business), and
+# a load balancer of its own (vSphere's control-plane endpoint is a virtual IP that kube-vip serves
+# from the control-plane nodes).
+SECURITY_GROUPS, LOAD_BALANCER = "security-groups", "load-balancer"
+ALL_CAPABILITIES = frozenset({SECURITY_GROUPS, LOAD_BALANCER})
+
+
+def capabilities(driver: object) -> frozenset[str]:
+    return frozenset(getattr(driver, "capabilities", ALL_CAPABILITIES))
+
+
 # Normalized error kinds: every driver maps its cloud's codes to these in one place.
 QUOTA, CAPACITY, AUTH, NOT_FOUND, THROTTLED, INVALID, CONFLICT, UNAVAILABLE = (
     "quota", "capacity", "auth", "not-found", "throttled", "invalid", "conflict", "unavailable",

@@ -11,6 +11,7 @@ key is picked up within a minute without a database read per step.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from dataclasses import dataclass, field
@@ -108,10 +109,19 @@ def cloud_account(account_id: str, pool: DbPool, settings: Settings) -> CloudAcc
     return account
 
 
+EMULATED_NAME_SUFFIX = ".cluster.strata.invalid"  # never resolved: only asked for in the TLS handshake
+
+
 def emulated_api_server(cluster_id: str, endpoint: str, settings: Settings) -> tuple[str, str | None]:
     """The emulator serves every cluster under its own URL; the certificate it presents is chosen by
-    the load balancer's name, which the client must ask for."""
-    return f"{settings.kubeapi_url.rstrip('/')}/clusters/{cluster_id}", urlsplit(endpoint).hostname
+    the name the client asks for in the TLS handshake: the load balancer's, or, for an endpoint that is
+    an address (a virtual IP, for which a client sends no name), `<cluster id>.cluster.strata.invalid`."""
+    host = urlsplit(endpoint).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return f"{settings.kubeapi_url.rstrip('/')}/clusters/{cluster_id}", host or None
+    return f"{settings.kubeapi_url.rstrip('/')}/clusters/{cluster_id}", f"{cluster_id}{EMULATED_NAME_SUFFIX}"
 
 
 def api_server(cloud: str, account_config: dict[str, Any], cluster_id: str, endpoint: str,

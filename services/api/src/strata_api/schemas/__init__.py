@@ -182,6 +182,7 @@ _ALLOWED_CONFIG = {
         "portGroups",
         "vipPool",
         "kubernetes",
+        "builderSsh",
     },
 }
 _ALLOWED_CREDENTIALS = {
