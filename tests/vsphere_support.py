@@ -11,6 +11,7 @@ the call rather than on the task (the driver maps both the same way)."""
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import html
 import os
@@ -57,10 +58,14 @@ def vcsim_binary() -> Path:
         raise RuntimeError("Go and govmomi's sources are missing: `make system-deps` installs golang-go and "
                            "golang-github-vmware-govmomi-dev")  # fmt: skip
     CACHE.mkdir(parents=True, exist_ok=True)
-    part = binary.with_suffix(f".{os.getpid()}")
-    env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH, "GOCACHE": str(CACHE / "gocache")}
-    subprocess.run(["go", "build", "-o", str(part), str(source)], env=env, check=True, capture_output=True, timeout=600)
-    part.replace(binary)
+    with open(CACHE / "build.lock", "w") as lock:  # the test processes build it once between them
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not binary.exists():
+            part = binary.with_suffix(f".{os.getpid()}")
+            env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH, "GOCACHE": str(CACHE / "gocache")}
+            subprocess.run(["go", "build", "-o", str(part), str(source)], env=env, check=True, capture_output=True,
+                           timeout=600)  # fmt: skip
+            part.replace(binary)
     return binary
 
 
