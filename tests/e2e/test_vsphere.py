@@ -4,9 +4,13 @@ the account is checked by logging in and finding its datacenter, and a refusal n
 from __future__ import annotations
 
 import base64
+import functools
 import getpass
+import http.server
 import json
+import tarfile
 import tempfile
+import threading
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -58,27 +62,22 @@ def test_an_account_is_checked_with_vcenter_and_a_refusal_names_what_to_fix(clie
     assert "config.thumbprint" in unchecked.json()["error"]["fields"]
 
 
-def vsphere_os_pack(registry: Path) -> None:
-    """An OS pack whose vSphere template is used as it is (Kubernetes installed in it already)."""
-    folder = registry / "ubuntu-vsphere" / "1.0.0"
+def vsphere_os_pack(registry: Path, name: str = "ubuntu-vsphere", image: dict | None = None,
+                    version: str = "22.04") -> None:  # fmt: skip
+    """An OS pack whose vSphere template is used as it is (Kubernetes installed in it already); Ubuntu
+    22.04's images are scanned against the CIS benchmark on first use, 24.04's are not (no content)."""
+    folder = registry / name / "1.0.0"
     folder.mkdir(parents=True)
     (folder / "values.yaml").write_text("{}\n")
-    manifest = {"name": "ubuntu-vsphere", "version": "1.0.0", "layer": "os", "cloudTypes": ["vsphere"],
-                "os": {"family": "ubuntu", "version": "22.04", "roles": [], "skipK8sInstall": True,
-                       "images": {"vsphere": {"template": TEMPLATE}}}}  # fmt: skip
+    manifest = {"name": name, "version": "1.0.0", "layer": "os", "cloudTypes": ["vsphere"],
+                "os": {"family": "ubuntu", "version": version, "roles": [], "skipK8sInstall": True,
+                       "images": {"vsphere": image or {"template": TEMPLATE}}}}  # fmt: skip
     (folder / "pack.json").write_text(json.dumps(manifest))
-    (registry / "index.json").write_text(json.dumps({"name": "lab", "packs": ["ubuntu-vsphere/1.0.0"]}))
+    (registry / "index.json").write_text(json.dumps({"name": "lab", "packs": [f"{name}/1.0.0"]}))
 
 
 def owned(vcsim, cluster_id: str) -> list:
-    from strata_vsphere.driver import VsphereCloud
-    from strata_vsphere.session import Endpoint, Session
-
-    session = Session(Endpoint(vcsim.host, vcsim.port, vcsim.user, vcsim.password, verify=False))
-    try:
-        return VsphereCloud(session, {}, "").list_owned({"strata:cluster": cluster_id})
-    finally:
-        session.close()
+    return owned_by(vcsim, {"strata:cluster": cluster_id})
 
 
 def test_a_cluster_over_two_compute_clusters_runs_its_addons_and_delete_leaves_nothing(clients, fleet_env, vcsim,
@@ -164,6 +163,80 @@ def test_insufficient_resources_are_shown_until_cleared_then_the_cluster_runs(cl
     wait_until(lambda: op.get(f"/v1/clusters/{cluster_id}").status_code == 404, timeout=120, interval=0.5,
                message="the cluster deleted")  # fmt: skip
     assert owned(vcsim, cluster_id) == []
+
+
+OVF = """<?xml version="1.0" encoding="UTF-8"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
+ xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
+ xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
+ xmlns:vmw="http://www.vmware.com/schema/ovf">
+  <References/>
+  <VirtualSystem ovf:id="ubuntu-22.04">
+    <Info>Ubuntu 22.04 with Kubernetes</Info>
+    <OperatingSystemSection ovf:id="94" vmw:osType="ubuntu64Guest"><Info>OS</Info></OperatingSystemSection>
+    <VirtualHardwareSection>
+      <Info>hardware</Info>
+      <System><vssd:ElementName>Virtual Hardware Family</vssd:ElementName><vssd:InstanceID>0</vssd:InstanceID>
+        <vssd:VirtualSystemType>vmx-13</vssd:VirtualSystemType></System>
+      <Item><rasd:AllocationUnits>hertz * 10^6</rasd:AllocationUnits><rasd:ElementName>2 vCPUs</rasd:ElementName>
+        <rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType>
+        <rasd:VirtualQuantity>2</rasd:VirtualQuantity></Item>
+      <Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:ElementName>2 GiB</rasd:ElementName>
+        <rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType>
+        <rasd:VirtualQuantity>2048</rasd:VirtualQuantity></Item>
+    </VirtualHardwareSection>
+  </VirtualSystem>
+</Envelope>
+"""
+
+
+def serve_ova(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """An OVA (a tar holding the OVF descriptor; this one names no disk) on a local web server."""
+    folder.mkdir()
+    (folder / "ubuntu.ovf").write_text(OVF)
+    with tarfile.open(folder / "ubuntu.ova", "w") as ova:
+        ova.add(folder / "ubuntu.ovf", arcname="ubuntu.ovf")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/ubuntu.ova"
+
+
+def test_two_clusters_asking_at_once_for_a_packs_ova_import_it_once(clients, fleet_env, vcsim, sshd, tmp_path):
+    op, admin = clients["operator"], clients["admin"]
+    server, url = serve_ova(tmp_path / "web")
+    try:
+        vsphere_os_pack(tmp_path / "registry", "ubuntu-ova", {"template": "ubuntu-ova-v1", "ova": url}, "24.04")
+        registry = admin.post("/v1/registries", {"name": "lab", "source": str(tmp_path / "registry")}).json()
+        admin.post(f"/v1/registries/{registry['id']}/sync")
+        body = vsphere_account(vcsim, sshd, kubernetes="emulated", datacenter="DC1",
+                               portGroups={"control-plane": "DC1_DVPG0", "workers": "DC1_DVPG1"})  # fmt: skip
+        account = op.post("/v1/cloudaccounts", {**body, "name": "dc1"}).json()["id"]
+        layers = [{"pack": "ubuntu-ova", "version": "1.0.0"}, *LOCAL_PROFILE["layers"][1:2]]
+        profile = op.post("/v1/profiles", {"name": "ova", "layers": layers}).json()["id"]
+        pools = [{"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "medium", "zones": ["DC1_C0"]}]
+        imports_before = vcsim.calls()["ImportVApp"]
+        ids = [op.post("/v1/clusters", cluster_request(profile, account, name=f"ova-{n}", cloud={"region": "DC1"},
+                                                       pools=pools)).json()["id"] for n in range(2)]  # fmt: skip
+        for cluster_id in ids:
+            wait_until(lambda c=cluster_id: op.get(f"/v1/clusters/{c}").json()["phase"] == "Running", timeout=120,
+                       interval=0.5, message="both clusters Running")  # fmt: skip
+    finally:
+        server.shutdown()
+    assert vcsim.calls()["ImportVApp"] - imports_before == 1
+    templates = [r for r in owned_by(vcsim, {"strata:ova": url}) if r.kind == "image"]
+    assert len(templates) == 1 and templates[0].region == "DC1"
+
+
+def owned_by(vcsim, tags: dict[str, str]) -> list:
+    from strata_vsphere.driver import VsphereCloud
+    from strata_vsphere.session import Endpoint, Session
+
+    session = Session(Endpoint(vcsim.host, vcsim.port, vcsim.user, vcsim.password, verify=False))
+    try:
+        return VsphereCloud(session, {}, "").list_owned(tags)
+    finally:
+        session.close()
 
 
 def _configuration(kubeconfig: str) -> k8s.Configuration:

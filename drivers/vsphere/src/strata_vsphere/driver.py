@@ -43,6 +43,7 @@ from strata_common.clouds.driver import (
     Resource,
     TagFilter,
 )
+from strata_vsphere import ova
 from strata_vsphere.session import Session
 
 CAPABILITIES: frozenset[str] = frozenset()  # no security groups, no load balancer: a virtual IP (kube-vip)
@@ -261,7 +262,9 @@ class VsphereCloud:
                 and row["tags"].get(REGION) == region and tags.items() <= row["tags"].items()]  # fmt: skip
 
     def catalog_image(self, region: str, reference: dict[str, Any]) -> str:
-        """The template an OS pack names (`os.images.vsphere.template`) in the region's datacenter."""
+        """The template an OS pack names (`os.images.vsphere.template`) in the region's datacenter,
+        imported from the pack's OVA (`ova`: an http(s) URL) the first time it is asked for there.
+        The caller serializes asks for the same reference (two imports would make two templates)."""
         name = reference.get("template")
         if not name:
             raise CloudError(INVALID, "InvalidParameterValue", "the OS pack names no vSphere template")
@@ -269,6 +272,8 @@ class VsphereCloud:
         for row in self.session.collect([vim.VirtualMachine], ["name", "config.template"], datacenter.vmFolder):
             if row["name"] == name and row["config.template"]:
                 return row["obj"]._moId
+        if reference.get("ova"):
+            return ova.import_template(self.session, datacenter, name, reference["ova"], self._tag)._moId
         raise CloudError(INVALID, "InvalidParameterValue", f"no template {name!r} in datacenter {region}")
 
     def copy_image(self, image_id: str, region: str, tags: dict[str, str], token: str) -> Resource:

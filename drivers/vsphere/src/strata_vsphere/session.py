@@ -48,20 +48,23 @@ class Session:
         self.endpoint = endpoint
         self._lock = threading.Lock()
         self._si: vim.ServiceInstance | None = None
+        self._content: vim.ServiceInstanceContent | None = None
 
     @property
     def content(self) -> vim.ServiceInstanceContent:
+        """The service content, read once per login (else every call would ask vCenter for it again)."""
         with self._lock:
-            if self._si is None:
+            if self._si is None or self._content is None:
                 try:
                     self._si = self.endpoint.connect()
+                    self._content = self._si.RetrieveContent()
                 except vmodl.MethodFault as fault:
                     raise cloud_error(fault) from None
                 except OSError as err:
                     raise CloudError(
                         "unavailable", type(err).__name__, f"vCenter {self.endpoint.host}: {err}"
                     ) from None
-            return self._si.RetrieveContent()
+            return self._content
 
     def call(self, action: Callable[[vim.ServiceInstanceContent], T]) -> T:
         """Run `action` on the session's content, logging in again once if vCenter dropped the session."""
@@ -70,7 +73,7 @@ class Session:
                 return action(self.content)
             except vim.fault.NotAuthenticated:
                 with self._lock:
-                    self._si = None
+                    self._si = self._content = None
                 if attempt == 2:
                     raise CloudError("auth", "NotAuthenticated", "vCenter refused the session twice") from None
             except vmodl.MethodFault as fault:
@@ -115,8 +118,14 @@ class Session:
 
         return self.call(retrieve)
 
+    def cookie(self) -> str:
+        """The session's cookie, for the HTTP transfers beside the SOAP API (an import's disks)."""
+        self.content  # noqa: B018 - logs in when needed
+        assert self._si is not None
+        return str(self._si._stub.cookie)
+
     def close(self) -> None:
         with self._lock:
             if self._si is not None:
                 Disconnect(self._si)
-                self._si = None
+                self._si = self._content = None

@@ -5,6 +5,7 @@ OpenSCAP); or use the pack's image as it is when there is nothing to run on it."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -24,14 +25,20 @@ from strata_imagebuilder.signature import ImagePlan, plan_image
 WAIT_FOR_BUILD = 1.0  # seconds between looks at another cluster's build of the same signature
 
 
-def base_image(driver: CloudDriver, os_pack: dict[str, Any], cloud_type: str, where: str) -> str:
-    """The OS pack's out-of-the-box image in the region, as the cloud's driver resolves the pack's reference."""
+def base_image(ctx: StepContext, driver: CloudDriver, os_pack: dict[str, Any], where: str) -> str:
+    """The OS pack's out-of-the-box image in the region, as the cloud's driver resolves the pack's reference:
+    one step at a time per account, region and reference, since a driver may import the image on its first
+    use (vSphere's OVA) and two imports would make two."""
+    cloud_type = ctx.spec.cloud_type
     reference = os_pack["os"]["images"].get(cloud_type)
     if not reference:
         raise StepError("ImageReferenceMissing",
                         f"pack {os_pack['name']}@{os_pack['version']} has no {cloud_type} image for {where}",
                         USER_FIXABLE)  # fmt: skip
-    return driver.catalog_image(where, reference)
+    key = f"base-image:{ctx.spec.cloud_account}:{where}:{json.dumps(reference, sort_keys=True)}"
+    with ctx.db.connection() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+        return driver.catalog_image(where, reference)
 
 
 def _catalog(cloud_type: str) -> Catalog:
@@ -81,7 +88,7 @@ def _resolve(ctx: StepContext) -> dict:
     signed = {"strata:signature": plan.signature}
     with cloud(ctx) as driver:
         if not plan.build:
-            base = base_image(driver, os_pack, cloud_type, where)
+            base = base_image(ctx, driver, os_pack, where)
             ctx.event("info", "ImageAsIs", f"{plan.reason}: {base}")
             _scan_as_is(ctx, driver, plan, os_pack, base)
             _record(ctx, base, plan, "catalog", READY)
@@ -176,7 +183,7 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack: dict
                                         f"{plan.reason}")  # fmt: skip
         ctx.note(buildToken=attempt_token)
     zone = _builder_zone(ctx, where)
-    base = base_image(driver, os_pack, ctx.spec.cloud_type, where)
+    base = base_image(ctx, driver, os_pack, where)
     place, key = placement(ctx, driver, zone), builder_key(ctx.settings.secret_key, attempt_token)
     launch = LaunchSpec(where, zone, _catalog(ctx.spec.cloud_type).builder_type, base, "", builder_tags, attempt_token,
                         place.subnet, place.security_groups, ssh_key=key.public)  # fmt: skip
