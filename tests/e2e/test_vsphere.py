@@ -57,6 +57,14 @@ def test_an_account_is_checked_with_vcenter_and_a_refusal_names_what_to_fix(clie
     assert refused.json()["error"]["fields"]["credentials"] == [f"InvalidLogin: {INVALID_LOGIN}"]
     assert vcsim.password not in refused.text
 
+    catalog = op.get(f"/v1/cloudaccounts/{created.json()['id']}/catalog").json()
+    (region,) = catalog["regions"]  # the account's datacenter; its compute clusters are the zones
+    assert region["name"] == "DC0" and [z["name"] for z in region["zones"]] == ["DC0_C0", "DC0_C1"]
+    assert all(z["hosts"] == 2 and z["cpuMhz"] > 0 and z["memoryMiB"] > 0 for z in region["zones"])
+    assert {"small", "medium", "large"} <= {t["name"] for t in catalog["instanceTypes"]}
+    local = op.post("/v1/cloudaccounts", {"name": "here", "cloud": "local"}).json()["id"]
+    assert "local-1" in {r["name"] for r in op.get(f"/v1/cloudaccounts/{local}/catalog").json()["regions"]}
+
     unchecked = op.post("/v1/cloudaccounts", {**vsphere_account(vcsim, insecure=False), "name": "lab4"})
     assert unchecked.status_code == 422  # no way to check vCenter's certificate was given
     assert "config.thumbprint" in unchecked.json()["error"]["fields"]

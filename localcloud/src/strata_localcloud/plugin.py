@@ -36,5 +36,8 @@ class LocalPlugin:
         """The local cloud's own latency model, scaled as its resources are."""
         return LatencyModel(settings.localcloud_time_scale).seconds(kind)
 
+    def account_zones(self, account: CloudAccount) -> None:
+        return None
+
 
 plugin = LocalPlugin()

@@ -103,5 +103,8 @@ class AwsPlugin:
     def expected_seconds(self, kind: str, settings: Settings) -> float:
         return TYPICAL_SECONDS.get(kind, 0.0)
 
+    def account_zones(self, account: CloudAccount) -> None:
+        return None
+
 
 plugin = AwsPlugin()

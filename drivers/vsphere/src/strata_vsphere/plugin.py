@@ -82,5 +82,23 @@ class VspherePlugin:
     def expected_seconds(self, kind: str, settings: Settings) -> float:
         return TYPICAL_SECONDS.get(kind, 0.0)
 
+    def account_zones(self, account: CloudAccount) -> dict[str, list[dict[str, Any]]]:
+        """The account's datacenter and its compute clusters (the zones) with their hosts and capacity."""
+        session = Session(endpoint(account))
+        datacenter = account.config.get("datacenter", "")
+        try:
+            centers = [r["obj"] for r in session.collect([vim.Datacenter], ["name"]) if r["name"] == datacenter]
+            found = session.collect([vim.ClusterComputeResource], ["name", "summary"], centers[0].hostFolder)
+        finally:
+            session.close()
+        zones = []
+        for row in sorted(found if centers else [], key=lambda r: r["name"]):
+            summary = row["summary"]
+            zones.append({"name": row["name"], "hosts": summary.numHosts, "cpuCores": summary.numCpuCores,
+                          "cpuMhz": summary.totalCpu, "memoryMiB": summary.totalMemory // 2**20,
+                          "availableCpuMhz": summary.effectiveCpu,
+                          "availableMemoryMiB": summary.effectiveMemory})  # fmt: skip
+        return {datacenter: zones}
+
 
 plugin = VspherePlugin()

@@ -62,6 +62,11 @@ class CloudPlugin(Protocol):
         """The driver's latency model: seconds the cloud typically takes to make a resource of `kind`
         (network, security_group, load_balancer, instance, image) ready; a dry run's expected duration."""
 
+    def account_zones(self, account: CloudAccount) -> dict[str, list[dict[str, Any]]] | None:
+        """Regions -> their zones with what each offers, as the cloud reports them for this account
+        (vSphere's compute clusters with their hosts and capacity); None when the catalog's are the
+        account's (a public cloud's regions are everyone's)."""
+
 
 @cache
 def plugins() -> dict[str, CloudPlugin]:

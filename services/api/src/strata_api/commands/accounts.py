@@ -36,6 +36,28 @@ def check_credentials(data: dict[str, Any]) -> None:
                                                  f"{refused.code}: {refused.message}") from None  # fmt: skip
 
 
+def catalog(row: dict[str, Any], secret_key: str) -> dict[str, Any]:
+    """Where the account's clusters can run: regions with their zones (as its cloud reports them for the
+    account where they are the account's own, vSphere's compute clusters with their capacity; else the
+    cloud's catalog) and the instance types. 503 when the cloud cannot be asked."""
+    cloud = row["cloud"]
+    offered = registry.catalog(cloud)
+    listed = offered.regions if offered else {}
+    regions: dict[str, list[dict[str, Any]]] = {r: [{"name": z} for z in zones] for r, zones in listed.items()}
+    found = registry.plugins().get(cloud)
+    if found is not None:
+        credentials = SecretBox(secret_key).open(row["credentials"]) if row["credentials"] else {}
+        try:
+            own = found.account_zones(CloudAccount(str(row["id"]), cloud, row["config"], credentials))
+        except CloudError as refused:
+            raise ApiError(503, "cloud_unavailable", f"could not ask {cloud} for the account's zones: "
+                                                     f"{refused.code}: {refused.message}") from None  # fmt: skip
+        regions = own if own is not None else regions
+    sizes = offered.instance_types.values() if offered else []
+    return {"cloud": cloud, "regions": [{"name": name, "zones": zones} for name, zones in sorted(regions.items())],
+            "instanceTypes": [{"name": t.name, "cpu": t.cpu, "memoryMiB": t.memory_mib} for t in sizes]}  # fmt: skip
+
+
 def create_account(work: Work, data: dict[str, Any]) -> dict[str, Any]:
     sealed = SecretBox(work.settings.secret_key).seal(data["credentials"]) if data["credentials"] else None
     row = work.conn.execute(

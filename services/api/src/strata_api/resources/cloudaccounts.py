@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from strata_api.commands import accounts as commands
-from strata_api.http import api, db, load_json, principal, reply, work
+from strata_api.http import api, db, load_json, principal, release_db, reply, work
 from strata_api.queries import accounts as queries
 from strata_api.queries.accounts import account_view
-from strata_api.schemas import CloudAccountCreate, CloudAccountList, CloudAccountView
+from strata_api.schemas import CatalogView, CloudAccountCreate, CloudAccountList, CloudAccountView
 
 bp = Blueprint("cloudaccounts", __name__, url_prefix="/v1/cloudaccounts")
 
@@ -35,6 +35,15 @@ def list_accounts():
 @api("Get a cloud account (never its credentials)", responses={200: CloudAccountView, 404: None})
 def get_account(account_id: str):
     return reply(200, CloudAccountView, account_view(queries.own_account(db(), principal().project_id, account_id)))
+
+
+@bp.get("/<account_id>/catalog")
+@api("Where the account's clusters can run: regions, zones (vSphere's compute clusters with their capacity) and "
+     "instance types", responses={200: CatalogView, 404: None, 503: None})  # fmt: skip
+def get_catalog(account_id: str):
+    row = queries.own_account(db(), principal().project_id, account_id)
+    release_db()  # the cloud may be slow to answer
+    return reply(200, CatalogView, commands.catalog(row, current_app.config["STRATA_SETTINGS"].secret_key))
 
 
 @bp.delete("/<account_id>")

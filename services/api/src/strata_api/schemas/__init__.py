@@ -289,6 +289,33 @@ class CloudAccountList(Response):
     items = fields.List(fields.Nested(CloudAccountView), required=True)
 
 
+class ZoneView(Response):
+    name = fields.String(required=True)
+    hosts = fields.Integer()
+    cpuCores = fields.Integer()
+    cpuMhz = fields.Integer()
+    memoryMiB = fields.Integer()
+    availableCpuMhz = fields.Integer()
+    availableMemoryMiB = fields.Integer()
+
+
+class RegionView(Response):
+    name = fields.String(required=True)
+    zones = fields.List(fields.Nested(ZoneView), required=True)
+
+
+class InstanceTypeView(Response):
+    name = fields.String(required=True)
+    cpu = fields.Integer(required=True)
+    memoryMiB = fields.Integer(required=True)
+
+
+class CatalogView(Response):
+    cloud = fields.String(required=True)
+    regions = fields.List(fields.Nested(RegionView), required=True)
+    instanceTypes = fields.List(fields.Nested(InstanceTypeView), required=True)
+
+
 # ---- clusters ---------------------------------------------------------------------------------
 
 
