@@ -3,6 +3,7 @@ component up, a demo cluster Running, and Ctrl-C stops every process."""
 
 import json
 import os
+import random
 import signal
 import socket
 
@@ -14,9 +15,23 @@ from strata_cli.embedded import free_port
 from strata_common.engine.conditions import MILESTONES
 
 
+def free_run_of_ports(count: int) -> int:
+    """A port whose `count` successors are free, below the ephemeral range that free_port() and every
+    outgoing connection draw from (a successor of a free ephemeral port may be taken a moment later)."""
+    while True:
+        base = random.randrange(20000, 30000)
+        try:
+            for port in range(base + 1, base + 1 + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+
+
 def test_strata_up_runs_the_stack_and_sigint_stops_every_process(tmp_path, processes):
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATA_")}
-    api_port, flower_port, metrics_base = free_port(), free_port(), free_port()
+    api_port, flower_port, metrics_base = free_port(), free_port(), free_run_of_ports(3)
     env.update(
         STRATA_METRICS_PORT=str(metrics_base),  # the worker services answer on the three ports after it
         STRATA_STATE_DIR=str(tmp_path / "state"),
