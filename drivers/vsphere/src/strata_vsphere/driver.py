@@ -308,24 +308,21 @@ class VsphereCloud:
 
     def run_instance(self, launch: LaunchSpec) -> Resource:
         """Clone the template into the cluster's folder and the zone's pool, size it, hand it its
-        cloud-init user data (guestinfo), power it on. A VM of the token's name is looked up first."""
-        found = self._by_token(launch.token)
-        if found is not None:
-            return found
+        cloud-init user data (guestinfo), power it on. The VM of the token's name is looked up first, and
+        one found powered off (a run killed after its clone) is finished, not cloned again."""
+        if launch.instance_type not in self.sizes:
+            raise CloudError(INVALID, "InvalidParameterValue", f"unknown instance type {launch.instance_type!r}")
         datacenter = self._datacenter(launch.region)
         name = vm_name(launch.token)
         vm = self._find_vm(datacenter, name)
         if vm is None:
-            size = self.sizes.get(launch.instance_type)
-            if size is None:
-                raise CloudError(INVALID, "InvalidParameterValue", f"unknown instance type {launch.instance_type!r}")
             folder, pool = self._placement(datacenter, launch)
             source = vim.VirtualMachine(launch.image, self._stub())
             spec = vim.vm.CloneSpec(location=vim.vm.RelocateSpec(pool=pool), powerOn=False, template=False)
             vm = self.session.wait(self.session.call(lambda _: source.CloneVM_Task(folder, name, spec)))
-        self._tag(vm, {**launch.tags, TOKEN: launch.token, REGION: launch.region, ZONE: launch.zone or ""})
-        self._configure(vm, launch)
         if self.session.call(lambda _: vm.runtime.powerState) != vim.VirtualMachinePowerState.poweredOn:
+            self._tag(vm, {**launch.tags, TOKEN: launch.token, REGION: launch.region, ZONE: launch.zone or ""})
+            self._configure(vm, launch)
             self.session.wait(self.session.call(lambda _: vm.PowerOnVM_Task()))
         return self.describe([vm._moId])[0]
 
