@@ -18,7 +18,6 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -38,6 +37,7 @@ from strata_common.clouds.driver import (
     Resource,
     TagFilter,
 )
+from strata_common.clouds.stand_in import builder_over_stand_in_ssh
 
 TOKEN_TAG = "strata:token"
 CONSISTENCY_SECONDS = 120.0  # how long a launched instance EC2 does not show yet counts as pending, not gone
@@ -725,11 +725,7 @@ class AwsCloud:
         """SSH to the builder's public address (else its private one) as the image's user; the roles
         customize the running system ("/")."""
         if self.builder_ssh:  # a stand-in cloud: its instances are not machines, a real sshd stands in
-            host, _, port = self.builder_ssh["address"].rpartition(":")
-            return {"ansible_connection": "ssh", "ansible_host": host, "ansible_port": port,
-                    "ansible_user": self.builder_ssh.get("user", user or "root"),
-                    "ansible_python_interpreter": self.builder_ssh.get("python", "/usr/bin/python3"),
-                    "image_root": str(Path(self.builder_ssh["root"]) / builder.id)}  # fmt: skip
+            return builder_over_stand_in_ssh(self.builder_ssh, builder.id, user)
         address = builder.spec.get("publicIp") or builder.spec.get("privateIp")
         if not address:
             raise CloudError(NOT_FOUND, "BuilderAddressMissing", f"builder {builder.id} has no IP address yet")

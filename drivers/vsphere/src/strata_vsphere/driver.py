@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import json
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import yaml
 from pyVmomi import vim
 
+from strata_common.clouds.addresses import address_pool
 from strata_common.clouds.catalog import GENERIC_SIZES, InstanceType
 from strata_common.clouds.driver import (
     CONFLICT,
@@ -43,6 +41,7 @@ from strata_common.clouds.driver import (
     Resource,
     TagFilter,
 )
+from strata_common.clouds.stand_in import builder_over_stand_in_ssh
 from strata_vsphere import ova
 from strata_vsphere.session import Session
 
@@ -68,16 +67,6 @@ def _with_key(user_data: str, ssh_key: str | None) -> str:
 
 def _public(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k not in INTERNAL}
-
-
-def _addresses(pool: str) -> Iterator[str]:
-    """The addresses of "10.0.0.100-10.0.0.120" or a CIDR."""
-    if "-" in pool:
-        first, last = (ipaddress.ip_address(part.strip()) for part in pool.split("-", 1))
-        for number in range(int(first), int(last) + 1):
-            yield str(ipaddress.ip_address(number))
-    else:
-        yield from (str(host) for host in ipaddress.ip_network(pool, strict=False).hosts())
 
 
 class VsphereCloud:
@@ -215,13 +204,12 @@ class VsphereCloud:
                              security_groups: tuple[str, ...] = ()) -> Resource:  # fmt: skip
         """A free address of the account's pool, kept on the cluster's folder (the folder's own
         attribute: two clusters cannot hold the same address, a retry finds the one it took)."""
-        folder = vim.Folder(network_id, self.session.call(lambda content: content.rootFolder._stub))
+        folder = vim.Folder(network_id, self._stub())
         with self._vip_lock:
-            held = {row["tags"][VIP]: row["obj"]._moId for row in self._owned([vim.Folder], ["name"])
-                    if row["tags"].get(VIP)}  # fmt: skip
+            held = {row["tags"][VIP]: row["obj"]._moId for row in self._vip_folders().values()}
             mine = next((vip for vip, owner in held.items() if owner == network_id), None)
             if mine is None:
-                mine = next((a for a in _addresses(self.vip_pool) if a not in held), None)
+                mine = next((a for a in address_pool(self.vip_pool) if a not in held), None)
                 if mine is None:
                     raise CloudError("quota", "VipPoolExhausted", f"every address of {self.vip_pool} is taken")
                 self._tag(folder, {VIP: mine, f"{VIP}-port": str(port)})
@@ -238,16 +226,18 @@ class VsphereCloud:
         return self._load_balancer(folder["obj"]._moId, tags.get(REGION, ""), tags[VIP], tags,
                                    json.loads(tags.get(TARGETS) or "[]"))  # fmt: skip
 
+    def _vip_folders(self) -> dict[str, dict[str, Any]]:
+        """The folders holding a virtual IP, by the id of the load balancer it stands for."""
+        return {f"vip-{row['obj']._moId}": row for row in self._owned([vim.Folder], ["name"]) if row["tags"].get(VIP)}
+
     def _targets(self, load_balancer_id: str, change: set[str], add: bool) -> Resource:
-        folder_id = load_balancer_id.removeprefix("vip-")
-        row = next((r for r in self._owned([vim.Folder], ["name"]) if r["obj"]._moId == folder_id), None)
-        if row is None or not row["tags"].get(VIP):
+        row = self._vip_folders().get(load_balancer_id)
+        if row is None:
             raise CloudError(NOT_FOUND, "NotFound", f"load balancer {load_balancer_id} does not exist")
         targets = set(json.loads(row["tags"].get(TARGETS) or "[]"))
         targets = targets | change if add else targets - change
         self._tag(row["obj"], {TARGETS: json.dumps(sorted(targets))})
-        return self._load_balancer(folder_id, row["tags"].get(REGION, ""), row["tags"][VIP], row["tags"],
-                                   sorted(targets))  # fmt: skip
+        return self._vip_of({**row, "tags": {**row["tags"], TARGETS: json.dumps(sorted(targets))}})
 
     def register_targets(self, load_balancer_id: str, instance_ids: list[str]) -> Resource:
         return self._targets(load_balancer_id, set(instance_ids), add=True)
@@ -379,7 +369,7 @@ class VsphereCloud:
     def describe(self, ids: list[str]) -> list[Resource]:
         """Each id's resource as vCenter has it now; what is gone is GONE."""
         known = {row["obj"]._moId: row for row in self._vms()}
-        vips = {f"vip-{row['obj']._moId}": row for row in self._owned([vim.Folder], ["name"]) if row["tags"].get(VIP)}
+        vips = self._vip_folders()
         described = []
         for resource_id in ids:
             if resource_id in known:
@@ -409,10 +399,9 @@ class VsphereCloud:
         (with what is in it); what is gone already is no error."""
         try:
             if resource_id.startswith("vip-"):  # released from its folder, unless the folder is gone with it
-                folder_id = resource_id.removeprefix("vip-")
-                for row in self._owned([vim.Folder], ["name"]):
-                    if row["obj"]._moId == folder_id and row["tags"].get(VIP):
-                        self._tag(row["obj"], {VIP: "", TARGETS: ""})
+                row = self._vip_folders().get(resource_id)
+                if row is not None:
+                    self._tag(row["obj"], {VIP: "", TARGETS: ""})
                 return
             entity = self._entity(resource_id)
             if isinstance(entity, vim.VirtualMachine):
@@ -448,11 +437,7 @@ class VsphereCloud:
 
     def builder_connection(self, builder: Resource, user: str | None = None) -> dict[str, str]:
         if self.builder_ssh:  # a stand-in: its VMs are not machines, a real sshd stands in
-            host, _, port = self.builder_ssh["address"].rpartition(":")
-            return {"ansible_connection": "ssh", "ansible_host": host, "ansible_port": port,
-                    "ansible_user": self.builder_ssh.get("user", user or "root"),
-                    "ansible_python_interpreter": self.builder_ssh.get("python", "/usr/bin/python3"),
-                    "image_root": str(Path(self.builder_ssh["root"]) / builder.id)}  # fmt: skip
+            return builder_over_stand_in_ssh(self.builder_ssh, builder.id, user)
         address = builder.spec.get("privateIp")
         if not address:
             raise CloudError(CONFLICT, "NoAddress", f"VM {builder.id} reports no guest address yet")

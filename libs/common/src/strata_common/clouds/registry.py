@@ -121,12 +121,12 @@ def emulated_api_server(cluster_id: str, endpoint: str, settings: Settings) -> t
     """The emulator serves every cluster under its own URL; the certificate it presents is chosen by
     the name the client asks for in the TLS handshake: the load balancer's, or, for an endpoint that is
     an address (a virtual IP, for which a client sends no name), `<cluster id>.cluster.strata.invalid`."""
-    host = urlsplit(endpoint).hostname or ""
+    url, host = f"{settings.kubeapi_url.rstrip('/')}/clusters/{cluster_id}", urlsplit(endpoint).hostname or ""
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        return f"{settings.kubeapi_url.rstrip('/')}/clusters/{cluster_id}", host or None
-    return f"{settings.kubeapi_url.rstrip('/')}/clusters/{cluster_id}", f"{cluster_id}{EMULATED_NAME_SUFFIX}"
+        return url, host or None
+    return url, f"{cluster_id}{EMULATED_NAME_SUFFIX}"
 
 
 def api_server(cloud: str, account_config: dict[str, Any], cluster_id: str, endpoint: str,

@@ -45,11 +45,10 @@ def mark_process_dead(pid: int) -> None:
 
 def render(extra: Iterable[Collector] = ()) -> tuple[bytes, str]:
     """The text exposition of every process's metrics plus `extra` collectors, and its content type."""
+    registry = CollectorRegistry()
     if os.environ.get(MULTIPROC_ENV):
-        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
-        registry = CollectorRegistry()
         registry.register(_Default())
     for collector in extra:
         registry.register(collector)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from strata_common.clouds.addresses import address_pool
 from strata_common.packs.semver import SEMVER
 from strata_common.schemas import Pattern
 from strata_common.schemas.packs import CLOUDS, LAYERS, NAME
@@ -231,10 +231,7 @@ def _address_pool(pool: Any) -> bool:
     if not isinstance(pool, str):
         return False
     try:
-        if "-" in pool:
-            first, last = (ipaddress.ip_address(part.strip()) for part in pool.split("-", 1))
-            return first.version == last.version and int(first) <= int(last)
-        ipaddress.ip_network(pool, strict=False)
+        address_pool(pool)
     except ValueError:
         return False
     return True
