@@ -12,9 +12,10 @@
 
 With `--cloud aws`: BENCH_AWS_CLUSTERS clusters (default 50; 1 control plane + 2 workers, OS and
 Kubernetes) on the AWS driver against moto_server behind the tests' wrapper (tests/aws_support.py:
-IAM authentication, Canonical's AMIs, a real sshd for the one image build): time to all Running,
-and the AWS API calls per cluster by action, counted by the wrapper (the warm-up cluster that
-builds the image is not counted).
+IAM authentication, Canonical's AMIs, a real sshd for the one image build); with `--cloud azure`:
+BENCH_AZURE_CLUSTERS (default 20) on the Azure driver against the ARM stand-in (tests/arm_server.py).
+Time to all Running, the cloud API calls per cluster by operation, counted by the stand-in (the
+warm-up cluster that builds the image is not counted), then the time and calls to delete them all.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class Fleet:
         self.workers = [self.start([service], extra) for service in SERVICES]
 
     def create(self, name: str, profile: str | None = None, region: str = "local-1", pools: list | None = None) -> str:
-        pools = [{**pool, "zones": [f"{region}{zone[-1]}" for zone in pool["zones"]]} for pool in pools or POOLS]
+        pools = pools or [{**pool, "zones": [f"{region}{zone[-1]}" for zone in pool["zones"]]} for pool in POOLS]
         body = {"name": name, "profile": {"id": profile or self.profile}, "cloudAccount": self.account,
                 "cloud": {"region": region}, "pools": pools}  # fmt: skip
         response = self.session.post(f"{self.api}/v1/clusters", json=body, timeout=60)
@@ -136,6 +137,17 @@ class Fleet:
             time.sleep(0.05)
         return time.perf_counter() - start
 
+    def delete_all(self, ids: list[str], timeout: float = 3600) -> float:
+        """Delete the clusters; seconds until every one is gone."""
+        start = time.perf_counter()
+        for cluster in ids:
+            self.session.delete(f"{self.api}/v1/clusters/{cluster}", timeout=60).raise_for_status()
+        while self.value("SELECT count(*) FROM clusters WHERE id = ANY(%s::uuid[]) AND deleted_at IS NULL", ids):
+            if time.perf_counter() - start > timeout:
+                raise TimeoutError("clusters were not deleted")
+            time.sleep(0.05)
+        return time.perf_counter() - start
+
     def one(self, name: str) -> float:
         start = time.perf_counter()
         cluster = self.create(name)
@@ -155,8 +167,8 @@ def steps_succeeded(env: dict[str, str]) -> int:
 
 
 def main() -> None:
-    if "--cloud" in sys.argv and sys.argv[sys.argv.index("--cloud") + 1] == "aws":
-        return aws()
+    if "--cloud" in sys.argv:
+        return stand_in_cloud(sys.argv[sys.argv.index("--cloud") + 1])
     with bench_env() as env:
         fleet = Fleet(env)
         try:
@@ -199,48 +211,68 @@ def main() -> None:
             fleet.stop()
 
 
-def aws() -> None:
+def stand_in_cloud(cloud: str) -> None:
+    """N clusters on a real driver against its stand-in: time to all Running, and the cloud API calls per
+    cluster by operation (the warm-up cluster that builds the image is not counted), then per delete."""
     import tempfile
     from collections import Counter
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from aws_support import aws_account, start_moto, start_sshd
+    from azure_support import ROOMY_QUOTA, azure_account, start_arm
 
-    clusters = int(os.environ.get("BENCH_AWS_CLUSTERS", "50"))
+    clusters = int(os.environ.get(f"BENCH_{cloud.upper()}_CLUSTERS", "50" if cloud == "aws" else "20"))
+    region, pools = STAND_INS[cloud]
     with bench_env() as env, tempfile.TemporaryDirectory() as folder:
         sshd_proc, sshd = start_sshd(Path(folder) / "sshd")
-        moto_proc, moto = start_moto(Path(folder), sshd)
+        if cloud == "aws":
+            stand_in_proc, stand_in = start_moto(Path(folder), sshd)
+            account, what = aws_account(stand_in, sshd, [region]), "moto_server + wrapper"
+        else:
+            stand_in_proc, stand_in = start_arm(Path(folder), sshd)
+            stand_in.quota(region, ROOMY_QUOTA)
+            account, what = azure_account(stand_in, sshd), "the ARM stand-in"
         fleet = Fleet(env)
         try:
-            account = {"name": "aws", **aws_account(moto, sshd, ["us-east-1"])}
-            fleet.account = fleet.session.post(f"{fleet.api}/v1/cloudaccounts", json=account, timeout=60).json()["id"]
+            fleet.account = fleet.session.post(f"{fleet.api}/v1/cloudaccounts", json={**account, "name": cloud},
+                                               timeout=60).json()["id"]  # fmt: skip
             fleet.workers_with(0.0)
-            fleet.until_running([fleet.create("warm-up", region="us-east-1", pools=AWS_POOLS)])
-            before = Counter(moto.calls())
+            fleet.until_running([fleet.create("warm-up", region=region, pools=pools)])
+            before = Counter(stand_in.calls())
             start = time.perf_counter()
             with ThreadPoolExecutor(8) as pool:
-                ids = list(pool.map(lambda n: fleet.create(n, region="us-east-1", pools=AWS_POOLS),
+                ids = list(pool.map(lambda n: fleet.create(n, region=region, pools=pools),
                                     [f"c{i}" for i in range(clusters)]))  # fmt: skip
             elapsed = time.perf_counter() - start + fleet.until_running(ids)
-            calls = Counter(moto.calls()) - before
+            calls = Counter(stand_in.calls()) - before
             total = sum(calls.values())
-            print(f"aws (moto_server + wrapper, {os.cpu_count()} cores, workers {CONCURRENCY} processes each): "
+            print(f"{cloud} ({what}, {os.cpu_count()} cores, workers {CONCURRENCY} processes each): "
                   f"{clusters} clusters (1+2 nodes, image reused) all Running in {elapsed:.1f} s; "
-                  f"{total / clusters:.1f} AWS API calls per cluster:")  # fmt: skip
+                  f"{total / clusters:.1f} API calls per cluster to create:")  # fmt: skip
             for action, count in calls.most_common():
-                print(f"  {action:32} {count / clusters:6.2f}")
+                print(f"  {action:40} {count / clusters:6.2f}")
+            before = Counter(stand_in.calls())
+            elapsed = fleet.delete_all(ids)
+            calls = Counter(stand_in.calls()) - before
+            print(f"deleted in {elapsed:.1f} s; {sum(calls.values()) / clusters:.1f} API calls per cluster to delete")
         finally:
             fleet.stop()
-            for proc in (moto_proc, sshd_proc):
+            for proc in (stand_in_proc, sshd_proc):
                 proc.terminate()
                 proc.wait()
 
 
-AWS_POOLS = [
-    {"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "m5.large", "zones": ["us-east-1a"]},
-    {"name": "w", "role": "worker", "count": 2, "instanceType": "t3.large", "zones": ["us-east-1a", "us-east-1b"]},
-]
+STAND_INS = {  # cloud: (region, pools of 1 control-plane node and 2 workers)
+    "aws": ("us-east-1", [
+        {"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "m5.large", "zones": ["us-east-1a"]},
+        {"name": "w", "role": "worker", "count": 2, "instanceType": "t3.large", "zones": ["us-east-1a", "us-east-1b"]},
+    ]),
+    "azure": ("eastus", [
+        {"name": "cp", "role": "controlPlane", "count": 1, "instanceType": "Standard_D2s_v5", "zones": ["1"]},
+        {"name": "w", "role": "worker", "count": 2, "instanceType": "Standard_D2s_v5", "zones": ["1", "2"]},
+    ]),
+}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import psycopg
 import pytest
 import redis
 from aws_support import Moto, Sshd, start_moto, start_sshd
+from azure_support import ARM_LOCATIONS, ROOMY_QUOTA, ArmStandIn, start_arm
 from vsphere_support import Vcsim, start_vcsim
 
 from helpers import Processes, print_logs, stack_env, with_database
@@ -126,6 +127,18 @@ def vcsim(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[Vcsi
     proc, proxy, server = start_vcsim(tmp_path_factory.mktemp("vcsim"), sshd)
     yield server
     proxy.shutdown()
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def arm(tmp_path_factory: pytest.TempPathFactory, sshd: Sshd) -> Iterator[ArmStandIn]:
+    """Our Azure Resource Manager stand-in, one per test process (tests/arm_server.py), with room in every
+    region's cores quota; its VMs boot for the sshd that stands in for them."""
+    proc, server = start_arm(tmp_path_factory.mktemp("arm"), sshd)
+    for location in ARM_LOCATIONS:
+        server.quota(location, ROOMY_QUOTA)
+    yield server
     proc.terminate()
     proc.wait(10)
 

@@ -1,7 +1,7 @@
 """The drivers under the conformance suite, each with the few levers a test needs that the driver
 protocol has no business offering (a quota, an injected refusal), and the capabilities it has: a
-test of security groups, subnets or throttling runs on the drivers whose cloud has them (vSphere has
-none of the three). Azure joins here on its stand-in."""
+test of security groups, zonal subnets or throttling runs on the drivers whose cloud has them (vSphere
+has none of the three; Azure's subnets are regional)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 from aws_support import LATEST_JAMMY, Moto
+from azure_support import JAMMY as AZURE_JAMMY
+from azure_support import QUOTA_WORDS, ROOMY_QUOTA, ArmStandIn
 from psycopg.rows import dict_row
 from vsphere_support import TEMPLATE, Vcsim
 
@@ -57,12 +59,12 @@ class DriverUnderTest:
         self.refuse(action, code, message, count)
 
 
-@pytest.fixture(params=["local", "aws", "vsphere"])
+@pytest.fixture(params=["local", "aws", "vsphere", "azure"])
 def cloud(request) -> Iterator[DriverUnderTest]:
     yield request.getfixturevalue(f"{request.param}_cloud")
 
 
-@pytest.fixture(params=["local", "aws"])
+@pytest.fixture(params=["local", "aws", "azure"])
 def cloud_with_security_groups(request) -> Iterator[DriverUnderTest]:
     """The drivers whose cloud has security groups and subnets of its own, and throttles."""
     yield request.getfixturevalue(f"{request.param}_cloud")
@@ -112,3 +114,30 @@ def vsphere_cloud(vcsim: Vcsim) -> Iterator[DriverUnderTest]:
                           quota=VSPHERE_QUOTA)  # fmt: skip
     vcsim.clear_faults()
     session.close()
+
+
+@pytest.fixture
+def azure_cloud(arm: ArmStandIn) -> Iterator[DriverUnderTest]:
+    from strata_azure.driver import AzureCloud
+    from strata_azure.plugin import credential
+    from strata_common.clouds.registry import CloudAccount
+
+    account = CloudAccount("conformance", "azure", {"tenantId": arm.tenant, "authorityHost": arm.url,
+                                                    "caBundle": arm.ca.read_text()},
+                           {"clientId": arm.client, "clientSecret": arm.secret})  # fmt: skip
+    driver = AzureCloud(credential(account), arm.subscription, ["eastus", "westeurope"], arm.url, str(arm.ca))
+    arm.settings(pageSize=3)  # every list the driver reads comes in pages it must follow (nextLink)
+
+    def refuse(action: str, code: str, message: str, count: int) -> None:
+        """EC2's words for a refusal as ARM's: throttling is a 429 with Retry-After."""
+        assert (action, code) == ("RunInstances", "RequestLimitExceeded")
+        arm.refuse("PUT virtualMachines", "TooManyRequests", message, count, status=429, retry_after=1)
+
+    yield DriverUnderTest("azure", driver, "eastus", "westeurope", ["1", "2"], "Standard_B2s",
+                          driver.catalog_image("eastus", AZURE_JAMMY), refuse,
+                          lambda: arm.quota("eastus", arm.usage()["eastus"]), sdk_attempts=driver.attempts,
+                          reference=AZURE_JAMMY, capabilities=frozenset({"security-groups", "throttling"}),
+                          quota=("quota", "OperationNotAllowed", QUOTA_WORDS))  # fmt: skip
+    arm.clear_faults()
+    arm.quota("eastus", ROOMY_QUOTA)
+    arm.settings(pageSize=100)

@@ -38,9 +38,9 @@ def owned(moto, cluster_id: str) -> list:
     return AwsCloud(moto.session(), ["us-east-1"], moto.url).list_owned({"strata:cluster": cluster_id})
 
 
-def create(op, account: str, profile: dict, pools: list[dict], name: str = "shop") -> str:
+def create(op, account: str, profile: dict, pools: list[dict], name: str = "shop", region: str = "us-east-1") -> str:
     profile_id = op.post("/v1/profiles", {**profile, "name": f"{profile['name']}-{name}"}).json()["id"]
-    body = cluster_request(profile_id, account, name=name, cloud={"region": "us-east-1"}, pools=pools)
+    body = cluster_request(profile_id, account, name=name, cloud={"region": region}, pools=pools)
     response = op.post("/v1/clusters", body)
     assert response.status_code == 202, response.text
     return response.json()["id"]

@@ -42,7 +42,7 @@ def test_regions_are_the_catalogs_and_the_driver_is_found_by_its_entry_point(dat
     assert registry.plugins()["local"].catalog is registry.catalog("local")
     assert registry.plugins()["aws"].catalog is registry.catalog("aws")  # drivers/aws, by its entry point
     with pytest.raises(CloudError, match="UnsupportedCloud"):
-        registry.plugin("azure")
+        registry.plugin("gcp")
 
 
 def test_a_token_answers_the_instance_it_first_created_even_under_concurrency(cloud):

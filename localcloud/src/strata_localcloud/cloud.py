@@ -9,7 +9,6 @@ ClientToken), and injected faults make the next N calls of an action fail.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from strata_common.clouds.addresses import subnet_cidr
 from strata_common.clouds.driver import (
     AUTH,
     CAPACITY,
@@ -39,6 +39,7 @@ from strata_common.clouds.driver import (
     LaunchSpec,
     Resource,
     TagFilter,
+    token_hash,
 )
 from strata_localcloud import disks
 from strata_localcloud.catalog import CATALOG
@@ -210,7 +211,7 @@ class LocalCloud:
         pairs = [(role, zone) for role in roles for zone in zones]
         subnets: dict[str, dict[str, str]] = {role: {} for role in roles}
         for i, (role, zone) in enumerate(pairs):
-            spec = {"network": network.id, "cidr": _subnet_cidr(cidr, i), "role": role}
+            spec = {"network": network.id, "cidr": subnet_cidr(cidr, i), "role": role}
             subnets[role][zone] = self._ensure("CreateNetwork", "subnet", region, zone, spec,
                                                {**tags, "strata:role": role}, f"{token}/{role}/{zone}").id  # fmt: skip
         spec = {**network.spec, "subnets": subnets}
@@ -244,7 +245,7 @@ class LocalCloud:
         self, region: str, network_id: str, port: int, tags: dict[str, str], token: str,
         security_groups: tuple[str, ...] = (),
     ) -> Resource:  # fmt: skip
-        name = f"api-{hashlib.sha256(token.encode()).hexdigest()[:16]}.lb.{region}.local"  # a valid DNS name
+        name = f"api-{token_hash(token)}.lb.{region}.local"  # a valid DNS name
         spec = {"network": network_id, "port": port, "dnsName": name, "securityGroups": list(security_groups)}
         return self._ensure("CreateLoadBalancer", "load_balancer", region, None, spec, tags, token)
 
@@ -421,9 +422,3 @@ def _containing(tags: TagFilter) -> list[Jsonb]:
     """Tag documents one of which a resource's tags must contain (a tuple value: one document per string)."""
     choices = [[(key, v) for v in value] if isinstance(value, tuple) else [(key, value)] for key, value in tags.items()]
     return [Jsonb(dict(pairs)) for pairs in product(*choices)]
-
-
-def _subnet_cidr(cidr: str, index: int) -> str:
-    """The index-th /20 inside a /16 network, e.g. 10.0.0.0/16 -> 10.0.16.0/20 for index 1."""
-    base = cidr.split("/")[0].split(".")
-    return f"{base[0]}.{base[1]}.{index * 16}.0/20"

@@ -14,7 +14,6 @@ the same AMI ids in every region and keeps no image contents; the driver depends
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from strata_aws.errors import cloud_error
+from strata_common.clouds.addresses import subnet_cidr
 from strata_common.clouds.driver import (
     GONE,
     INVALID,
@@ -36,6 +36,7 @@ from strata_common.clouds.driver import (
     LaunchSpec,
     Resource,
     TagFilter,
+    token_hash,
 )
 from strata_common.clouds.stand_in import builder_over_stand_in_ssh
 
@@ -81,10 +82,6 @@ def _code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
 
-def _short(token: str, length: int = 16) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:length]
-
-
 def _gone(refused: CloudError) -> bool:
     """Whether AWS refused because the resource does not exist (any `*.NotFound`, an image's included)."""
     return refused.kind == NOT_FOUND or refused.code.endswith(".NotFound")
@@ -124,11 +121,6 @@ def _rules(group: dict[str, Any]) -> list[dict[str, Any]]:
             "why": next((s["Description"] for s in [*pairs, *ranges] if s.get("Description")), ""),
         })  # fmt: skip
     return sorted(rules, key=lambda r: (r["protocol"], r["ports"]))
-
-
-def _subnet_cidr(cidr: str, index: int) -> str:
-    base = cidr.split("/")[0].split(".")
-    return f"{base[0]}.{base[1]}.{index * 16}.0/20"
 
 
 class AwsCloud:
@@ -207,7 +199,7 @@ class AwsCloud:
                 if found is None:
                     found = ec2.create_subnet(
                         VpcId=vpc_id,
-                        CidrBlock=_subnet_cidr(cidr, i),
+                        CidrBlock=subnet_cidr(cidr, i),
                         AvailabilityZone=zone,
                         TagSpecifications=[
                             {
@@ -279,7 +271,7 @@ class AwsCloud:
     @staticmethod
     def _security_group(ec2: Any, network_id: str, name: str, tags: dict[str, str], token: str) -> dict:
         group_id = ec2.create_security_group(
-            GroupName=f"strata-{name}-{_short(token, 12)}",
+            GroupName=f"strata-{name}-{token_hash(token, 12)}",
             Description=f"Strata {name}",
             VpcId=network_id,
             TagSpecifications=[
@@ -311,7 +303,7 @@ class AwsCloud:
         security_groups: tuple[str, ...] = (),
     ) -> Resource:  # fmt: skip
         ec2, elb = self._client("ec2", region), self._client("elbv2", region)
-        name = f"strata-{_short(token, 24)}"
+        name = f"strata-{token_hash(token, 24)}"
         with self._calls():
             found = self._load_balancer(elb, name)
             if found is None:  # CreateLoadBalancer is idempotent by name in AWS
@@ -459,8 +451,8 @@ class AwsCloud:
             copy_id = ec2.copy_image(
                 SourceImageId=image_id,
                 SourceRegion=source_region,
-                Name=f"strata-{_short(token)}",
-                ClientToken=_short(token, 64),
+                Name=f"strata-{token_hash(token)}",
+                ClientToken=token_hash(token, 64),
             )["ImageId"]
             ec2.create_tags(
                 Resources=[copy_id], Tags=_tags({**_tag_dict(source.get("Tags")), **tags, TOKEN_TAG: token})
@@ -476,7 +468,7 @@ class AwsCloud:
                 return self._image_resource(found[0], region)
             image_id = ec2.create_image(
                 InstanceId=instance_id,
-                Name=f"strata-{_short(token)}",
+                Name=f"strata-{token_hash(token)}",
                 TagSpecifications=[{"ResourceType": "image", "Tags": _tags({**tags, TOKEN_TAG: token})}],
             )["ImageId"]
             return self._image_resource(ec2.describe_images(ImageIds=[image_id])["Images"][0], region)
@@ -524,7 +516,7 @@ class AwsCloud:
                 "InstanceType": launch.instance_type,
                 "MinCount": 1,
                 "MaxCount": 1,
-                "ClientToken": _short(launch.token, 64),
+                "ClientToken": token_hash(launch.token, 64),
                 "UserData": launch.user_data,
                 "BlockDeviceMappings": [
                     {"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": launch.disk_gib, "VolumeType": "gp3"}}
@@ -549,7 +541,7 @@ class AwsCloud:
 
     def _key_pair(self, ec2: Any, launch: LaunchSpec) -> str:
         """The launch's SSH key imported as a key pair named by its token (ImportKeyPair is by name)."""
-        name = f"strata-{_short(launch.token, 32)}"
+        name = f"strata-{token_hash(launch.token, 32)}"
         if not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [name]}])["KeyPairs"]:
             try:
                 ec2.import_key_pair(

@@ -4,8 +4,6 @@ kept per account while their credentials last."""
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import boto3
@@ -16,7 +14,7 @@ from strata_aws.catalog import CATALOG
 from strata_aws.driver import RETRIES, AwsCloud
 from strata_aws.errors import cloud_error
 from strata_common.clouds.driver import CloudDriver
-from strata_common.clouds.registry import CloudAccount
+from strata_common.clouds.registry import CloudAccount, KeptDrivers
 from strata_common.config import Settings
 from strata_common.db.types import DbPool
 
@@ -68,21 +66,12 @@ class AwsPlugin:
     catalog = CATALOG
 
     def __init__(self) -> None:
-        self._drivers: dict[str, tuple[float, CloudAccount, AwsCloud]] = {}
-        self._lock = threading.Lock()
+        self._drivers = KeptDrivers(DRIVER_SECONDS)  # renewed before an assumed role would expire
 
     def driver(self, pool: DbPool, settings: Settings, account: CloudAccount) -> CloudDriver:
-        """One driver per account and process (boto3 clients are slow to make), renewed when the
-        account changes or its assumed role would expire."""
-        with self._lock:
-            kept = self._drivers.get(account.id)
-        if kept and kept[1] == account and time.monotonic() - kept[0] < DRIVER_SECONDS:
-            return kept[2]
         regions = sorted({_home(account), *(account.config.get("regions") or CATALOG.regions)})
-        made = AwsCloud(session(account), regions, _endpoint(account), account.config.get("builderSsh"))
-        with self._lock:
-            self._drivers[account.id] = (time.monotonic(), account, made)
-        return made
+        return self._drivers.get(account, lambda: AwsCloud(session(account), regions, _endpoint(account),
+                                                           account.config.get("builderSsh")))  # fmt: skip
 
     def check_account(self, account: CloudAccount) -> None:
         """Who the credentials are (STS GetCallerIdentity) and whether they may use EC2 (DescribeRegions)."""

@@ -18,7 +18,6 @@ refuses a duplicate name in a folder, vcsim does not: the look-up is what counts
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import threading
 import time
@@ -40,6 +39,7 @@ from strata_common.clouds.driver import (
     LaunchSpec,
     Resource,
     TagFilter,
+    token_hash,
 )
 from strata_common.clouds.stand_in import builder_over_stand_in_ssh
 from strata_vsphere import ova
@@ -53,7 +53,7 @@ INTERNAL = (TOKEN, REGION, ZONE, VIP, f"{VIP}-port", TARGETS)  # the driver's ow
 
 def vm_name(token: str) -> str:
     """A VM's name from its token: stable across attempts, valid in any folder."""
-    return "strata-" + hashlib.sha256(token.encode()).hexdigest()[:20]
+    return "strata-" + token_hash(token, 20)
 
 
 def _with_key(user_data: str, ssh_key: str | None) -> str:

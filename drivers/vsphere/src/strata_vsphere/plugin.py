@@ -5,13 +5,12 @@ datacenter; drivers kept per account."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from pyVmomi import vim
 
 from strata_common.clouds.driver import AUTH, INVALID, CloudDriver, CloudError
-from strata_common.clouds.registry import CloudAccount
+from strata_common.clouds.registry import CloudAccount, KeptDrivers
 from strata_common.config import Settings
 from strata_common.db.types import DbPool
 from strata_vsphere.catalog import CATALOG
@@ -42,19 +41,13 @@ class VspherePlugin:
     catalog = CATALOG
 
     def __init__(self) -> None:
-        self._drivers: dict[str, tuple[CloudAccount, VsphereCloud]] = {}
-        self._lock = threading.Lock()
+        self._drivers = KeptDrivers()
 
     def driver(self, pool: DbPool, settings: Settings, account: CloudAccount) -> CloudDriver:
-        with self._lock:
-            kept = self._drivers.get(account.id)
-            if kept and kept[0] == account:
-                return kept[1]
-            config = account.config
-            made = VsphereCloud(Session(endpoint(account)), port_groups(config), str(config.get("vipPool") or ""),
-                                builder_ssh=config.get("builderSsh"))  # fmt: skip
-            self._drivers[account.id] = (account, made)
-            return made
+        config = account.config
+        return self._drivers.get(account, lambda: VsphereCloud(
+            Session(endpoint(account)), port_groups(config), str(config.get("vipPool") or ""),
+            builder_ssh=config.get("builderSsh")))  # fmt: skip
 
     def check_account(self, account: CloudAccount) -> None:
         """Log in, and find the account's datacenter."""

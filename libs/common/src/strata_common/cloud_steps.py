@@ -55,7 +55,8 @@ def cloud(ctx: StepContext) -> Iterator[CloudDriver]:
     try:
         yield ctx.deps.driver(ctx.spec.cloud_type, ctx.spec.cloud_account)
     except CloudError as err:
-        raise StepError(err.code, err.message, USER_FIXABLE if err.user_fixable else TRANSIENT) from None
+        raise StepError(err.code, err.message, USER_FIXABLE if err.user_fixable else TRANSIENT,
+                        err.retry_after) from None  # fmt: skip
 
 
 def layer(ctx: StepContext, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from strata_common import pki
 from strata_common.cloud_steps import cloud, owner, record_status, status_of, token, wait_ready
+from strata_common.clouds.driver import DELETING, capabilities
 from strata_common.clouds.driver import SECURITY_GROUPS as SECURITY_GROUP_CAPABILITY
-from strata_common.clouds.driver import capabilities
 from strata_common.db.queries import clusters, machines, secrets
 from strata_common.db.types import DbConnection
 from strata_common.engine.errors import Retry
@@ -136,6 +136,9 @@ def delete_nodes(ctx: StepContext) -> dict:
 
 @step_handler("provisioner", "delete_infrastructure")
 def delete_infrastructure(ctx: StepContext) -> dict:
+    groups = _delete_owned(ctx, ("resource_group",))  # Azure: the cluster's resource group goes with all in it
+    if groups:
+        return {"deleted": groups}
     deleted = _delete_owned(ctx, ("load_balancer", "security_group", "key_pair"))
     deleted += _delete_owned(ctx, ("subnet", "internet_gateway", "resource_pool"))  # before their network goes
     deleted += _delete_owned(ctx, ("network",))
@@ -144,11 +147,13 @@ def delete_infrastructure(ctx: StepContext) -> dict:
 
 @step_handler("provisioner", "sweep")
 def sweep(ctx: StepContext) -> dict:
-    """The leak sweep: anything still tagged with this cluster is deleted and the sweep looks again."""
+    """The leak sweep: anything still tagged with this cluster is deleted (unless its delete is under way
+    already) and the sweep looks again, until nothing is left."""
     with cloud(ctx) as driver:
         left = driver.list_owned(owner(ctx))
         for resource in left:
-            driver.delete(resource.id)
+            if resource.state != DELETING:
+                driver.delete(resource.id)
     if left:
         raise Retry(1, f"{len(left)} resources were still tagged with the cluster: {[r.id for r in left]}")
     return {"left": 0}

@@ -1,8 +1,7 @@
 """What a cloud offers (regions with their zones, instance types), for validating cluster requests.
 
-A cloud with a driver brings its own catalog through the registry; the catalogs here are those of
-the clouds whose drivers are still to come (Azure, vSphere), so requests for them are checked
-the same way.
+Each cloud's driver brings its own catalog through the registry; the generic sizes serve a cloud that
+has no sizes of its own (vSphere).
 """
 
 from __future__ import annotations
@@ -32,17 +31,3 @@ def instance_types(*rows: tuple[str, int, int]) -> dict[str, InstanceType]:
 
 
 GENERIC_SIZES = instance_types(("small", 1, 2048), ("medium", 2, 4096), ("large", 4, 8192), ("xlarge", 8, 16384))
-
-PLANNED: dict[str, Catalog] = {
-    "vsphere": Catalog({}, GENERIC_SIZES),
-    "azure": Catalog(
-        {"eastus": ["1", "2", "3"], "westeurope": ["1", "2", "3"], "northeurope": ["1", "2", "3"]},
-        instance_types(
-            ("Standard_B2s", 2, 4096),
-            ("Standard_D2s_v5", 2, 8192),
-            ("Standard_D4s_v5", 4, 16384),
-            ("Standard_D8s_v5", 8, 32768),
-            ("Standard_F4s_v2", 4, 8192),
-        ),
-    ),
-}

@@ -3,6 +3,7 @@ instances, and listing what a cluster owns (for leak sweeps)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -48,6 +49,11 @@ class LaunchSpec:
     identity: str | None = None
 
 
+def token_hash(token: str, length: int = 16) -> str:
+    """A name-safe digest of an idempotency token, for clouds whose names are the idempotency (or hold it)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:length]
+
+
 # The roles whose nodes live apart: a subnet and a security group each (the seed: "isolating master
 # and worker nodes in dedicated network domains").
 NODE_ROLES = ("control-plane", "workers")
@@ -76,12 +82,13 @@ class CloudError(Exception):
     (shown to the user as they are). Quota, capacity, credentials and invalid requests need a user;
     throttling, not-found (eventual consistency), conflicts and outages are retried."""
 
-    def __init__(self, kind: str, code: str, message: str, setting: str | None = None):
+    def __init__(self, kind: str, code: str, message: str, setting: str | None = None, retry_after: float = 0.0):
         super().__init__(f"{code}: {message}")
         self.kind = kind
         self.code = code
         self.message = message
         self.setting = setting  # the account setting the refusal is about ("datacenter"), when it is one
+        self.retry_after = retry_after  # seconds the cloud asked to wait before the next call (throttling)
         self.user_fixable = kind in USER_FIXABLE_KINDS
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from strata_common.clouds.catalog import PLANNED, Catalog
+from strata_common.clouds.catalog import Catalog
 from strata_common.clouds.driver import INVALID, CloudDriver, CloudError
 from strata_common.config import Settings
 from strata_common.crypto import SecretBox
@@ -88,9 +89,9 @@ def plugin(cloud: str) -> CloudPlugin:
 
 
 def catalog(cloud: str) -> Catalog | None:
-    """The cloud's regions and instance types: its plugin's, else the planned catalog of a cloud to come."""
+    """The cloud's regions and instance types (its plugin's), None for a cloud without an installed driver."""
     found = plugins().get(cloud)
-    return found.catalog if found else PLANNED.get(cloud)
+    return found.catalog if found else None
 
 
 _accounts: dict[str, tuple[float, CloudAccount]] = {}
@@ -115,6 +116,26 @@ def cloud_account(account_id: str, pool: DbPool, settings: Settings) -> CloudAcc
 
 
 EMULATED_NAME_SUFFIX = ".cluster.strata.invalid"  # never resolved: only asked for in the TLS handshake
+
+
+class KeptDrivers:
+    """A plugin's drivers kept per account and process (SDK clients are slow to make), made again when the
+    account changes or, with `max_age`, once they are that many seconds old (an assumed role's expiry)."""
+
+    def __init__(self, max_age: float | None = None):
+        self.max_age = max_age
+        self._kept: dict[str, tuple[float, CloudAccount, CloudDriver]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, account: CloudAccount, make: Callable[[], CloudDriver]) -> CloudDriver:
+        """The account's kept driver, or one `make` makes (one at a time: a vCenter session is not made twice)."""
+        with self._lock:
+            kept = self._kept.get(account.id)
+            if kept and kept[1] == account and (self.max_age is None or time.monotonic() - kept[0] < self.max_age):
+                return kept[2]
+            made = make()
+            self._kept[account.id] = (time.monotonic(), account, made)
+            return made
 
 
 def emulated_api_server(cluster_id: str, endpoint: str, settings: Settings) -> tuple[str, str | None]:

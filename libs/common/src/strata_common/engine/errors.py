@@ -17,12 +17,14 @@ class Retry(Exception):
 
 
 class StepError(Exception):
-    """A failure a user should see on the step's condition, with whether they must act."""
+    """A failure a user should see on the step's condition, with whether they must act, and the least
+    time before the next try that the failure asks for (a throttling cloud's Retry-After)."""
 
-    def __init__(self, reason: str, message: str, error_class: str = TRANSIENT):
+    def __init__(self, reason: str, message: str, error_class: str = TRANSIENT, not_sooner: float = 0.0):
         if error_class not in ERROR_CLASSES:
             raise ValueError(f"error_class must be one of {ERROR_CLASSES}")
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.error_class = error_class
+        self.not_sooner = not_sooner

@@ -229,7 +229,7 @@ def _run_claimed(ctx: StepContext, publisher: Publisher) -> str:
         return "requeued"
     except StepError as err:
         return _record_failure(pool, publisher, settings, service, step, err.reason, err.message, err.error_class,
-                               time.monotonic() - started)  # fmt: skip
+                               time.monotonic() - started, err.not_sooner)  # fmt: skip
     except Exception as err:
         log.exception("step %s (%s) raised", step.id, step.name)
         message = str(err) or repr(err)
@@ -282,9 +282,9 @@ def _record_success(
 
 def _record_failure(
     pool: DbPool, publisher: Publisher, settings: Settings, service: str, step: Step, reason: str,
-    message: str, error_class: str, worked: float,
+    message: str, error_class: str, worked: float, not_sooner: float = 0.0,
 ) -> str:  # fmt: skip
-    delay = backoff_delay(step.attempts, settings.step_backoff_base, settings.step_backoff_cap)
+    delay = max(backoff_delay(step.attempts, settings.step_backoff_base, settings.step_backoff_cap), not_sooner)
     shown = f"{message} (step {step.name}, attempt {step.attempts}; {error_class}; next try in {delay:.0f}s)"
     with pool.connection() as conn:
         append_event(

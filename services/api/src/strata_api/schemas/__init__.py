@@ -13,6 +13,7 @@ from strata_common.packs.semver import SEMVER
 from strata_common.schemas import Pattern
 from strata_common.schemas.packs import CLOUDS, LAYERS, NAME
 
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 DNS_LABEL = Pattern(
     r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$", error="must be a DNS label: lowercase letters, digits and '-', up to 63"
 )
@@ -171,7 +172,17 @@ _CLOUD_FIELDS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = 
 _ALLOWED_CONFIG = {
     "local": set(),
     "aws": {"defaultRegion", "regions", "endpointUrl", "kubernetes", "builderSsh"},
-    "azure": {"tenantId", "subscriptionId", "resourceGroup"},
+    "azure": {
+        "tenantId",
+        "subscriptionId",
+        "defaultRegion",
+        "regions",
+        "endpointUrl",
+        "authorityHost",
+        "caBundle",
+        "kubernetes",
+        "builderSsh",
+    },
     "vsphere": {
         "host",
         "datacenter",
@@ -227,6 +238,23 @@ def _vsphere_errors(config: dict[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
+def _azure_errors(config: dict[str, Any]) -> dict[str, list[str]]:
+    errors = {}
+    for key in ("tenantId", "subscriptionId"):
+        value = config.get(key)
+        if value and not (isinstance(value, str) and UUID_TEXT.fullmatch(value)):
+            errors[key] = ["must be a GUID (00000000-0000-0000-0000-000000000000)"]
+    host = config.get("authorityHost")
+    if host is not None and not (
+        isinstance(host, str) and urlsplit(host).scheme == "https" and urlsplit(host).hostname
+    ):
+        errors["authorityHost"] = ["must be an https URL, e.g. https://login.microsoftonline.us"]
+    bundle = config.get("caBundle")
+    if bundle is not None and not (isinstance(bundle, str) and "-----BEGIN CERTIFICATE-----" in bundle):
+        errors["caBundle"] = ["must be PEM certificates"]
+    return errors
+
+
 def _address_pool(pool: Any) -> bool:
     if not isinstance(pool, str):
         return False
@@ -265,8 +293,9 @@ class CloudAccountCreate(Request):
         errors.setdefault("config", {}).update(_stand_in_errors(config))
         if not errors["config"]:
             del errors["config"]
-        if cloud == "vsphere":
-            errors.setdefault("config", {}).update(_vsphere_errors(config))
+        if cloud in ("vsphere", "azure"):
+            errors.setdefault("config", {}).update(_vsphere_errors(config) if cloud == "vsphere" else
+                                                   _azure_errors(config))  # fmt: skip
             if not errors["config"]:
                 del errors["config"]
         if errors:
