@@ -117,7 +117,7 @@ def test_quota_story_condition_false_then_running_after_the_quota_is_raised(clie
         condition = next((c for c in body["conditions"] if c["type"] == "ControlPlaneReady"), None)
         return (body, condition) if condition and condition["status"] == "False" else None
 
-    body, condition = wait_until(control_plane_failing, timeout=60, message="ControlPlaneReady False")
+    body, condition = wait_until(control_plane_failing, timeout=180, message="ControlPlaneReady False")
     assert condition["title"] == "Adding Control Plane Node"
     assert condition["reason"] == "VcpuLimitExceeded" and condition["errorClass"] == "user-fixable"
     assert "current vCPU limit of 2" in condition["message"]
