@@ -372,8 +372,9 @@ def test_a_provisioner_killed_at_each_point_of_a_nodes_life_leaves_one_node_each
     cluster, _ = create(lab, [CONTROL_PLANE, pool("w", 2, zones=("local-1a",))], name="killed")
     assert all(marker.exists() for marker in markers[:2])
     created = {s["name"]: s for s in op.get(f"/v1/clusters/{cluster}/steps").json()["items"]}
-    for name in ("ensure_node/w-0", "ensure_node/w-1"):  # each ran twice and launched once, by its token
-        assert created[name]["attempts"] == 2 and created[name]["output"]["token"] == f"{cluster}:{name}"
+    for name in ("ensure_node/w-0", "ensure_node/w-1"):  # each ran again after its kill and launched once, by its
+        # token (a loaded machine may let the short lease of a live run expire too: a third run finds the same)
+        assert created[name]["attempts"] >= 2 and created[name]["output"]["token"] == f"{cluster}:{name}"
     assert Counter(i["tags"]["strata:node"] for i in instances(database_url, cluster)) == {
         "ensure_node/cp-0": 1, "ensure_node/w-0": 1, "ensure_node/w-1": 1}  # fmt: skip
 

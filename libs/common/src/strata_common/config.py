@@ -192,6 +192,12 @@ VARIABLES: dict[str, Var] = {
         "0.0.0.0/0",
         "where image builder VMs take SSH from: the image builder service's public address (/32) in production",
     ),
+    "agent_token_seconds": Var(
+        "STRATA_AGENT_TOKEN_SECONDS",
+        _positive_float,
+        "86400",
+        "how long a cluster agent's token is good for (the agent rotates it before it expires)",
+    ),
 }
 
 
@@ -227,6 +233,7 @@ class Settings:
     scan_interval: float
     retention: float
     builder_ssh_cidr: str
+    agent_token_seconds: float
 
 
 def read_var(field: str, environ: Mapping[str, str] | None = None) -> Any:

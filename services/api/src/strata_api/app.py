@@ -13,6 +13,7 @@ from strata_api.metrics import bp as metrics_bp
 from strata_api.metrics import register_metrics
 from strata_api.openapi import bp as openapi_bp
 from strata_api.resources import (
+    agent,
     cloudaccounts,
     clusters,
     images,
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         scans.bp,
         security.bp,
         localcloud.bp,
+        agent.bp,
     ):
         app.register_blueprint(blueprint)
     return app

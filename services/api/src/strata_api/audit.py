@@ -11,6 +11,7 @@ import psycopg
 from flask import Flask, Response, g, request
 
 from strata_api.http import db
+from strata_common.db.tokens import Principal
 
 log = logging.getLogger(__name__)
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -35,7 +36,7 @@ def register_audit(app: Flask) -> None:
     @app.after_request
     def audit(response: Response) -> Response:
         me = g.get("principal")
-        if me is None or me.token_id is None or request.url_rule is None:
+        if not isinstance(me, Principal) or me.token_id is None or request.url_rule is None:  # agents: no user
             return response
         if request.method not in WRITES and not request.url_rule.rule.endswith("/kubeconfig"):
             return response

@@ -2,6 +2,9 @@
 
 A token's principal is remembered for CACHE_SECONDS per process (never past its expiry), so a revoked
 token stops working within that time; at once in the process that revoked it.
+
+A cluster agent's token (`strata_agent_...`) is good for the agent API (/v1/agent/) of its one cluster
+and nothing else (403); a user's token is no good there (403).
 """
 
 from __future__ import annotations
@@ -15,20 +18,22 @@ from flask import Flask, g, request
 
 from strata_api.errors import ApiError
 from strata_api.http import db
+from strata_common.db.agents import AgentPrincipal, authenticate_agent, is_agent_token
 from strata_common.db.tokens import Principal, authenticate, hash_token
 
 CACHE_SECONDS = 10.0
-_cache: dict[str, tuple[Principal, float]] = {}
+AGENT_API = "/v1/agent/"
+_cache: dict[str, tuple[Principal | AgentPrincipal, float]] = {}
 _cache_lock = threading.Lock()
 
 
-def _principal_of(token: str) -> Principal | None:
+def _principal_of(token: str) -> Principal | AgentPrincipal | None:
     key, now = hash_token(token), time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)
     if hit and hit[1] > now:
         return hit[0]
-    found = authenticate(db(), token)
+    found = authenticate_agent(db(), token) if is_agent_token(token) else authenticate(db(), token)
     with _cache_lock:
         if len(_cache) > 10_000:
             _cache.clear()
@@ -45,6 +50,13 @@ def forget_token(token_id: UUID) -> None:
             del _cache[key]
 
 
+def forget_agent(cluster_id: UUID) -> None:
+    """Drop a cluster's agent tokens from this process's cache (they were revoked)."""
+    with _cache_lock:
+        for key in [k for k, (p, _) in _cache.items() if isinstance(p, AgentPrincipal) and p.cluster_id == cluster_id]:
+            del _cache[key]
+
+
 def register_auth(app: Flask) -> None:
     @app.before_request
     def require_token() -> None:
@@ -57,4 +69,8 @@ def register_auth(app: Flask) -> None:
         found = _principal_of(token.strip())
         if found is None:
             raise ApiError(401, "unauthenticated", "the token is unknown or revoked")
+        if isinstance(found, AgentPrincipal) != request.path.startswith(AGENT_API):
+            said = "a cluster agent's token is good for the agent API only" if isinstance(found, AgentPrincipal) \
+                else "the agent API takes a cluster agent's token"  # fmt: skip
+            raise ApiError(403, "forbidden", said)
         g.principal = found

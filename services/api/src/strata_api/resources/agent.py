@@ -1,0 +1,118 @@
+"""The agent API: what a cluster's management agent pulls (its cluster's desired add-on state) and
+reports (what it applied, the Nodes, the drift it corrected), with its own token, good for its one
+cluster only; and the tokens, which an operator mints (shown once) and revokes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from uuid import UUID
+
+from flask import Blueprint, g, request
+
+from strata_api.auth import forget_agent
+from strata_api.errors import ApiError
+from strata_api.http import api, db, load_json, reply, settings, transaction
+from strata_api.resources.clusters import own_cluster_id
+from strata_api.schemas.agent import AgentStatus, AgentToken, Desired
+from strata_common.db.agents import (
+    AgentPrincipal,
+    issue_agent_token,
+    record_report,
+    revoke_agent_tokens,
+    rotate_agent_token,
+)
+from strata_common.engine.events import append_event
+from strata_common.model.cluster import PACK_LAYERS, ClusterSpec
+from strata_common.packs.rendering import RenderError, rendered_pack
+
+bp = Blueprint("agent", __name__, url_prefix="/v1")
+AGENT_ROLE = "viewer"  # documentation only: the agent API checks the agent's cluster (AgentPrincipal.can);
+# a user's token is refused there (403), as an agent's is everywhere else
+
+
+def _agent(cluster_id: str) -> AgentPrincipal:
+    """The calling agent, if `cluster_id` is its cluster (another cluster's is not found: 404)."""
+    agent: AgentPrincipal = g.principal
+    if cluster_id != str(agent.cluster_id):
+        raise ApiError(404, "not_found", f"cluster {cluster_id} not found")
+    return agent
+
+
+def desired_state(cluster_id: UUID) -> dict[str, Any]:
+    """The cluster's CNI, CSI and add-on packs of its current generation, rendered with effective values."""
+    conn = db()
+    row = conn.execute("SELECT generation, spec FROM clusters WHERE id = %s", (cluster_id,)).fetchone()
+    if row is None:
+        raise ApiError(404, "not_found", f"cluster {cluster_id} not found")
+    spec = ClusterSpec.from_json(row["spec"])
+    packs = []
+    for layer in spec.layers:
+        if layer.layer not in PACK_LAYERS:
+            continue
+        try:
+            entry, objects = rendered_pack(conn, spec, layer.pack)
+        except RenderError as err:
+            raise ApiError(409, "conflict", f"the cluster's desired state cannot be rendered: {err}") from None
+        packs.append({"pack": entry.pack, "version": entry.version, "layer": entry.layer, "objects": objects})
+    return {"cluster": cluster_id, "generation": row["generation"], "packs": packs}
+
+
+@bp.get("/agent/clusters/<cluster_id>/desired")
+@api("The cluster's desired add-on state, for its agent (If-None-Match with the last ETag: 304 while it "
+     "is the same)", role=AGENT_ROLE, responses={200: Desired, 304: None, 403: None, 404: None})  # fmt: skip
+def desired(cluster_id: str):
+    agent = _agent(cluster_id)
+    body = Desired().dump(desired_state(agent.cluster_id))
+    tag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
+    if request.headers.get("If-None-Match") == tag:
+        return "", 304, {"ETag": tag}
+    response, status = reply(200, Desired, body, ready=True)
+    response.headers["ETag"] = tag
+    return response, status
+
+
+@bp.post("/agent/clusters/<cluster_id>/status")
+@api("The agent's report: the generation it applied, each pack's state, the Nodes, the drift it corrected",
+     role=AGENT_ROLE, request_schema=AgentStatus, responses={204: None, 403: None, 404: None, 422: None})  # fmt: skip
+def status(cluster_id: str):
+    agent = _agent(cluster_id)
+    report = load_json(AgentStatus())
+    with transaction() as conn:
+        record_report(conn, agent.cluster_id, report["generation"], report)
+        if report["drift"]:
+            append_event(conn, agent.cluster_id, "warning", "agent", "DriftCorrected",
+                         f"the agent applied again what changed outside Strata: {', '.join(report['drift'])}",
+                         {"objects": report["drift"]})  # fmt: skip
+    return "", 204
+
+
+@bp.post("/agent/clusters/<cluster_id>/token")
+@api("A new token for the agent (its current one ends within 5 minutes)", role=AGENT_ROLE,
+     responses={201: AgentToken, 403: None, 404: None})  # fmt: skip
+def rotate(cluster_id: str):
+    agent = _agent(cluster_id)
+    with transaction() as conn:
+        token, expires = rotate_agent_token(conn, agent, settings().agent_token_seconds)
+    return reply(201, AgentToken, {"token": token, "expiresAt": expires})
+
+
+@bp.post("/clusters/<cluster_id>/agent/token")
+@api("A token for the cluster's agent, good for that cluster's agent API only (shown once)", role="operator",
+     responses={201: AgentToken, 404: None})  # fmt: skip
+def mint(cluster_id: str):
+    ident = own_cluster_id(cluster_id)
+    with transaction() as conn:
+        token, expires = issue_agent_token(conn, ident, settings().agent_token_seconds)
+    return reply(201, AgentToken, {"token": token, "expiresAt": expires})
+
+
+@bp.delete("/clusters/<cluster_id>/agent/tokens")
+@api("Revoke every token of the cluster's agent", role="operator", responses={204: None, 404: None})
+def revoke(cluster_id: str):
+    ident = own_cluster_id(cluster_id)
+    with transaction() as conn:
+        revoke_agent_tokens(conn, ident)
+    forget_agent(ident)
+    return "", 204
