@@ -21,21 +21,12 @@ from strata_common.engine.publish import Publisher
 from strata_common.engine.runner import Dependencies
 from strata_common.kube.access import KubeAccess, cluster_accesses
 from strata_common.kube.client import KubeError
-from strata_common.kube.inventory import MANAGER, with_namespace
+from strata_common.kube.inventory import MANAGER, declared_in, with_namespace
 from strata_common.kube_steps import kept_client
 from strata_common.model.cluster import PACK_LAYERS, ClusterSpec
 
 log = logging.getLogger(__name__)
 ASKED_AT_ONCE = 8  # clusters whose API a batch reads at the same time
-
-
-def declared_in(live: Any, declared: Any) -> bool:
-    """Every field `declared` sets has that value in `live` (lists: the same length, item by item)."""
-    if isinstance(declared, dict):
-        return isinstance(live, dict) and all(declared_in(live.get(k), v) for k, v in declared.items())
-    if isinstance(declared, list):
-        return isinstance(live, list) and len(live) == len(declared) and all(map(declared_in, live, declared))
-    return live == declared
 
 
 def check_drift(cluster_ids: list[UUID], pool: DbPool, settings: Settings, deps: Dependencies,

@@ -8,7 +8,6 @@ import hashlib
 import json
 from typing import Any
 
-from strata_addons.readiness import WORKLOADS, not_ready
 from strata_common.db.types import DbConnection
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
@@ -18,16 +17,17 @@ from strata_common.kube.inventory import (
     INVENTORY_NAMESPACE,
     MANAGER,
     applied_version,
+    delete_objects,
     inventories,
     object_key,
-    parse_key,
     read_inventory,
     save_inventory,
     with_namespace,
 )
+from strata_common.kube.readiness import WORKLOADS, not_ready
 from strata_common.kube_steps import kube
 from strata_common.model.cluster import ClusterSpec, Layer
-from strata_common.packs.rendering import FIRST, RenderError, rendered_pack
+from strata_common.packs.rendering import RenderError, rendered_pack
 
 
 def pack_objects(ctx: StepContext, pack: str) -> tuple[Layer, list[dict[str, Any]]]:
@@ -56,18 +56,6 @@ def _apply(ctx: StepContext, client: KubeClient, obj: dict[str, Any]) -> dict[st
     ctx.event("warning", "DriftCorrected", f"{obj['kind']} {obj['metadata']['name']}: taking back fields changed "
               f"outside Strata ({'; '.join(causes)})", {"object": object_key(obj), "conflicts": causes})  # fmt: skip
     return client.apply(obj, MANAGER, force=True)
-
-
-def _delete(client: KubeClient, keys: list[str]) -> list[str]:
-    deleted = []
-    for key in sorted(keys, key=lambda k: parse_key(k)[1] in FIRST):  # namespaces and CRDs last
-        try:
-            if client.delete(*parse_key(key)):
-                deleted.append(key)
-        except KubeError as err:
-            if err.status != 404:
-                raise
-    return deleted
 
 
 @step_handler("addons", "ensure_pack")
@@ -111,7 +99,7 @@ def _apply_pack(
         applied[key] = applied_version(live)
         if before.get(key) != applied[key]:
             changed.append(key)
-    pruned = _delete(client, [k for k in before if k not in applied])
+    pruned = delete_objects(client, [k for k in before if k not in applied])
     save_inventory(client, pack, entry.version, applied)
     if changed or pruned:
         shown = ", ".join(" ".join(k.split("|")[1:][::2]) for k in changed[:10])
@@ -137,7 +125,7 @@ def prune_packs(ctx: StepContext) -> dict:
         for pack, (name, _, objects) in inventories(client).items():
             if pack in keep:
                 continue
-            removed[pack] = _delete(client, list(objects))
+            removed[pack] = delete_objects(client, list(objects))
             client.delete("v1", "ConfigMap", INVENTORY_NAMESPACE, name)
             ctx.event("info", "PackRemoved", f"{pack}: removed from the profile, {len(removed[pack])} objects deleted",
                       {"pack": pack, "deleted": removed[pack]})  # fmt: skip

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from strata_common.kube.client import KubeClient
-from strata_common.packs.rendering import PACK_LABEL
+from strata_common.kube.client import KubeClient, KubeError
+from strata_common.packs.rendering import FIRST, PACK_LABEL
 
 Version = int | str  # an object's generation, or "rv:" and its resourceVersion for a kind with no generation
 MANAGER = "strata"  # Strata's field manager for server-side apply
@@ -50,7 +50,8 @@ def inventories(client: KubeClient) -> dict[str, tuple[str, str, dict[str, Versi
     }
 
 
-def save_inventory(client: KubeClient, pack: str, version: str, objects: dict[str, Version]) -> None:
+def save_inventory(client: KubeClient, pack: str, version: str, objects: dict[str, Version],
+                   manager: str = MANAGER) -> None:  # fmt: skip
     client.apply(
         {
             "apiVersion": "v1",
@@ -59,9 +60,32 @@ def save_inventory(client: KubeClient, pack: str, version: str, objects: dict[st
                          "labels": {INVENTORY_LABEL: "true", PACK_LABEL: pack}},
             "data": {"pack": pack, "version": version, "objects": json.dumps(objects, sort_keys=True)},
         },
-        MANAGER,
+        manager,
         force=True,
     )  # fmt: skip
+
+
+def delete_objects(client: KubeClient, keys: list[str]) -> list[str]:
+    """Delete these objects (namespaces and CRDs last); the keys of those that were there."""
+    deleted = []
+    for key in sorted(keys, key=lambda k: parse_key(k)[1] in FIRST):
+        try:
+            if client.delete(*parse_key(key)):
+                deleted.append(key)
+        except KubeError as err:
+            if err.status != 404:
+                raise
+    return deleted
+
+
+def declared_in(live: Any, declared: Any) -> bool:
+    """Every field `declared` sets has that value in `live` (lists: the same length, item by item): what
+    Strata applied is as it applied it, whatever the API server and others added."""
+    if isinstance(declared, dict):
+        return isinstance(live, dict) and all(declared_in(live.get(k), v) for k, v in declared.items())
+    if isinstance(declared, list):
+        return isinstance(live, list) and len(live) == len(declared) and all(map(declared_in, live, declared))
+    return live == declared
 
 
 def with_namespace(client: KubeClient, obj: dict[str, Any]) -> dict[str, Any]:

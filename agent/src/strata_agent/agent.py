@@ -1,0 +1,88 @@
+"""The agent's loop: pull the desired state (a 304 while unchanged), apply a new one, look at its
+workloads, correct drift every so often, report after a change and at least every heartbeat, rotate its
+token at half its life. The control plane out of reach changes nothing in the cluster: the agent keeps
+the last desired state (still correcting drift against it), backs off, and reports once it is back."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from strata_agent.control_plane import ControlPlane, Unreachable
+from strata_agent.reconcile import Reconciler
+from strata_common.kube.client import KubeError
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 60.0
+
+
+class Agent:
+    def __init__(
+        self, control_plane: ControlPlane, reconciler: Reconciler, interval: float = 10.0,
+        drift_interval: float = 60.0, heartbeat: float = 30.0, token_expires: datetime | None = None,
+    ):  # fmt: skip
+        self.control_plane, self.reconciler = control_plane, reconciler
+        self.interval, self.drift_interval, self.heartbeat = interval, drift_interval, heartbeat
+        self.token_expires, self.token_issued = token_expires, datetime.now(UTC)
+        self.desired: dict[str, Any] | None = None
+        self.etag: str | None = None
+        self.drift: list[str] = []  # corrected since the last report that landed
+        self.reported: dict[str, Any] | None = None
+        self.reported_at = 0.0
+        self.drift_checked = time.monotonic()
+        self.failures = 0
+
+    def run_once(self) -> float:
+        """One pass; the seconds until the next."""
+        try:
+            etag, desired = self.control_plane.desired(self.etag)
+            reachable = True
+        except Unreachable as err:
+            log.warning("the control plane is out of reach (%s): keeping the last desired state", err)
+            desired, reachable = None, False
+        try:
+            if desired is not None:
+                self.desired, self.etag = desired, etag
+                touched = self.reconciler.apply(desired)
+                log.info("applied generation %s: %d objects created, changed or deleted", desired["generation"],
+                         len(touched))  # fmt: skip
+            elif self.desired is not None and time.monotonic() - self.drift_checked >= self.drift_interval:
+                self.drift += self.reconciler.drift(self.desired)
+                self.drift_checked = time.monotonic()
+            report = self._report() if self.desired is not None else None
+        except KubeError as err:
+            log.warning("the cluster's API answered %s; trying again", err)
+            return self._backoff()
+        if not reachable:
+            return self._backoff()
+        try:
+            if report is not None and (report != self.reported or self.drift
+                                       or time.monotonic() - self.reported_at >= self.heartbeat):  # fmt: skip
+                self.control_plane.report({**report, "drift": self.drift})
+                self.reported, self.reported_at, self.drift = report, time.monotonic(), []
+            self._rotate_when_due()
+        except Unreachable as err:
+            log.warning("the control plane is out of reach (%s): reporting later", err)
+            return self._backoff()
+        self.failures = 0
+        waiting = report is not None and any(p["state"] == "progressing" for p in report["packs"])
+        return min(self.interval, 2.0) if waiting else self.interval
+
+    def _report(self) -> dict[str, Any]:
+        assert self.desired is not None
+        return {"generation": self.desired["generation"], "packs": self.reconciler.states(self.desired),
+                "nodes": self.reconciler.nodes()}  # fmt: skip
+
+    def _backoff(self) -> float:
+        self.failures += 1
+        return min(MAX_BACKOFF, self.interval * 2 ** min(self.failures, 6))
+
+    def _rotate_when_due(self) -> None:
+        if self.token_expires is None:
+            return
+        now = datetime.now(UTC)
+        if now - self.token_issued >= (self.token_expires - self.token_issued) / 2:
+            self.token_expires, self.token_issued = self.control_plane.rotate(), now
+            log.info("token rotated; the new one expires %s", self.token_expires.isoformat())
