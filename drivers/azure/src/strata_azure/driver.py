@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -77,6 +78,7 @@ TYPICAL_SECONDS = {"network": 5.0, "security_group": 5.0, "load_balancer": 30.0,
 # An image is a gallery image version (one id for every region it is replicated to); Strata's image ids
 # are per region, as EC2's are: a replica's id is the version's with "@<region>" after it.
 IN_REGION = "@"
+VERSIONS_SECONDS = 1.0  # how long a listing of the galleries' image versions is reused
 CAPTURE_SECONDS = 600.0  # the longest a builder's deallocation is waited for before its image is captured
 PRIORITY_START, PRIORITY_STEP = 100, 10
 
@@ -158,6 +160,7 @@ class AzureCloud:
         self.network = NetworkManagementClient(credential, subscription, **options)
         self.compute = ComputeManagementClient(credential, subscription, **options)
         self._made: set[str] = set()  # galleries with Strata's image definition (never deleted by Strata)
+        self._listing: tuple[float, list[dict[str, Any]]] | None = None  # (when, _versions())
 
     @contextmanager
     def _calls(self) -> Iterator[None]:
@@ -489,7 +492,13 @@ class AzureCloud:
                         version.get("tags") or {}, _age(version), native)  # fmt: skip
 
     def _versions(self) -> list[dict[str, Any]]:
-        """Every version of Strata's image definition in each region's gallery."""
+        """Every version of Strata's image definition in each region's gallery: one listing per gallery,
+        kept VERSIONS_SECONDS (an image step looks in several regions at once, and again while its image
+        replicates) and dropped when this driver makes or replicates a version. A version another process
+        made in that second is found at the step's next look (its build's lock makes this one wait)."""
+        kept = self._listing
+        if kept is not None and time.monotonic() - kept[0] < VERSIONS_SECONDS:
+            return kept[1]
         found = []
         for region in self.regions:
             gallery = self._gallery(region)
@@ -499,6 +508,7 @@ class AzureCloud:
                 )
             except ResourceNotFoundError:
                 continue
+        self._listing = (time.monotonic(), found)
         return found
 
     def _version(self, image_id: str) -> dict[str, Any] | None:
@@ -546,6 +556,7 @@ class AzureCloud:
                         },
                     },
                 )
+                self._listing = None
                 version = self._version(image_id) or version
         return self._image_resource(version, region)
 
@@ -588,6 +599,7 @@ class AzureCloud:
                     },
                 },
             )
+            self._listing = None
             return self._image_resource(self._version(version_id) or {}, region)
 
     # -- instances -------------------------------------------------------------------------------
