@@ -44,8 +44,9 @@ class Agent:
             desired, reachable = None, False
         try:
             if desired is not None:
-                self.desired, self.etag = desired, etag
+                self.desired = desired
                 touched = self.reconciler.apply(desired)
+                self.etag = etag  # only once applied whole: a pass the cluster's API broke off is pulled again
                 log.info("applied generation %s: %d objects created, changed or deleted", desired["generation"],
                          len(touched))  # fmt: skip
             elif self.desired is not None and time.monotonic() - self.drift_checked >= self.drift_interval:
