@@ -35,8 +35,9 @@ def ensure_row(ctx: StepContext) -> dict:
 
 @step_handler("provisioner", "test.flaky")
 def flaky(ctx: StepContext) -> dict:
-    """Fail with a user-fixable error for the first input.failures attempts."""
+    """Fail with a user-fixable error for the first input.failures attempts, each taking input.seconds."""
     _log_execution(ctx)
+    time.sleep(ctx.step.input.get("seconds", 0))
     if ctx.step.attempts <= ctx.step.input["failures"]:
         raise StepError("VcpuLimitExceeded", "You have requested more vCPU capacity than allowed", USER_FIXABLE)
     return {"attempts": ctx.step.attempts}

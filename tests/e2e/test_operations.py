@@ -75,7 +75,9 @@ def test_metrics_count_the_steps_the_cluster_ran(cluster, module_fleet, module_a
         steps = conn.execute(
             "SELECT queue, name, status, attempts FROM steps WHERE cluster_id = %s", (cluster["id"],)
         ).fetchall()
-    attempts, successes = Counter(), Counter()  # a wait (requeue) is not an attempt: attempts = successes + failures
+    # a wait (requeue) is not an attempt: attempts = successes + failures + runs whose lease ran out before they
+    # recorded their outcome (a loaded machine's heartbeat can come late; another worker then took the step over)
+    attempts, successes = Counter(), Counter()
     for step in steps:  # counted by kind: ensure_node/w-1 and ensure_node/w-2 are both ensure_node
         kind = step["name"].split("/", 1)[0]
         attempts[step["queue"], kind] += step["attempts"]
@@ -90,13 +92,13 @@ def test_metrics_count_the_steps_the_cluster_ran(cluster, module_fleet, module_a
             succeeded = total(samples, "strata_steps_succeeded_total", **labels)
             failed = total(samples, "strata_steps_failed_total", **labels)
             waited = total(samples, "strata_steps_requeued_total", **labels)
-            assert (succeeded, failed) == (successes[queue, kind], tried - successes[queue, kind]), kind
+            lost = total(samples, "strata_step_claims_lost_total", **labels)
+            assert (succeeded, failed + lost) == (successes[queue, kind], tried - successes[queue, kind]), kind
             claimed = total(samples, "strata_steps_claimed_total", **labels)
-            assert claimed == succeeded + failed + waited, kind
+            assert claimed == succeeded + failed + waited + lost, kind
             assert total(samples, "strata_step_duration_seconds_count", **labels) == claimed, kind  # each one timed
             assert total(samples, "strata_step_duration_seconds_bucket", le="+Inf", **labels) == claimed
             assert 0 < total(samples, "strata_step_duration_seconds_sum", **labels) < 600
-        assert total(samples, "strata_step_claims_lost_total") == 0
         if service == "provisioner":  # the local cloud's calls are counted where its driver runs
             assert total(samples, "strata_localcloud_calls_total", action="RunInstances", fault="none") >= 3
     probes = f"http://127.0.0.1:{module_fleet['METRICS_PORT_provisioner']}"

@@ -199,20 +199,21 @@ def test_generation_bump_supersedes_unstarted_steps_and_runs_the_new_plan(
         StepSpec("test.work/a", "provisioner", "InfrastructureReady", input={"seconds": 3}),
         StepSpec("test.work/b", "provisioner", "InfrastructureReady", ("test.work/a",)),
         StepSpec("test.work/c", "provisioner", "ControlPlaneReady", ("test.work/b",)),
+        StepSpec("test.flaky/d", "provisioner", "ControlPlaneReady", input={"failures": 99, "seconds": 3}),
     ]
     plan(database_url, redis_url, cluster, old)
-    wait_until(
-        lambda: step_rows(database_url, cluster)["1:test.work/a"]["status"] == "running", message="step a running"
-    )
+    wait_until(lambda: {step_rows(database_url, cluster)[f"1:{name}"]["status"] for name in ("test.work/a",
+               "test.flaky/d")} == {"running"}, message="steps a and d running")  # fmt: skip
     new = [StepSpec("test.work/x", "provisioner", "InfrastructureReady"),
            StepSpec("test.work/y", "provisioner", "ControlPlaneReady", ("test.work/x",))]  # fmt: skip
     assert plan(database_url, redis_url, cluster, new, bump=True) == 2
 
-    rows = wait_steps(database_url, cluster, 5)
+    rows = wait_steps(database_url, cluster, 6)
     assert {k: r["status"] for k, r in rows.items()} == {
         "1:test.work/a": "succeeded",  # it had started: it finishes, but unblocks nothing
         "1:test.work/b": "superseded",
         "1:test.work/c": "superseded",
+        "1:test.flaky/d": "superseded",  # it failed after the new plan: it is not tried again
         "2:test.work/x": "succeeded",
         "2:test.work/y": "succeeded",
     }
@@ -220,6 +221,8 @@ def test_generation_bump_supersedes_unstarted_steps_and_runs_the_new_plan(
         ready = conn.execute(
             "SELECT status, observed_generation FROM conditions WHERE cluster_id = %s AND type = 'Ready'", (cluster,)
         ).fetchone()
+        tries = conn.execute("SELECT count(*) AS n FROM executions WHERE step_id = %s", (rows["1:test.flaky/d"]["id"],))
+        assert tries.fetchone()["n"] == 1
     assert (ready["status"], ready["observed_generation"]) == ("True", 2)
 
 

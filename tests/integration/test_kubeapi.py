@@ -386,3 +386,50 @@ def test_nodes_are_the_clusters_node_instances_and_ready(kube):
     control = next(n for n in found if n.metadata.name == "node-0")
     assert "node-role.kubernetes.io/control-plane" in control.metadata.labels and control.spec.taints
     assert all(c.status == "True" for n in found for c in n.status.conditions if c.type == "Ready")
+
+
+def test_service_account_tokens_authenticate_and_rbac_authorizes_them(kube, namespace):
+    """A TokenRequest's token is its service account's (401 once the account is gone, and without any
+    credential); what it may do is what its Roles and ClusterRoles bound to it grant (403 otherwise)."""
+    core, rbac = k8s.CoreV1Api(kube), k8s.RbacAuthorizationV1Api(kube)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "reader"}})
+    with pytest.raises(ApiException) as short:
+        core.create_namespaced_service_account_token("reader", namespace, {"spec": {"expirationSeconds": 60}})
+    assert short.value.status == 422
+    token = core.create_namespaced_service_account_token("reader", namespace, {"spec": {}}).status.token
+
+    def as_reader(credential: str | None) -> k8s.CoreV1Api:
+        config = k8s.Configuration(host=kube.configuration.host)
+        config.ssl_ca_cert, config.tls_server_name = kube.configuration.ssl_ca_cert, kube.configuration.tls_server_name
+        if credential:
+            config.api_key = {"authorization": f"Bearer {credential}"}
+        return k8s.CoreV1Api(k8s.ApiClient(config))
+
+    def status_of(call) -> int:
+        with pytest.raises(ApiException) as refused:
+            call()
+        return refused.value.status
+
+    reader = as_reader(token)
+    assert status_of(lambda: as_reader(None).list_namespaced_pod(namespace)) == 401
+    assert status_of(lambda: as_reader(token[:-4] + "AAAA").list_namespaced_pod(namespace)) == 401
+    with pytest.raises(ApiException) as forbidden:
+        reader.list_namespaced_pod(namespace)
+    assert forbidden.value.status == 403
+    assert json.loads(forbidden.value.body)["message"] == (
+        f'pods is forbidden: User "system:serviceaccount:{namespace}:reader" cannot list resource "pods" in API '
+        f'group "" in the namespace "{namespace}"')  # fmt: skip
+
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": "pods"}, "rules": [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]})  # fmt: skip
+    rbac.create_namespaced_role_binding(namespace, {"metadata": {"name": "pods"}, "roleRef": {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pods"},
+        "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": namespace}]})  # fmt: skip
+    wait_until(lambda: reader.list_namespaced_pod(namespace).items == [], timeout=10, message="the binding in force")
+    assert status_of(lambda: reader.list_namespaced_pod(namespace, watch=True, timeout_seconds=1)) == 403
+    assert status_of(lambda: reader.list_namespaced_pod("default")) == 403  # a Role is its namespace's only
+    assert status_of(lambda: reader.list_namespaced_config_map(namespace)) == 403
+
+    core.delete_namespaced_service_account("reader", namespace)  # the bound token ends with its account
+    wait_until(lambda: status_of(lambda: reader.list_namespaced_pod(namespace)) == 401, timeout=10,
+               message="the token refused")  # fmt: skip

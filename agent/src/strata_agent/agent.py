@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,8 +23,11 @@ class Agent:
     def __init__(
         self, control_plane: ControlPlane, reconciler: Reconciler, interval: float = 10.0,
         drift_interval: float = 60.0, heartbeat: float = 30.0, token_expires: datetime | None = None,
+        on_rotate: Callable[[str, datetime], None] | None = None,
     ):  # fmt: skip
         self.control_plane, self.reconciler = control_plane, reconciler
+        self.on_rotate = on_rotate
+        self.unsaved: tuple[str, datetime] | None = None
         self.interval, self.drift_interval, self.heartbeat = interval, drift_interval, heartbeat
         self.token_expires, self.token_issued = token_expires, datetime.now(UTC)
         self.desired: dict[str, Any] | None = None
@@ -87,3 +91,15 @@ class Agent:
         if now - self.token_issued >= (self.token_expires - self.token_issued) / 2:
             self.token_expires, self.token_issued = self.control_plane.rotate(), now
             log.info("token rotated; the new one expires %s", self.token_expires.isoformat())
+            self.unsaved = (self.control_plane.token, self.token_expires)
+        self._save_token()
+
+    def _save_token(self) -> None:
+        """Keep the rotated token where a restarted agent finds it (until the cluster's API takes it)."""
+        if self.on_rotate is None or self.unsaved is None:
+            return
+        try:
+            self.on_rotate(*self.unsaved)
+            self.unsaved = None
+        except KubeError as err:
+            log.warning("the rotated token could not be saved yet (%s); trying again", err)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from strata_common.kube.agent_pack import AGENT_MANAGER as MANAGER
 from strata_common.kube.client import KubeClient, condition_true
 from strata_common.kube.inventory import (
     INVENTORY_NAMESPACE,
@@ -20,8 +21,6 @@ from strata_common.kube.inventory import (
     with_namespace,
 )
 from strata_common.kube.readiness import WORKLOADS, not_ready
-
-MANAGER = "strata-agent"
 
 
 class Reconciler:

@@ -198,6 +198,24 @@ VARIABLES: dict[str, Var] = {
         "86400",
         "how long a cluster agent's token is good for (the agent rotates it before it expires)",
     ),
+    "agent_api_url": Var(
+        "STRATA_AGENT_API_URL",
+        _text,
+        "http://127.0.0.1:8080",
+        "the API's URL as the agents of pull-mode clusters reach it (their clusters call out to it)",
+    ),
+    "agent_image": Var(
+        "STRATA_AGENT_IMAGE",
+        _text,
+        "ghcr.io/strata-platform/strata-agent:0.1.0",
+        "the agent's image (Dockerfile --target agent); the local cloud runs the agent's code for its pods",
+    ),
+    "agent_interval": Var(
+        "STRATA_AGENT_INTERVAL",
+        _positive_float,
+        "10",
+        "seconds between an agent's polls of its desired state (a 304 while it is unchanged)",
+    ),
 }
 
 
@@ -234,6 +252,9 @@ class Settings:
     retention: float
     builder_ssh_cidr: str
     agent_token_seconds: float
+    agent_api_url: str
+    agent_image: str
+    agent_interval: float
 
 
 def read_var(field: str, environ: Mapping[str, str] | None = None) -> Any:

@@ -252,7 +252,9 @@ def plan_cluster(spec: ClusterSpec, machines: Iterable[Machine] = (), unhealthy:
         nodes += _rolling(change.replace, pool, "WorkersReplaced" if updating else "WorkersReady", chain, plan.retire)
     nodes += [retire_step(m, POOL_REMOVED, "WorkersScaled", chain) for m in removed]
     after = tuple(s.name for s in nodes) or NODE_PREREQUISITES
-    packs = []
+    # the agent installed (pull mode) or removed (push mode) before the packs: who applies them
+    packs = [StepSpec("ensure_agent", "addons", PACK_CONDITIONS["cni"], after)]
+    after = ("ensure_agent",)
     for layer in spec.layers:
         if layer.layer in PACK_CONDITIONS:
             packs.append(pack_step(layer, after))

@@ -17,8 +17,10 @@ from celery.signals import worker_process_shutdown, worker_ready
 from strata_common.celery_app import BrokerSender, create_celery
 from strata_common.clouds import registry
 from strata_common.config import Settings, load_settings
+from strata_common.db.agents import mark_silent_agents
 from strata_common.db.pool import get_pool
 from strata_common.db.types import DbPool
+from strata_common.engine.events import append_event
 from strata_common.engine.publish import Publisher
 from strata_common.engine.redrive import redrive
 from strata_common.engine.registry import load_modules
@@ -114,6 +116,9 @@ def create_worker_app(service: str, cluster_tasks: dict[str, ClusterTask] | None
         )  # fmt: skip
         if published:
             log.info("re-drive published %d step(s)", published)
+        with get_pool(settings).connection() as conn:
+            for silent in mark_silent_agents(conn):
+                append_event(conn, silent["cluster_id"], "warning", "agent", "AgentSilent", silent["message"])
         return published
 
     @app.task(name=PURGE_TASK, expires=60.0)

@@ -24,7 +24,17 @@ from werkzeug.wrappers import Request, Response
 
 from strata_common import yamltext
 from strata_common.notify import Notifier
-from strata_localcloud.kubeapi import defaults, disruption, merging, openapi, protobuf, store, tables
+from strata_localcloud.kubeapi import (
+    defaults,
+    disruption,
+    merging,
+    openapi,
+    protobuf,
+    rbac,
+    serviceaccounts,
+    store,
+    tables,
+)
 from strata_localcloud.kubeapi.clusters import ClusterDirectory, ClusterInfo
 from strata_localcloud.kubeapi.errors import ApiError, status_body
 from strata_localcloud.kubeapi.resources import (
@@ -37,6 +47,7 @@ from strata_localcloud.kubeapi.resources import (
     validate_crd,
 )
 from strata_localcloud.kubeapi.selectors import field_selector, label_selector
+from strata_localcloud.kubeapi.serviceaccounts import User
 
 log = logging.getLogger(__name__)
 APPLY = "application/apply-patch+yaml"
@@ -123,7 +134,7 @@ class KubeApi:
             return Response("ok", mimetype="text/plain")
         if len(parts) < 2 or parts[0] != "clusters":
             raise ApiError(404, "NotFound", f"the server could not find the requested resource ({request.path})")
-        cluster = self.directory.authorize(parts[1], environ)
+        cluster, user = self.directory.authenticate(parts[1], environ)
         if cluster.id not in self._bootstrapped:
             self.bootstrap(cluster.id)
         self.on_request(cluster.id)
@@ -147,7 +158,22 @@ class KubeApi:
             if rest[:2] == ["openapi", "v3"]:
                 return json_response(self.openapi(cluster, rest[2:]))
         target = self.target(cluster.id, rest)
+        self.authorize(request, cluster.id, user, target)
         return self.serve(request, cluster.id, target)
+
+    def authorize(self, request: Request, cluster_id: str, user: User, target: Target) -> None:
+        """RBAC (system:masters, the admin kubeconfig's group, may do anything)."""
+        if user.superuser:
+            return
+        watch = request.args.get("watch") in ("1", "true", "True")
+        res = target.resource
+        attrs = rbac.Attributes(rbac.verb_of(request.method, target.name is not None, watch), res.group,
+                                res.plural + (f"/{target.subresource}" if target.subresource else ""),
+                                target.namespace, target.name)  # fmt: skip
+        with self.pool.connection() as conn:
+            if not rbac.allowed(store.Tx(conn, cluster_id), user, attrs):
+                raise ApiError(403, "Forbidden", attrs.describe(user), {"name": target.name or "", "group": res.group,
+                               "kind": res.plural})  # fmt: skip
 
     def openapi(self, cluster: ClusterInfo, rest: list[str]) -> dict[str, Any]:
         resources = self._all_resources(cluster.id)
@@ -205,7 +231,9 @@ class KubeApi:
         name = tail[1] if len(tail) > 1 else None
         sub = tail[2] if len(tail) > 2 else None
         eviction = resource.key == "/pods" and name is not None
-        if not {None: True, "status": resource.status, "scale": resource.scale, "eviction": eviction}.get(sub, False):
+        token = resource.key == "/serviceaccounts" and name is not None
+        if not {None: True, "status": resource.status, "scale": resource.scale, "eviction": eviction,
+                "token": token}.get(sub, False):  # fmt: skip
             raise ApiError(404, "NotFound", f"the server could not find the requested resource ({tail[0]}/{sub})")
         if resource.namespaced and name is not None and namespace is None:
             raise ApiError(404, "NotFound", f"{resource.plural} is namespaced: use /namespaces/NAMESPACE/...")
@@ -229,6 +257,14 @@ class KubeApi:
         method = request.method
         if target.subresource == "scale":
             return json_response(*self.scale(request, cluster_id, target))
+        if target.subresource == "token":  # TokenRequest: nothing is stored
+            if method != "POST":
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on serviceaccounts/token")
+            key = self.directory.account_keys(cluster_id)[0]
+            with self.pool.connection() as conn:
+                minted = serviceaccounts.mint(store.Tx(conn, cluster_id), key, target.namespace or "",
+                                              target.name or "", self.body(request))  # fmt: skip
+            return json_response(minted, 201)
         if target.subresource == "eviction":
             if method != "POST":
                 raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on pods/eviction")

@@ -1,5 +1,6 @@
-"""Which local cluster a connection speaks to: the TLS server name is the cluster's load balancer
-DNS name; the server certificate and the client CA are the cluster's own. A cluster's API answers
+"""Which local cluster a connection speaks to and who asks: the TLS server name is the cluster's load
+balancer DNS name; the server certificate and the client CA are the cluster's own; a client without a
+certificate shows a service account's token. A cluster's API answers
 once one of its control-plane instances runs, with the version its kubeadm configuration names."""
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from psycopg_pool import ConnectionPool
 
 from strata_common.crypto import SecretBox
 from strata_localcloud.inventory import Inventory
+from strata_localcloud.kubeapi import store
 from strata_localcloud.kubeapi.errors import ApiError
+from strata_localcloud.kubeapi.serviceaccounts import User, certificate_user, token_user
 
 CACHE_SECONDS = 30.0  # a running API's version follows its instances: their news also forgets it (`forget`)
 
@@ -42,15 +45,15 @@ class ClusterInfo:
 class ClusterDirectory:
     """Looks clusters up in the local cloud (cached for a moment) and makes their TLS contexts."""
 
-    def __init__(self, pool: ConnectionPool, secret_key: str, inventory: Inventory, require_client_cert: bool = True):
+    def __init__(self, pool: ConnectionPool, secret_key: str, inventory: Inventory):
         self.pool = pool
         self.inventory = inventory
         self.box = SecretBox(secret_key)
-        self.require_client_cert = require_client_cert
         self._lock = threading.Lock()
         self._infos: dict[str, tuple[float, ClusterInfo]] = {}
         self._names: dict[str, str] = {}
         self._contexts: dict[str, ssl.SSLContext] = {}
+        self._account_keys: dict[str, tuple[str, str]] = {}
 
     def info(self, cluster_id: str) -> ClusterInfo:
         """The cluster's API as it stands (a running API is kept for a moment; a missing one is looked up
@@ -75,12 +78,40 @@ class ClusterDirectory:
             return None, f"the API server of cluster {cluster_id} is not running yet (no control-plane node runs)"
         return ClusterInfo(cluster_id, row["version"], row["server_name"]), ""
 
-    def authorize(self, cluster_id: str, environ: dict[str, Any]) -> ClusterInfo:
-        """The cluster a request's path names, if the connection's certificate was verified for it."""
-        verified = getattr(environ.get("gunicorn.socket"), "strata_cluster", None)
-        if self.require_client_cert and verified != cluster_id:
-            raise ApiError(403, "Forbidden", "the client certificate was not issued by this cluster's CA")
-        return self.info(cluster_id)
+    def authenticate(self, cluster_id: str, environ: dict[str, Any]) -> tuple[ClusterInfo, User]:
+        """The cluster a request's path names, if the connection was opened to it (its server name), and
+        who asks: the user of a client certificate its CA signed, else of a service account's token."""
+        sock = environ.get("gunicorn.socket")
+        if getattr(sock, "strata_cluster", None) != cluster_id:
+            raise ApiError(403, "Forbidden", "the connection was opened to another cluster's API (server name)")
+        info = self.info(cluster_id)
+        peer = sock.getpeercert() if isinstance(sock, ssl.SSLSocket) else None
+        if peer:
+            return info, certificate_user(peer)
+        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "Unauthorized", "Unauthorized")
+        with self.pool.connection() as conn:
+            return info, token_user(store.Tx(conn, cluster_id), self.account_keys(cluster_id)[1], token.strip())
+
+    def account_keys(self, cluster_id: str) -> tuple[str, str]:
+        """The cluster's service-account signing key and its public half (PEM)."""
+        if cluster_id not in self._account_keys:
+            key = serialization.load_pem_private_key(self._secrets(cluster_id)["serviceAccountKey"].encode(), None)
+            public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo)  # fmt: skip
+            self._account_keys[cluster_id] = (self._secrets(cluster_id)["serviceAccountKey"], public.decode())
+        return self._account_keys[cluster_id]
+
+    def ca_cert(self, cluster_id: str) -> str:
+        return self._secrets(cluster_id)["caCert"]
+
+    def _secrets(self, cluster_id: str) -> dict[str, str]:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT sealed FROM cluster_secrets WHERE cluster_id = %s", (cluster_id,)).fetchone()
+        if row is None:
+            raise LookupError(cluster_id)
+        return self.box.open(row["sealed"])
 
     def cluster_of(self, server_name: str) -> str | None:
         if server_name not in self._names:
@@ -109,11 +140,7 @@ class ClusterDirectory:
             return self._contexts[cluster_id]
 
     def _make_context(self, cluster_id: str, server_name: str) -> ssl.SSLContext:
-        with self.pool.connection() as conn:
-            row = conn.execute("SELECT sealed FROM cluster_secrets WHERE cluster_id = %s", (cluster_id,)).fetchone()
-        if row is None:
-            raise LookupError(cluster_id)
-        secrets = self.box.open(row["sealed"])
+        secrets = self._secrets(cluster_id)
         cert, key = serving_certificate(secrets["caCert"], secrets["caKey"], server_name)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         with tempfile.TemporaryDirectory() as folder:  # the ssl module loads a key pair only from files
@@ -123,7 +150,7 @@ class ClusterDirectory:
             key_file.write_text(key)
             context.load_cert_chain(cert_file, key_file)
         context.load_verify_locations(cadata=secrets["caCert"])
-        context.verify_mode = ssl.CERT_REQUIRED
+        context.verify_mode = ssl.CERT_OPTIONAL  # a certificate, when sent, must be the CA's; else a bearer token
         return context
 
 

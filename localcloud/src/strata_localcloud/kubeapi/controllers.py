@@ -14,6 +14,7 @@ nothing: the listener's reconnect makes every active cluster due.
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
@@ -26,9 +27,10 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from strata_localcloud.kubeapi import disruption, store
+from strata_localcloud.kubeapi import disruption, serviceaccounts, store
 from strata_localcloud.kubeapi.clusters import ClusterDirectory
 from strata_localcloud.kubeapi.errors import ApiError
+from strata_localcloud.kubeapi.runtime import TOKEN_SECONDS, AgentRuntime, Launch, NotStartable
 from strata_localcloud.kubeapi.selectors import matches_label_selector
 
 log = logging.getLogger(__name__)
@@ -97,8 +99,10 @@ def _pull_error(image: str) -> str | None:
 class Controllers:
     """One thread reconciling clusters when they are due."""
 
-    def __init__(self, pool: ConnectionPool, directory: ClusterDirectory, time_scale: float, retention: float):
+    def __init__(self, pool: ConnectionPool, directory: ClusterDirectory, time_scale: float, retention: float,
+                 runtime: AgentRuntime | None = None):  # fmt: skip
         self.pool = pool
+        self.runtime = runtime
         self.retention = retention
         self.directory = directory
         self.pod_start = POD_START_SECONDS * time_scale
@@ -133,6 +137,8 @@ class Controllers:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
+        if self.runtime is not None:
+            self.runtime.stop_all()
 
     def instances_changed(self, cluster_id: str | None) -> None:
         """The local cloud changed a cluster's instances (None: news may have been lost, look at all)."""
@@ -211,17 +217,20 @@ class Controllers:
         pending = [i["ready_in"] for i in instances if not i["running"] and i.get("ready_in") is not None]
         next_ready = min(pending, default=None)
         try:
-            version = self.directory.info(cluster_id).version
+            info = self.directory.info(cluster_id)
         except ApiError:
+            if self.runtime is not None:  # its API gone (the cluster deleted): so are its pods' processes
+                self.runtime.stop_cluster(cluster_id)
             return next_ready  # no API yet: an instance's news or readiness brings it
         with store.transaction(self.pool, cluster_id) as tx:
-            pass_ = _Pass(tx, self, version)
+            pass_ = _Pass(tx, self, info.version)
             pass_.nodes(instances)
             pass_.workloads()
             wait = pass_.pods()
+            renew = pass_.agents(info.server_name)
         if tx.changed:
             return 0.0  # statuses follow the pods changed in this pass
-        return min((w for w in (wait, next_ready) if w is not None), default=None)
+        return min((w for w in (wait, next_ready, renew) if w is not None), default=None)
 
 
 class _Pass:
@@ -638,6 +647,55 @@ class _Pass:
                 {**claim, "spec": spec, "status": {"phase": "Bound", "capacity": {"storage": size}}},
                 claim,
             )
+
+    # ---- the agent's pods, run for real (runtime.py) -------------------------------------------------
+
+    def agents(self, server_name: str) -> float | None:
+        runtime = self.c.runtime
+        if runtime is None:
+            return None
+        pods = {pod["metadata"]["uid"]: pod for pod in self.list("/pods") if runtime.runs(pod)}
+        return runtime.sync(self.tx.cluster_id, server_name, pods, self.launch)
+
+    def launch(self, pod: dict[str, Any]) -> Launch:
+        """What the kubelet gives the agent's container: its environment and its service account's token."""
+        namespace, cluster_id = pod["metadata"]["namespace"], self.tx.cluster_id
+        container = next(c for c in pod["spec"]["containers"] if c.get("image") == self.c.runtime.image)  # type: ignore[union-attr]
+        env = {var["name"]: self._env_value(pod, var) for var in container.get("env") or []}
+        account = pod["spec"].get("serviceAccountName") or "default"
+        key = self.c.directory.account_keys(cluster_id)[0]
+        try:
+            minted = serviceaccounts.mint(
+                self.tx, key, namespace, account, {"spec": {"expirationSeconds": TOKEN_SECONDS}}
+            )
+        except ApiError as err:
+            raise NotStartable(err.message) from None
+        return Launch({k: v for k, v in env.items() if v is not None}, minted["status"]["token"],
+                      self.c.directory.ca_cert(cluster_id), namespace)  # fmt: skip
+
+    def _env_value(self, pod: dict[str, Any], var: dict[str, Any]) -> str | None:
+        if "value" in var:
+            return str(var["value"])
+        source = var.get("valueFrom") or {}
+        namespace = pod["metadata"]["namespace"]
+        for ref_key, resource, kind in (("secretKeyRef", "/secrets", "secret"),
+                                        ("configMapKeyRef", "/configmaps", "configmap")):  # fmt: skip
+            ref = source.get(ref_key)
+            if ref is None:
+                continue
+            found = self.tx.get(resource, namespace, ref["name"])
+            data = (found or {}).get("data") or {}
+            if ref["key"] not in data:
+                if ref.get("optional"):
+                    return None
+                raise NotStartable(f'{kind} "{ref["name"]}" has no key "{ref["key"]}" (or is not found)')
+            value = data[ref["key"]]
+            return base64.b64decode(value).decode() if resource == "/secrets" else value
+        path = (source.get("fieldRef") or {}).get("fieldPath", "")
+        fields = {"metadata.name": pod["metadata"]["name"], "metadata.namespace": namespace,
+                  "spec.nodeName": pod["spec"].get("nodeName"), "spec.serviceAccountName": pod["spec"].get(
+                      "serviceAccountName"), "status.podIP": (pod.get("status") or {}).get("podIP")}  # fmt: skip
+        return fields.get(path)
 
     # ---- scheduler and kubelet ---------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import resource
+import shutil
 import signal
 import ssl
 import sys
@@ -26,6 +27,7 @@ from strata_localcloud.inventory import Inventory
 from strata_localcloud.kubeapi.app import KubeApi
 from strata_localcloud.kubeapi.clusters import ClusterDirectory
 from strata_localcloud.kubeapi.controllers import INSTANCE_NEWS, Controllers
+from strata_localcloud.kubeapi.runtime import AgentRuntime
 from strata_localcloud.kubeapi.store import CHANNEL
 
 log = logging.getLogger("strata.kubeapi")
@@ -37,7 +39,10 @@ CONNECTIONS = 8192  # open connections; beyond CONNECTIONS - THREADS, answered c
 def build(settings: Settings) -> tuple[KubeApi, Controllers, ClusterDirectory]:
     pool = get_pool(settings)
     directory = ClusterDirectory(pool, settings.secret_key, Inventory(pool, settings))
-    controllers = Controllers(pool, directory, settings.localcloud_time_scale, settings.retention)
+    pods = Path(settings.state_dir) / "agent-pods"  # the agent pods' folders, left from a previous run: gone
+    shutil.rmtree(pods, ignore_errors=True)
+    runtime = AgentRuntime(settings.agent_image, settings.kubeapi_url, pods)
+    controllers = Controllers(pool, directory, settings.localcloud_time_scale, settings.retention, runtime)
     Notifier(settings.database_url, INSTANCE_NEWS, on_news=controllers.instances_changed).start()
     app = KubeApi(
         pool,
@@ -90,7 +95,7 @@ class Emulator(BaseApplication):
         app, controllers, directory = build(self.settings)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.placeholder / "tls.crt", self.placeholder / "tls.key")
-        context.verify_mode = ssl.CERT_REQUIRED  # the cluster's own context (chosen by server name) verifies
+        context.verify_mode = ssl.CERT_OPTIONAL  # the cluster's own context (chosen by server name) verifies
         context.sni_callback = directory.sni_callback
         self.context = context
         self.controllers = controllers

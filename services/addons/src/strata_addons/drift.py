@@ -39,7 +39,8 @@ def check_drift(cluster_ids: list[UUID], pool: DbPool, settings: Settings, deps:
             (cluster_ids,),
         ).fetchall()
         specs = {r["id"]: ClusterSpec.from_json(r["spec"]) for r in rows}
-        specs = {c: spec for c, spec in specs.items() if any(layer.layer in PACK_LAYERS for layer in spec.layers)}
+        specs = {c: spec for c, spec in specs.items()  # a pull-mode cluster's agent corrects its drift
+                 if not spec.pulled and any(layer.layer in PACK_LAYERS for layer in spec.layers)}  # fmt: skip
         accesses = cluster_accesses(conn, list(specs), settings)
         objects = {}
         for cluster_id in accesses:

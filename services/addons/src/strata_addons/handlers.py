@@ -4,14 +4,20 @@ packs the cluster no longer has."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from typing import Any
 
+from strata_common.db.agents import authenticate_agent, issue_agent_token, last_report, revoke_agent_tokens
 from strata_common.db.types import DbConnection
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
+from strata_common.kube.agent_pack import AGENT_MANAGER, TOKEN_SECRET, agent_objects, token_secret
+from strata_common.kube.agent_pack import NAMESPACE as AGENT_NAMESPACE
+from strata_common.kube.agent_pack import PACK as AGENT_PACK
+from strata_common.kube.agent_pack import VERSION as AGENT_VERSION
 from strata_common.kube.client import KubeClient, KubeError
 from strata_common.kube.inventory import (
     INVENTORY_NAMESPACE,
@@ -28,6 +34,8 @@ from strata_common.kube.readiness import WORKLOADS, not_ready
 from strata_common.kube_steps import kube
 from strata_common.model.cluster import ClusterSpec, Layer
 from strata_common.packs.rendering import RenderError, rendered_pack
+
+AGENT_POLL_SECONDS = 2.0  # how often a pull-mode step looks at the agent's last report
 
 
 def pack_objects(ctx: StepContext, pack: str) -> tuple[Layer, list[dict[str, Any]]]:
@@ -64,13 +72,15 @@ def ensure_pack(ctx: StepContext) -> dict:
     and looks again later (without applying again unless what it would apply changed). Workloads that an
     apply just created or changed are not looked at in the same run: no controller has acted on them yet."""
     pack = ctx.step.input["pack"]
+    if ctx.spec.pulled:
+        return _applied_by_agent(ctx, pack)
     entry, objects = pack_objects(ctx, pack)
     digest = hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
     progress = ctx.step.output or {}
     workloads = [obj for obj in objects if obj["kind"] in WORKLOADS]
     with kube(ctx) as client:
         if progress.get("applied") != digest:
-            progress = {"applied": digest, "polls": 0, **_apply_pack(ctx, client, pack, entry, objects)}
+            progress = {"applied": digest, "polls": 0, **_apply_pack(ctx, client, pack, entry.version, objects)}
             ctx.note(**progress)
             if progress["changed"] and workloads:
                 raise Retry(_poll_seconds(ctx, 0), f"{pack}: {progress['changed']} objects applied, waiting for "
@@ -86,8 +96,69 @@ def ensure_pack(ctx: StepContext) -> dict:
             "pruned": progress["pruned"]}  # fmt: skip
 
 
+def _agent_report(ctx: StepContext) -> dict[str, Any]:
+    """The agent's last report once it covers this step's generation; until then the step waits."""
+    with ctx.db.connection() as conn:
+        last = last_report(conn, ctx.step.cluster_id)
+    if last is None or last["generation"] < ctx.step.generation:
+        said = (f"it last reported generation {last['generation']} at {last['reported_at']:%H:%M:%S}" if last
+                else "it has not reported yet")  # fmt: skip
+        raise Retry(AGENT_POLL_SECONDS, f"waiting for the agent to apply generation {ctx.step.generation} ({said})")
+    return last["report"]
+
+
+def _applied_by_agent(ctx: StepContext, pack: str) -> dict:
+    """Pull mode: the agent applies the pack; the step waits for its report of this generation to say the
+    pack's workloads are available (or why they cannot be)."""
+    found = next((p for p in _agent_report(ctx)["packs"] if p["pack"] == pack), None)
+    if found is None or found["state"] == "progressing":
+        shown = found["message"] if found else "not applied yet"
+        raise Retry(AGENT_POLL_SECONDS, f"{pack}, applied by the cluster's agent: {shown}")
+    if found["state"] == "failed":
+        raise StepError("WorkloadNotAvailable", f"{pack} (applied by the cluster's agent): {found['message']}",
+                        USER_FIXABLE)  # fmt: skip
+    return {"pack": pack, "appliedBy": AGENT_MANAGER}
+
+
+@step_handler("addons", "ensure_agent")
+def ensure_agent(ctx: StepContext) -> dict:
+    """Pull mode: install the cluster's agent (its pack, and the Secret with its token, minted unless the
+    one there still works) and wait for it to run. Push mode: remove an agent the cluster had (its pack,
+    its token's Secret, its tokens): the add-ons service applies again."""
+    cluster_id = ctx.step.cluster_id
+    with kube(ctx) as client:
+        if not ctx.spec.pulled:
+            removed = delete_objects(client, list(read_inventory(client, AGENT_PACK)))
+            if removed:
+                client.delete("v1", "ConfigMap", INVENTORY_NAMESPACE, f"strata-pack-{AGENT_PACK}")
+                client.delete("v1", "Secret", AGENT_NAMESPACE, TOKEN_SECRET)
+                with ctx.db.connection() as conn:
+                    revoke_agent_tokens(conn, cluster_id)
+                ctx.event("info", "AgentRemoved", f"push mode: the agent is removed ({len(removed)} objects)")
+            return {"removed": len(removed)}
+        objects = agent_objects(str(cluster_id), ctx.settings)
+        _apply_pack(ctx, client, AGENT_PACK, AGENT_VERSION, objects)
+        secret = client.get("v1", "Secret", AGENT_NAMESPACE, TOKEN_SECRET)
+        held = base64.b64decode(((secret or {}).get("data") or {}).get("token", "")).decode()
+        with ctx.db.connection() as conn:
+            agent = authenticate_agent(conn, held) if held else None
+            if agent is None or agent.cluster_id != cluster_id:
+                token, expires = issue_agent_token(conn, cluster_id, ctx.settings.agent_token_seconds)
+                conn.commit()
+                client.apply(token_secret(token, expires), MANAGER, force=True)
+                ctx.event("info", "AgentTokenIssued", "a token for the cluster's agent is in its Secret "
+                          f"{AGENT_NAMESPACE}/{TOKEN_SECRET}")  # fmt: skip
+        deployment = next(obj for obj in objects if obj["kind"] == "Deployment")
+        waiting = not_ready(client, deployment)
+    if waiting:
+        if waiting.stuck:
+            raise StepError("WorkloadNotAvailable", f"the agent: {waiting.message}", USER_FIXABLE)
+        raise Retry(AGENT_POLL_SECONDS, f"the agent: {waiting.message}")
+    return {"installed": AGENT_VERSION}
+
+
 def _apply_pack(
-    ctx: StepContext, client: KubeClient, pack: str, entry: Layer, objects: list[dict[str, Any]]
+    ctx: StepContext, client: KubeClient, pack: str, version: str, objects: list[dict[str, Any]]
 ) -> dict[str, int]:
     """Apply every object, prune what the pack no longer declares, save the inventory; the counts."""
     before = read_inventory(client, pack)
@@ -100,10 +171,10 @@ def _apply_pack(
         if before.get(key) != applied[key]:
             changed.append(key)
     pruned = delete_objects(client, [k for k in before if k not in applied])
-    save_inventory(client, pack, entry.version, applied)
+    save_inventory(client, pack, version, applied)
     if changed or pruned:
         shown = ", ".join(" ".join(k.split("|")[1:][::2]) for k in changed[:10])
-        ctx.event("info", "PackApplied", f"{pack}@{entry.version}: {len(changed)} of {len(objects)} objects "
+        ctx.event("info", "PackApplied", f"{pack}@{version}: {len(changed)} of {len(objects)} objects "
                   f"created or changed{f' ({shown})' if shown else ''}, {len(pruned)} pruned",
                   {"pack": pack, "changed": changed, "pruned": pruned})  # fmt: skip
     return {"changed": len(changed), "pruned": len(pruned)}
@@ -118,7 +189,11 @@ def _poll_seconds(ctx: StepContext, polls: int) -> float:
 
 @step_handler("addons", "prune_packs")
 def prune_packs(ctx: StepContext) -> dict:
-    """Delete the objects of packs the cluster's profile no longer has, then their inventories."""
+    """Delete the objects of packs the cluster's profile no longer has, then their inventories (in pull
+    mode the agent does, and the step waits for its report of the generation)."""
+    if ctx.spec.pulled:
+        _agent_report(ctx)
+        return {"prunedBy": AGENT_MANAGER}
     keep = {layer.pack for layer in ctx.spec.layers}
     removed = {}
     with kube(ctx) as client:

@@ -14,6 +14,7 @@ from strata_common.clouds.driver import DELETING, capabilities
 from strata_common.clouds.driver import SECURITY_GROUPS as SECURITY_GROUP_CAPABILITY
 from strata_common.db.queries import clusters, machines, secrets
 from strata_common.db.types import DbConnection
+from strata_common.engine import steps
 from strata_common.engine.errors import Retry
 from strata_common.engine.registry import step_handler
 from strata_common.engine.runner import StepContext
@@ -148,7 +149,12 @@ def delete_infrastructure(ctx: StepContext) -> dict:
 @step_handler("provisioner", "sweep")
 def sweep(ctx: StepContext) -> dict:
     """The leak sweep: anything still tagged with this cluster is deleted (unless its delete is under way
-    already) and the sweep looks again, until nothing is left."""
+    already) and the sweep looks again, until nothing is left. It looks once no step of the create or
+    update this delete superseded is running any more (such a step may still be launching a node)."""
+    with ctx.db.connection() as conn:
+        running = steps.running_older(conn, ctx.step.cluster_id, ctx.step.generation)
+    if running:
+        raise Retry(1, f"waiting for {len(running)} steps of an earlier generation to stop: {running}")
     with cloud(ctx) as driver:
         left = driver.list_owned(owner(ctx))
         for resource in left:

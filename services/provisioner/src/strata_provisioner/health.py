@@ -40,15 +40,24 @@ log = logging.getLogger(__name__)
 UNHEALTHY_TIMEOUT_SECONDS = 300.0  # x the time scale, when the pool does not say
 ASKED_AT_ONCE = 8  # clusters whose API a batch asks at the same time (a slow one does not hold up the rest)
 
+# A pull-mode cluster's Nodes are those its agent last reported (if it reported within its agentTimeout).
 DUE = """
-SELECT c.id, c.generation, c.spec, n.status = 'True' AND n.observed_generation = c.generation AS known_healthy
+SELECT c.id, c.generation, c.spec, n.status = 'True' AND n.observed_generation = c.generation AS known_healthy,
+       CASE WHEN r.reported_at >= now() - make_interval(secs => (c.spec -> 'management' ->> 'agentTimeout')::float)
+            THEN r.report -> 'nodes' END AS reported_nodes
 FROM clusters c LEFT JOIN conditions n ON n.cluster_id = c.id AND n.type = 'NodesHealthy'
+LEFT JOIN agent_reports r ON r.cluster_id = c.id AND c.spec -> 'management' ->> 'mode' = 'pull'
 WHERE c.id = ANY(%s) AND c.deleted_at IS NULL AND c.phase = 'Running' AND NOT c.paused
 """
 
 
-def _not_ready_nodes(cluster_id: UUID, access: KubeAccess | None, deps: Dependencies) -> set[str] | None:
-    """Names of the cluster's Nodes that are not Ready; None when its API cannot be asked."""
+def _not_ready_nodes(row: dict[str, Any], access: KubeAccess | None, deps: Dependencies) -> set[str] | None:
+    """Names of the cluster's Nodes that are not Ready (a pull-mode cluster's as its agent reported them);
+    None when its API cannot be asked (or its agent has been silent)."""
+    cluster_id = row["id"]
+    if ClusterSpec.from_json(row["spec"]).pulled:
+        nodes = row["reported_nodes"]
+        return None if nodes is None else {n["name"] for n in nodes if not n["ready"]}
     if access is None:
         return None
     try:
@@ -88,7 +97,7 @@ def check_health(cluster_ids: list[UUID], pool: DbPool, settings: Settings, deps
         accesses = cluster_accesses(conn, [r["id"] for r in rows], settings)
     launched = _launched(rows, deps)
     with ThreadPoolExecutor(ASKED_AT_ONCE) as asking:
-        asked = {r["id"]: asking.submit(_not_ready_nodes, r["id"], accesses.get(r["id"]), deps) for r in rows}
+        asked = {r["id"]: asking.submit(_not_ready_nodes, r, accesses.get(r["id"]), deps) for r in rows}
     done = []
     for row in rows:
         names = set(running[row["id"]])

@@ -86,3 +86,49 @@ def last_report(conn: DbConnection, cluster_id: UUID) -> dict[str, Any] | None:
     return conn.execute(
         "SELECT generation, report, reported_at FROM agent_reports WHERE cluster_id = %s", (cluster_id,)
     ).fetchone()
+
+
+# Pull-mode clusters whose agent has been silent longer than their agentTimeout and that do not show it
+# yet: AgentConnected turns False (one statement: of two passes at once, one updates each row).
+SILENT_AGENTS = """
+WITH silent AS (
+    SELECT c.id, c.generation, r.reported_at FROM agent_reports r JOIN clusters c ON c.id = r.cluster_id
+    WHERE c.deleted_at IS NULL AND c.spec -> 'management' ->> 'mode' = 'pull'
+      AND r.reported_at < now() - make_interval(secs => (c.spec -> 'management' ->> 'agentTimeout')::float)
+      AND NOT EXISTS (SELECT 1 FROM conditions k WHERE k.cluster_id = c.id AND k.type = 'AgentConnected'
+                      AND k.status = 'False'))
+INSERT INTO conditions AS k (cluster_id, type, status, reason, message, observed_generation)
+SELECT id, 'AgentConnected', 'False', 'AgentSilent',
+       'no report from the agent since ' || to_char(reported_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+       generation FROM silent
+ON CONFLICT (cluster_id, type) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
+    message = EXCLUDED.message, error_class = NULL, last_transition_time = now(), updated_at = now(),
+    observed_generation = greatest(k.observed_generation, EXCLUDED.observed_generation)
+WHERE k.status <> 'False'
+RETURNING k.cluster_id, k.message
+"""
+
+
+def mark_silent_agents(conn: DbConnection) -> list[dict[str, Any]]:
+    """AgentConnected False for every pull-mode cluster whose agent is silent past its timeout; which."""
+    return conn.execute(SILENT_AGENTS).fetchall()
+
+
+def mark_reporting(conn: DbConnection, cluster_id: UUID, generation: int) -> bool:
+    """AgentConnected True after a report (a write only when it was not); whether it turned True."""
+    row = conn.execute(
+        "SELECT c.generation, k.status FROM clusters c LEFT JOIN conditions k ON k.cluster_id = c.id"
+        " AND k.type = 'AgentConnected' WHERE c.id = %s",
+        (cluster_id,),
+    ).fetchone()
+    if row is None or row["status"] == "True":
+        return False
+    conn.execute(
+        "INSERT INTO conditions AS k (cluster_id, type, status, reason, message, observed_generation)"
+        " VALUES (%s, 'AgentConnected', 'True', 'Reporting', %s, %s) ON CONFLICT (cluster_id, type) DO UPDATE SET"
+        " status = 'True', reason = 'Reporting', message = EXCLUDED.message, error_class = NULL,"
+        " last_transition_time = now(), updated_at = now(),"
+        " observed_generation = greatest(k.observed_generation, EXCLUDED.observed_generation)",
+        (cluster_id, f"the agent reports (it applied generation {generation})", row["generation"]),
+    )
+    return True

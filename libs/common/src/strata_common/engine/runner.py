@@ -184,24 +184,30 @@ def run_step(
         step, cluster = claimed
         STEPS_CLAIMED.labels(service, step.kind).inc()
         if cluster["paused"]:  # no step of a paused cluster runs; resuming makes its steps due again
-            steps.requeue(conn, step, PAUSED_RECHECK_SECONDS)
-            return "paused"
+            outcome = "requeued" if steps.requeue(conn, step, PAUSED_RECHECK_SECONDS) else "lost"
+            _count(service, step, outcome, 0.0)
+            return "paused" if outcome == "requeued" else outcome
         if step.condition:
             mark_in_progress(conn, step.cluster_id, step.condition, step.name, step.generation)
     ctx = StepContext(step, cluster, pool, settings, service, deps or Dependencies())
     started = time.monotonic()
     with log_context(cluster=str(step.cluster_id), step=step.name):  # on each line the step logs (JSON format)
-        outcome = _run_claimed(ctx, publisher)
+        try:
+            outcome = _run_claimed(ctx, publisher)
+        except Exception:  # its outcome could not be recorded (the database away): its lease runs out, and
+            _count(service, step, "lost", time.monotonic() - started)  # another run takes the step over
+            raise
     _count(service, step, outcome, time.monotonic() - started)
     return outcome
 
 
 def _count(service: str, step: Step, outcome: str, seconds: float) -> None:
-    """The step's outcome in the metrics (a failure's reason and class are counted where it is recorded)."""
+    """The step's outcome in the metrics (a failure's reason and class are counted where it is recorded).
+    A run whose claim passed to another worker (its lease ran out), or whose outcome could not be recorded,
+    counts as lost, whatever its handler did."""
     if outcome == "lost":
-        CLAIMS_LOST.labels(service).inc()
-        return
-    if outcome == "succeeded":
+        CLAIMS_LOST.labels(service, step.kind).inc()
+    elif outcome == "succeeded":
         STEPS_SUCCEEDED.labels(service, step.kind).inc()
     elif outcome == "requeued":
         STEPS_REQUEUED.labels(service, step.kind).inc()
@@ -224,8 +230,9 @@ def _run_claimed(ctx: StepContext, publisher: Publisher) -> str:
             requeued = steps.requeue(conn, step, wait.after, grace, time.monotonic() - started)
             if requeued and step.condition and wait.message:
                 mark_waiting(conn, step.cluster_id, step.condition, wait.message, step.generation)
-        if requeued:
-            publisher.publish_later(step, wait.after)
+        if not requeued:
+            return "lost"
+        publisher.publish_later(step, wait.after)
         return "requeued"
     except StepError as err:
         return _record_failure(pool, publisher, settings, service, step, err.reason, err.message, err.error_class,

@@ -77,16 +77,6 @@ def supersede_older(conn: DbConnection, cluster_id: UUID, generation: int) -> in
     return cur.rowcount
 
 
-def cancel_all(conn: DbConnection, cluster_id: UUID) -> int:
-    """Stop every step of the cluster that is not finished (running ones finish but unblock nothing)."""
-    cur = conn.execute(
-        "UPDATE steps SET status = 'cancelled', wake_at = NULL, finished_at = now()"
-        " WHERE cluster_id = %s AND status IN ('pending', 'ready', 'failed')",
-        (cluster_id,),
-    )
-    return cur.rowcount
-
-
 def claim(conn: DbConnection, step_id: int, worker: str, lease: float, owner: int) -> tuple[Step, dict] | None:
     """Take the step if it is due and nobody holds it: (the step, its cluster's row), read in the same
     statement; None when another worker has it or it is done. `owner`: the claiming process's liveness
@@ -141,14 +131,21 @@ def succeed(conn: DbConnection, step: Step, output: dict[str, Any], worked: floa
     return cur.rowcount == 1
 
 
+# A step that ends a run without succeeding is not run again once its cluster has planned a newer
+# generation: the plan that superseded its unstarted siblings found it running and let it finish.
+_STALE = "generation < (SELECT c.generation FROM clusters c WHERE c.id = steps.cluster_id)"
+
+
 def fail(conn: DbConnection, step: Step, reason: str, message: str, error_class: str, delay: float,
          grace: float = 0.0, worked: float = 0.0) -> bool:  # fmt: skip
-    """Failed after its handler ran `worked` seconds; tried again after `delay` seconds. `grace`: how much
-    longer beat waits before publishing it (when a message sent with a countdown is on its way, it should
-    not get a twin)."""
+    """Failed after its handler ran `worked` seconds; tried again after `delay` seconds (superseded instead
+    when its generation is no longer the cluster's). `grace`: how much longer beat waits before publishing
+    it (when a message sent with a countdown is on its way, it should not get a twin)."""
     cur = conn.execute(
-        "UPDATE steps SET status = 'failed', last_error = %s, error_reason = %s, error_class = %s,"
-        " not_before = now() + make_interval(secs => %s), wake_at = now() + make_interval(secs => %s),"
+        f"UPDATE steps SET status = CASE WHEN {_STALE} THEN 'superseded' ELSE 'failed' END,"
+        " last_error = %s, error_reason = %s, error_class = %s, not_before = now() + make_interval(secs => %s),"
+        f" wake_at = CASE WHEN {_STALE} THEN NULL ELSE now() + make_interval(secs => %s) END,"
+        f" finished_at = CASE WHEN {_STALE} THEN now() END,"
         " lease_until = NULL, working_seconds = working_seconds + %s, idle_since = now()"
         " WHERE id = %s AND claim_token = %s AND status = 'running'",
         (message, reason, error_class, delay, delay + grace, worked, step.id, step.claim_token),
@@ -158,15 +155,26 @@ def fail(conn: DbConnection, step: Step, reason: str, message: str, error_class:
 
 def requeue(conn: DbConnection, step: Step, after: float, grace: float = 0.0, worked: float = 0.0) -> bool:
     """Back to ready after `after` seconds, its handler having run `worked`; a wait is not an attempt.
-    `grace` as for `fail`."""
+    `grace` and a stale generation as for `fail`."""
     cur = conn.execute(
-        "UPDATE steps SET status = 'ready', attempts = attempts - 1, not_before = now() + make_interval(secs => %s),"
-        " wake_at = now() + make_interval(secs => %s), lease_until = NULL,"
+        f"UPDATE steps SET status = CASE WHEN {_STALE} THEN 'superseded' ELSE 'ready' END,"
+        " attempts = attempts - 1, not_before = now() + make_interval(secs => %s),"
+        f" wake_at = CASE WHEN {_STALE} THEN NULL ELSE now() + make_interval(secs => %s) END,"
+        f" finished_at = CASE WHEN {_STALE} THEN now() END, lease_until = NULL,"
         " working_seconds = working_seconds + %s, idle_since = now()"
         " WHERE id = %s AND claim_token = %s AND status = 'running'",
         (after, after + grace, worked, step.id, step.claim_token),
     )
     return cur.rowcount == 1
+
+
+def running_older(conn: DbConnection, cluster_id: UUID, generation: int) -> list[str]:
+    """Steps of generations older than `generation` that are still running (a plan lets them finish)."""
+    rows = conn.execute(
+        "SELECT name FROM steps WHERE cluster_id = %s AND generation < %s AND status = 'running' ORDER BY id",
+        (cluster_id, generation),
+    ).fetchall()
+    return [row["name"] for row in rows]
 
 
 def unblock_dependents(conn: DbConnection, step: Step, grace: float) -> list[dict]:

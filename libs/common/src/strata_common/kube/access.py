@@ -30,6 +30,7 @@ class KubeAccess:
     client_cert: str
     client_key: str
     cluster_name: str
+    token_file: str | None = None  # a pod's service-account token, read at each request (the kubelet renews it)
 
 
 class NotReachable(LookupError):

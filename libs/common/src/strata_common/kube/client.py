@@ -33,9 +33,11 @@ class KubeError(Exception):
 
 @lru_cache(maxsize=4096)
 def _context(access: KubeAccess) -> ssl.SSLContext:
-    """The TLS context of a cluster's admin credentials, made once per process (loading a key pair costs
-    more than the request a health check makes)."""
+    """The TLS context of a cluster's credentials, made once per process (loading a key pair costs more
+    than the request a health check makes)."""
     context = ssl.create_default_context(cadata=access.ca_cert)
+    if not access.client_cert:  # a bearer token instead
+        return context
     with tempfile.TemporaryDirectory() as folder:  # the ssl module loads a key pair only from files
         cert, key = Path(folder, "client.crt"), Path(folder, "client.key")
         cert.write_text(access.client_cert)
@@ -56,6 +58,7 @@ class KubeClient:
             maxsize=4, timeout=urllib3.Timeout(connect=5.0, read=timeout), retries=False,
         )  # fmt: skip
         self._resources: dict[str, list[dict[str, Any]]] = {}
+        self.token_file = access.token_file
 
     def close(self) -> None:
         self.http.close()
@@ -64,6 +67,8 @@ class KubeClient:
                 params: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
         url = self.prefix + path + (f"?{urlencode(params)}" if params else "")
         headers = {"Accept": "application/json", "User-Agent": "strata/0.1"}
+        if self.token_file:
+            headers["Authorization"] = "Bearer " + Path(self.token_file).read_text().strip()
         data = None
         if body is not None:
             data = json.dumps(body).encode()

@@ -22,7 +22,7 @@ STEPS_REQUEUED = Counter(
 )  # fmt: skip
 STEP_DURATION = Histogram(
     "strata_step_duration_seconds",
-    "Time a step's handler ran, by outcome (succeeded, failed, requeued)",
+    "Time a step's handler ran, by outcome (succeeded, failed, requeued, lost)",
     ["service", "step", "outcome"],
     buckets=STEP_SECONDS_BUCKETS,
 )
@@ -33,8 +33,8 @@ CLAIM_CONFLICTS = Counter(
 )
 CLAIMS_LOST = Counter(
     "strata_step_claims_lost_total",
-    "Steps that ran but whose claim had passed to another worker before the outcome was recorded",
-    ["service"],
+    "Step runs whose outcome was not recorded: their claim had passed to another worker, or recording failed",
+    ["service", "step"],
 )
 
 # Beat's re-drive pass (it runs on whichever worker takes the message from the control queue).

@@ -14,6 +14,25 @@ from typing import Any
 CONTROL_PLANE = "controlPlane"
 WORKER = "worker"
 PACK_LAYERS = ("cni", "csi", "addon")  # the layers the add-ons service applies
+PUSH, PULL = "push", "pull"  # who applies the packs: the add-ons service, or the agent in the cluster
+AGENT_TIMEOUT_SECONDS = 300.0  # a pull cluster's agent silent this long: AgentConnected False
+
+
+@dataclass(frozen=True)
+class Management:
+    """How a cluster's add-ons reach it: `push` (the add-ons service applies them through the cluster's
+    API) or `pull` (its agent pulls and applies them; AgentConnected False after `agent_timeout` silent)."""
+
+    mode: str = PUSH
+    agent_timeout: float = AGENT_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Management:
+        data = data or {}
+        return cls(data.get("mode", PUSH), float(data.get("agentTimeout", AGENT_TIMEOUT_SECONDS)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "agentTimeout": self.agent_timeout}
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,7 @@ class ClusterSpec:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleting: bool = False
     force: bool = False  # a force delete: one sweep, then gone, whatever the cloud leaves
+    management: Management = Management()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClusterSpec:
@@ -122,6 +142,7 @@ class ClusterSpec:
             overrides=data.get("overrides") or {},
             deleting=bool(data.get("deleting")),
             force=bool(data.get("force")),
+            management=Management.from_json(data.get("management")),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -140,7 +161,14 @@ class ClusterSpec:
             data["deleting"] = True
         if self.force:
             data["force"] = True
+        if self.management != Management():
+            data["management"] = self.management.to_json()
         return data
+
+    @property
+    def pulled(self) -> bool:
+        """Its agent applies its add-ons (pull mode)."""
+        return self.management.mode == PULL
 
     def layer_of(self, kind: str) -> Layer:
         """The layer of `kind` (os, k8s): a valid profile has exactly one."""
@@ -178,6 +206,9 @@ class ClusterSpec:
 
     def with_pools(self, pools: tuple[Pool, ...]) -> ClusterSpec:
         return replace(self, pools=pools)
+
+    def with_management(self, management: Management) -> ClusterSpec:
+        return replace(self, management=management)
 
     def for_delete(self, force: bool = False) -> ClusterSpec:
         return replace(self, deleting=True, force=force)

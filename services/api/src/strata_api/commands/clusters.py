@@ -21,7 +21,7 @@ from strata_common.db.queries import machines, packs
 from strata_common.db.types import DbConnection
 from strata_common.engine.events import append_event
 from strata_common.engine.plan import bump_generation
-from strata_common.model.cluster import CONTROL_PLANE, ClusterSpec, Layer, Pool
+from strata_common.model.cluster import CONTROL_PLANE, ClusterSpec, Layer, Management, Pool
 from strata_common.packs.manifests import ManifestError
 from strata_common.packs.profiles import node_minimums
 from strata_common.packs.updates import override_conflicts, refusal
@@ -110,7 +110,8 @@ def create_cluster(work: Work, data: dict[str, Any]) -> dict[str, Any]:
     problems.update(_profile_problems(work, layers, account["cloud"], pools))
     invalid(problems)
     spec = ClusterSpec(data["name"], profile_id, number, layers, str(account["id"]), account["cloud"],
-                       data["cloud"]["region"], pools)  # fmt: skip
+                       data["cloud"]["region"], pools, management=Management.from_json(data.get("management")),
+                       )  # fmt: skip
     row = work.conn.execute(
         "INSERT INTO clusters (project_id, name, spec, phase, profile_id, profile_revision, cloud_account_id)"
         " VALUES (%s, %s, %s, 'Provisioning', %s, %s, %s)"
@@ -177,6 +178,8 @@ def update_cluster(work: Work, cluster_id: str, data: dict[str, Any]) -> dict[st
         problems.update(_placement_problems(account, current.region, pools))
         invalid(problems)
         spec = spec.with_pools(pools)
+    if "management" in data:
+        spec = spec.with_management(Management.from_json({**current.management.to_json(), **data["management"]}))
     check_change(work, current, spec)
     if spec.layers != current.layers:
         _refuse_override_conflicts(work, row, current, spec)

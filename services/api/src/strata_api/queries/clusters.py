@@ -10,6 +10,7 @@ from uuid import UUID
 from strata_api.queries import project_row
 from strata_common.db.types import DbConnection, one
 from strata_common.engine.conditions import MILESTONES
+from strata_common.model.cluster import AGENT_TIMEOUT_SECONDS
 
 
 def _literal(value: Any) -> str:
@@ -24,7 +25,10 @@ VIEW = (
     "json_build_object('id', c.id, 'name', c.name, 'phase', c.phase, 'generation', c.generation,"
     " 'profile', json_build_object('id', c.spec -> 'profile' -> 'id', 'revision', c.spec -> 'profile' -> 'revision'),"
     " 'cloudAccount', c.spec -> 'cloudAccount', 'cloud', c.spec -> 'cloud', 'pools', c.spec -> 'pools',"
-    " 'paused', c.paused, 'conditions', (SELECT coalesce(json_agg(json_build_object('type', k.type,"
+    " 'paused', c.paused, 'management', json_build_object('mode', coalesce(c.spec -> 'management' ->> 'mode',"
+    f" 'push'), 'agentTimeout', coalesce((c.spec -> 'management' ->> 'agentTimeout')::float, {AGENT_TIMEOUT_SECONDS}),"
+    " 'lastAgentReport', (SELECT r.reported_at FROM agent_reports r WHERE r.cluster_id = c.id)),"
+    " 'conditions', (SELECT coalesce(json_agg(json_build_object('type', k.type,"
     f" 'title', coalesce({_literal(MILESTONES)}::jsonb ->> k.type, k.type), 'status', k.status,"
     " 'reason', k.reason, 'message', k.message, 'errorClass', k.error_class,"
     " 'observedGeneration', k.observed_generation, 'lastTransitionTime', k.last_transition_time)"

@@ -19,11 +19,15 @@ from strata_api.schemas.agent import AgentStatus, AgentToken, Desired
 from strata_common.db.agents import (
     AgentPrincipal,
     issue_agent_token,
+    mark_reporting,
     record_report,
     revoke_agent_tokens,
     rotate_agent_token,
 )
 from strata_common.engine.events import append_event
+from strata_common.kube.agent_pack import PACK as AGENT_PACK
+from strata_common.kube.agent_pack import VERSION as AGENT_VERSION
+from strata_common.kube.agent_pack import agent_objects
 from strata_common.model.cluster import PACK_LAYERS, ClusterSpec
 from strata_common.packs.rendering import RenderError, rendered_pack
 
@@ -40,13 +44,26 @@ def _agent(cluster_id: str) -> AgentPrincipal:
     return agent
 
 
-def desired_state(cluster_id: UUID) -> dict[str, Any]:
-    """The cluster's CNI, CSI and add-on packs of its current generation, rendered with effective values."""
-    conn = db()
-    row = conn.execute("SELECT generation, spec FROM clusters WHERE id = %s", (cluster_id,)).fetchone()
+def _cluster(cluster_id: UUID) -> tuple[int, ClusterSpec]:
+    row = db().execute("SELECT generation, spec FROM clusters WHERE id = %s", (cluster_id,)).fetchone()
     if row is None:
         raise ApiError(404, "not_found", f"cluster {cluster_id} not found")
-    spec = ClusterSpec.from_json(row["spec"])
+    return row["generation"], ClusterSpec.from_json(row["spec"])
+
+
+def desired_tag(cluster_id: UUID, generation: int, spec: ClusterSpec) -> str:
+    """The desired state's ETag, from what it is rendered from (packs are immutable by id): a poll while
+    nothing changed renders nothing. A new generation is a new state (the agent reports it applied)."""
+    source = [str(cluster_id), generation, [layer.to_json() for layer in spec.layers], spec.overrides,
+              spec.management.mode, AGENT_VERSION, settings().agent_image, settings().agent_api_url,
+              settings().agent_interval]  # fmt: skip
+    return '"' + hashlib.sha256(json.dumps(source, sort_keys=True).encode()).hexdigest()[:32] + '"'
+
+
+def desired_state(cluster_id: UUID, generation: int, spec: ClusterSpec) -> dict[str, Any]:
+    """The cluster's CNI, CSI and add-on packs of its current generation, rendered with effective values;
+    in pull mode the agent's own pack right after the CNI."""
+    conn = db()
     packs = []
     for layer in spec.layers:
         if layer.layer not in PACK_LAYERS:
@@ -56,7 +73,10 @@ def desired_state(cluster_id: UUID) -> dict[str, Any]:
         except RenderError as err:
             raise ApiError(409, "conflict", f"the cluster's desired state cannot be rendered: {err}") from None
         packs.append({"pack": entry.pack, "version": entry.version, "layer": entry.layer, "objects": objects})
-    return {"cluster": cluster_id, "generation": row["generation"], "packs": packs}
+        if entry.layer == "cni" and spec.pulled:
+            packs.append({"pack": AGENT_PACK, "version": AGENT_VERSION, "layer": "system",
+                          "objects": agent_objects(str(cluster_id), settings())})  # fmt: skip
+    return {"cluster": cluster_id, "generation": generation, "packs": packs}
 
 
 @bp.get("/agent/clusters/<cluster_id>/desired")
@@ -64,10 +84,11 @@ def desired_state(cluster_id: UUID) -> dict[str, Any]:
      "is the same)", role=AGENT_ROLE, responses={200: Desired, 304: None, 403: None, 404: None})  # fmt: skip
 def desired(cluster_id: str):
     agent = _agent(cluster_id)
-    body = Desired().dump(desired_state(agent.cluster_id))
-    tag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
+    generation, spec = _cluster(agent.cluster_id)
+    tag = desired_tag(agent.cluster_id, generation, spec)
     if request.headers.get("If-None-Match") == tag:
         return "", 304, {"ETag": tag}
+    body = Desired().dump(desired_state(agent.cluster_id, generation, spec))
     response, status = reply(200, Desired, body, ready=True)
     response.headers["ETag"] = tag
     return response, status
@@ -81,6 +102,9 @@ def status(cluster_id: str):
     report = load_json(AgentStatus())
     with transaction() as conn:
         record_report(conn, agent.cluster_id, report["generation"], report)
+        if mark_reporting(conn, agent.cluster_id, report["generation"]):
+            append_event(conn, agent.cluster_id, "info", "agent", "AgentConnected",
+                         f"the agent reports (it applied generation {report['generation']})")  # fmt: skip
         if report["drift"]:
             append_event(conn, agent.cluster_id, "warning", "agent", "DriftCorrected",
                          f"the agent applied again what changed outside Strata: {', '.join(report['drift'])}",

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from strata_common.clouds.addresses import address_pool
+from strata_common.model.cluster import AGENT_TIMEOUT_SECONDS, PULL, PUSH
 from strata_common.packs.semver import SEMVER
 from strata_common.schemas import Pattern
 from strata_common.schemas.packs import CLOUDS, LAYERS, NAME
@@ -417,12 +418,24 @@ def _pools_shape(pools: list[dict[str, Any]]) -> None:
         raise ValidationError(errors)
 
 
+class ManagementInput(Request):
+    mode = fields.String(validate=validate.OneOf((PUSH, PULL)),
+                         metadata={"description": f"{PUSH} (the default): the add-ons service applies the packs "
+                                   f"through the cluster's API; {PULL}: the cluster's agent pulls and applies "
+                                   "them"})  # fmt: skip
+    agentTimeout = fields.Float(validate=validate.Range(min=10, max=86400),
+                                metadata={"description": "seconds without a report from the agent before "
+                                          f"AgentConnected turns False (pull mode; {AGENT_TIMEOUT_SECONDS:.0f} "
+                                          "by default)"})  # fmt: skip
+
+
 class ClusterCreate(Request):
     name = fields.String(required=True, validate=DNS_LABEL)
     profile = fields.Nested(ProfileRef, required=True)
     cloudAccount = fields.UUID(required=True)
     cloud = fields.Nested(CloudPlacement, required=True)
     pools = fields.List(fields.Nested(PoolInput), required=True, validate=validate.Length(min=1, max=50))
+    management = fields.Nested(ManagementInput)
 
     @validates_schema
     def pools_shape(self, data: dict[str, Any], **_: Any) -> None:
@@ -433,11 +446,12 @@ class ClusterUpdate(Request):
     profile = fields.Nested(ProfileRef)
     pools = fields.List(fields.Nested(PoolInput), validate=validate.Length(min=1, max=50))
     paused = fields.Boolean()
+    management = fields.Nested(ManagementInput)
 
     @validates_schema
     def changes_something(self, data: dict[str, Any], **_: Any) -> None:
         if not data:
-            raise ValidationError("give profile, pools or paused")
+            raise ValidationError("give profile, pools, paused or management")
         if "pools" in data:
             _pools_shape(data["pools"])
 
@@ -492,6 +506,13 @@ class MachineList(Response):
     items = fields.List(fields.Nested(MachineView), required=True)
 
 
+class ManagementView(Response):
+    mode = fields.String(required=True)
+    agentTimeout = fields.Float(required=True)
+    lastAgentReport = fields.DateTime(allow_none=True, required=True,
+                                      metadata={"description": "when the agent last reported (pull mode)"})  # fmt: skip
+
+
 class ClusterView(Response):
     id = fields.UUID(required=True)
     name = fields.String(required=True)
@@ -502,6 +523,7 @@ class ClusterView(Response):
     cloud = fields.Dict(required=True)
     pools = fields.List(fields.Nested(PoolView), required=True)
     paused = fields.Boolean(required=True)
+    management = fields.Nested(ManagementView, required=True)
     conditions = fields.List(fields.Nested(ConditionView), required=True)
     createdAt = fields.DateTime(required=True)
     updatedAt = fields.DateTime(required=True)
