@@ -50,10 +50,10 @@ PROFILE = {"name": "bench", "layers": [{"pack": "ubuntu-22.04", "version": "1.0.
 
 
 class Fleet:
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], api_port: int | None = None, profile: dict | None = None):
         self.env = env = {**env, "STRATA_KUBEAPI_URL": f"https://127.0.0.1:{free_port()}"}
         self.procs: list[subprocess.Popen] = []
-        port = free_port()
+        port = api_port or free_port()
         self.api = f"http://127.0.0.1:{port}"
         self.start(["api"], {"STRATA_API_PORT": str(port)})
         with psycopg.connect(env["STRATA_DATABASE_URL"], row_factory=dict_row) as conn:
@@ -71,7 +71,7 @@ class Fleet:
             if time.monotonic() > deadline:
                 raise TimeoutError("the API did not start")
             time.sleep(0.2)
-        self.profile = self.session.post(f"{self.api}/v1/profiles", json=PROFILE, timeout=30).json()["id"]
+        self.profile = self.session.post(f"{self.api}/v1/profiles", json=profile or PROFILE, timeout=30).json()["id"]
         self.account = self.session.post(
             f"{self.api}/v1/cloudaccounts", json={"name": "lab", "cloud": "local"}, timeout=30
         ).json()["id"]
@@ -95,10 +95,11 @@ class Fleet:
         extra = {"STRATA_LOCALCLOUD_TIME_SCALE": str(scale), "STRATA_WORKER_CONCURRENCY": CONCURRENCY}
         self.workers = [self.start([service], extra) for service in SERVICES]
 
-    def create(self, name: str, profile: str | None = None, region: str = "local-1", pools: list | None = None) -> str:
+    def create(self, name: str, profile: str | None = None, region: str = "local-1", pools: list | None = None,
+               **more: Any) -> str:  # fmt: skip
         pools = pools or [{**pool, "zones": [f"{region}{zone[-1]}" for zone in pool["zones"]]} for pool in POOLS]
         body = {"name": name, "profile": {"id": profile or self.profile}, "cloudAccount": self.account,
-                "cloud": {"region": region}, "pools": pools}  # fmt: skip
+                "cloud": {"region": region}, "pools": pools, **more}  # fmt: skip
         response = self.session.post(f"{self.api}/v1/clusters", json=body, timeout=60)
         response.raise_for_status()
         return response.json()["id"]

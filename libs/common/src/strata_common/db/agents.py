@@ -93,7 +93,7 @@ def last_report(conn: DbConnection, cluster_id: UUID) -> dict[str, Any] | None:
 SILENT_AGENTS = """
 WITH silent AS (
     SELECT c.id, c.generation, r.reported_at FROM agent_reports r JOIN clusters c ON c.id = r.cluster_id
-    WHERE c.deleted_at IS NULL AND c.spec -> 'management' ->> 'mode' = 'pull'
+    WHERE c.deleted_at IS NULL AND c.phase <> 'Deleting' AND c.spec -> 'management' ->> 'mode' = 'pull'
       AND r.reported_at < now() - make_interval(secs => (c.spec -> 'management' ->> 'agentTimeout')::float)
       AND NOT EXISTS (SELECT 1 FROM conditions k WHERE k.cluster_id = c.id AND k.type = 'AgentConnected'
                       AND k.status = 'False'))
