@@ -23,10 +23,12 @@ class Agent:
     def __init__(
         self, control_plane: ControlPlane, reconciler: Reconciler, interval: float = 10.0,
         drift_interval: float = 60.0, heartbeat: float = 30.0, token_expires: datetime | None = None,
-        on_rotate: Callable[[str, datetime], None] | None = None,
+        on_rotate: Callable[[str, datetime], None] | None = None, long_poll: float = 0.0,
     ):  # fmt: skip
         self.control_plane, self.reconciler = control_plane, reconciler
         self.on_rotate = on_rotate
+        self.long_poll = long_poll  # seconds the control plane may hold a poll until the desired state changes
+        self.progressing = False  # the last report had workloads coming up: look again soon, no long poll
         self.unsaved: tuple[str, datetime] | None = None
         self.interval, self.drift_interval, self.heartbeat = interval, drift_interval, heartbeat
         self.token_expires, self.token_issued = token_expires, datetime.now(UTC)
@@ -40,8 +42,9 @@ class Agent:
 
     def run_once(self) -> float:
         """One pass; the seconds until the next."""
+        asked = time.monotonic()
         try:
-            etag, desired = self.control_plane.desired(self.etag)
+            etag, desired = self.control_plane.desired(self.etag, 0.0 if self.progressing else self.long_poll)
             reachable = True
         except Unreachable as err:
             log.warning("the control plane is out of reach (%s): keeping the last desired state", err)
@@ -72,8 +75,11 @@ class Agent:
             log.warning("the control plane is out of reach (%s): reporting later", err)
             return self._backoff()
         self.failures = 0
-        waiting = report is not None and any(p["state"] == "progressing" for p in report["packs"])
-        return min(self.interval, 2.0) if waiting else self.interval
+        self.progressing = report is not None and any(p["state"] == "progressing" for p in report["packs"])
+        if self.progressing:
+            return min(self.interval, 2.0)
+        held = time.monotonic() - asked >= self.long_poll / 2
+        return 0.0 if self.long_poll and desired is None and held else self.interval  # held: ask again at once
 
     def _report(self) -> dict[str, Any]:
         assert self.desired is not None

@@ -22,22 +22,28 @@ class ControlPlane:
         options: dict[str, Any] = {"ca_certs": ca_file} if ca_file else {}
         self.http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5.0, read=timeout), retries=False, **options)
 
-    def _call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None):
+    def _call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+              read_timeout: float | None = None):  # fmt: skip
         sent = {"Authorization": f"Bearer {self.token}", "Accept": "application/json", **(headers or {})}
         data = None
         if body is not None:
             data, sent["Content-Type"] = json.dumps(body).encode(), "application/json"
         try:
-            response = self.http.request(method, self.base + path, body=data, headers=sent)
+            timeout = urllib3.Timeout(connect=5.0, read=read_timeout) if read_timeout else None
+            response = self.http.request(method, self.base + path, body=data, headers=sent,
+                                         **({"timeout": timeout} if timeout else {}))  # fmt: skip
         except urllib3.exceptions.HTTPError as err:
             raise Unreachable(f"{method} {path}: {err}") from None
         if response.status >= 400:
             raise Unreachable(f"{method} {path}: {response.status} {response.data[:300].decode(errors='replace')}")
         return response
 
-    def desired(self, etag: str | None) -> tuple[str | None, dict[str, Any] | None]:
-        """(ETag, the desired state), or (the same ETag, None) while it has not changed."""
-        response = self._call("GET", "/desired", headers={"If-None-Match": etag} if etag else None)
+    def desired(self, etag: str | None, wait: float = 0.0) -> tuple[str | None, dict[str, Any] | None]:
+        """(ETag, the desired state), or (the same ETag, None) while it has not changed; `wait`: the
+        control plane may hold the answer that long for a change (a long poll)."""
+        path = f"/desired?wait={wait:g}" if wait and etag else "/desired"
+        response = self._call("GET", path, headers={"If-None-Match": etag} if etag else None,
+                              read_timeout=wait + 10 if wait and etag else None)  # fmt: skip
         if response.status == 304:
             return etag, None
         return response.headers.get("ETag"), json.loads(response.data)

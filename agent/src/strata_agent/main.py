@@ -2,8 +2,10 @@
 plane's URL), STRATA_AGENT_CLUSTER (its cluster's id), STRATA_AGENT_TOKEN (its token, good for that
 cluster's agent API only) and STRATA_AGENT_TOKEN_EXPIRES (when it ends; the agent rotates it at half its
 life and writes the new one to the Secret STRATA_AGENT_TOKEN_SECRET, `namespace/name`, so a restarted pod
-has it), optionally STRATA_AGENT_CA_FILE (the control plane's CA) and STRATA_AGENT_INTERVAL (seconds
-between polls). Its cluster's API: in-cluster (the pod's service account token, CA and namespace under
+has it), optionally STRATA_AGENT_CA_FILE (the control plane's CA), STRATA_AGENT_INTERVAL (seconds
+between polls; drift is looked for every 6) and STRATA_AGENT_LONG_POLL (seconds the control plane may
+hold a poll until the desired state changes, 25 by default; 0: plain polls). Its cluster's API:
+in-cluster (the pod's service account token, CA and namespace under
 STRATA_AGENT_SERVICEACCOUNT_DIR, /var/run/secrets/kubernetes.io/serviceaccount by default, and
 https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT unless STRATA_AGENT_KUBE_SERVER and
 STRATA_AGENT_KUBE_SERVER_NAME say otherwise), or a kubeconfig file named by STRATA_AGENT_KUBECONFIG."""
@@ -82,8 +84,10 @@ def main() -> None:
                                  env.get("STRATA_AGENT_CA_FILE") or None)  # fmt: skip
     expires = env.get("STRATA_AGENT_TOKEN_EXPIRES")
     keep = token_keeper(client, env["STRATA_AGENT_TOKEN_SECRET"]) if env.get("STRATA_AGENT_TOKEN_SECRET") else None
-    agent = Agent(control_plane, Reconciler(client), float(env.get("STRATA_AGENT_INTERVAL", "10")),
-                  token_expires=datetime.fromisoformat(expires) if expires else None, on_rotate=keep)  # fmt: skip
+    interval = float(env.get("STRATA_AGENT_INTERVAL", "10"))
+    agent = Agent(control_plane, Reconciler(client), interval, drift_interval=6 * interval,
+                  token_expires=datetime.fromisoformat(expires) if expires else None, on_rotate=keep,
+                  long_poll=float(env.get("STRATA_AGENT_LONG_POLL", "25")))  # fmt: skip
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     log.info("strata-agent for cluster %s: polling %s", env["STRATA_AGENT_CLUSTER"], env["STRATA_AGENT_API"])

@@ -210,6 +210,13 @@ VARIABLES: dict[str, Var] = {
         "ghcr.io/strata-platform/strata-agent:0.1.0",
         "the agent's image (Dockerfile --target agent); the local cloud runs the agent's code for its pods",
     ),
+    "agent_long_polls": Var(
+        "STRATA_AGENT_LONG_POLLS",
+        _int_between(0, 10000),
+        "64",
+        "agents' polls an API worker holds open at once until their desired state changes (each holds a thread; "
+        "beyond it, a poll is answered at once and the agent polls again after its interval)",
+    ),
     "agent_interval": Var(
         "STRATA_AGENT_INTERVAL",
         _positive_float,
@@ -254,6 +261,7 @@ class Settings:
     agent_token_seconds: float
     agent_api_url: str
     agent_image: str
+    agent_long_polls: int
     agent_interval: float
 
 

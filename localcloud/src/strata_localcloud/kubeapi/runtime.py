@@ -71,7 +71,8 @@ class AgentRuntime:
     def __init__(self, image: str, kubeapi_url: str, root: Path | None = None):
         self.image = image
         self.kubeapi_url = kubeapi_url.rstrip("/")
-        self.root = root or Path(tempfile.mkdtemp(prefix="strata-agent-pods-"))
+        # absolute: each process runs in its own folder
+        self.root = (root or Path(tempfile.mkdtemp(prefix="strata-agent-pods-"))).resolve()
         self._running: dict[str, dict[str, _Process]] = {}
 
     def runs(self, pod: dict[str, Any]) -> bool:

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from typing import Any
 from uuid import UUID
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 
 from strata_api.auth import forget_agent
 from strata_api.errors import ApiError
-from strata_api.http import api, db, load_json, reply, settings, transaction
+from strata_api.http import api, db, load_json, release_db, reply, settings, transaction
 from strata_api.resources.clusters import own_cluster_id
 from strata_api.schemas.agent import AgentStatus, AgentToken, Desired
 from strata_common.db.agents import (
@@ -32,6 +34,9 @@ from strata_common.model.cluster import PACK_LAYERS, ClusterSpec
 from strata_common.packs.rendering import RenderError, rendered_pack
 
 bp = Blueprint("agent", __name__, url_prefix="/v1")
+LONG_POLL_SECONDS = 30.0  # the longest an agent's poll is held
+_held: threading.BoundedSemaphore | None = None  # this process's long polls (STRATA_AGENT_LONG_POLLS)
+_held_lock = threading.Lock()
 AGENT_ROLE = "viewer"  # documentation only: the agent API checks the agent's cluster (AgentPrincipal.can);
 # a user's token is refused there (403), as an agent's is everywhere else
 
@@ -79,13 +84,49 @@ def desired_state(cluster_id: UUID, generation: int, spec: ClusterSpec) -> dict[
     return {"cluster": cluster_id, "generation": generation, "packs": packs}
 
 
+def _long_polls() -> threading.BoundedSemaphore:
+    global _held
+    with _held_lock:
+        if _held is None:
+            _held = threading.BoundedSemaphore(settings().agent_long_polls)
+        return _held
+
+
+def _until_changed(cluster_id: UUID, seen: tuple[int, int], tag: str, wait: float) -> tuple[int, ClusterSpec] | None:
+    """Hold the poll, with no database connection, until the cluster's news (its events: a new generation
+    is one) changes its desired state, or `wait` seconds pass (None)."""
+    notifier = current_app.extensions["strata_notifier"]
+    deadline = time.monotonic() + wait
+    release_db()
+    while (left := deadline - time.monotonic()) > 0 and notifier.wait(str(cluster_id), seen, left):
+        if notifier.closed:
+            return None
+        seen = notifier.version(str(cluster_id))
+        generation, spec = _cluster(cluster_id)
+        release_db()
+        if desired_tag(cluster_id, generation, spec) != tag:
+            return generation, spec
+    return None
+
+
 @bp.get("/agent/clusters/<cluster_id>/desired")
 @api("The cluster's desired add-on state, for its agent (If-None-Match with the last ETag: 304 while it "
-     "is the same)", role=AGENT_ROLE, responses={200: Desired, 304: None, 403: None, 404: None})  # fmt: skip
+     "is the same; with ?wait=SECONDS, up to 30, the answer waits for a change that long)", role=AGENT_ROLE,
+     responses={200: Desired, 304: None, 403: None, 404: None})  # fmt: skip
 def desired(cluster_id: str):
     agent = _agent(cluster_id)
+    seen = current_app.extensions["strata_notifier"].version(str(agent.cluster_id))  # before the read: no news lost
     generation, spec = _cluster(agent.cluster_id)
     tag = desired_tag(agent.cluster_id, generation, spec)
+    wait = min(LONG_POLL_SECONDS, max(0.0, request.args.get("wait", 0.0, type=float)))
+    if request.headers.get("If-None-Match") == tag and wait > 0 and _long_polls().acquire(blocking=False):
+        try:
+            changed = _until_changed(agent.cluster_id, seen, tag, wait)
+        finally:
+            _long_polls().release()
+        if changed is not None:
+            generation, spec = changed
+            tag = desired_tag(agent.cluster_id, generation, spec)
     if request.headers.get("If-None-Match") == tag:
         return "", 304, {"ETag": tag}
     body = Desired().dump(desired_state(agent.cluster_id, generation, spec))
