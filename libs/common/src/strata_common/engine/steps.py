@@ -168,6 +168,17 @@ def requeue(conn: DbConnection, step: Step, after: float, grace: float = 0.0, wo
     return cur.rowcount == 1
 
 
+def wake_waiting(conn: DbConnection, cluster_id: UUID, queue: str, generation: int, grace: float) -> list[dict]:
+    """Make the cluster's steps of `queue` and generations up to `generation` that wait (requeued until a
+    later time) due now: what they wait for has happened. `grace` as for `fail`."""
+    return conn.execute(
+        "UPDATE steps SET not_before = now(), wake_at = now() + make_interval(secs => %s)"
+        " WHERE cluster_id = %s AND generation <= %s AND queue = %s AND status = 'ready' AND not_before > now()"
+        " RETURNING id, queue",
+        (grace, cluster_id, generation, queue),
+    ).fetchall()
+
+
 def running_older(conn: DbConnection, cluster_id: UUID, generation: int) -> list[str]:
     """Steps of generations older than `generation` that are still running (a plan lets them finish)."""
     rows = conn.execute(

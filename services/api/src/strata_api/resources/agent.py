@@ -26,6 +26,7 @@ from strata_common.db.agents import (
     revoke_agent_tokens,
     rotate_agent_token,
 )
+from strata_common.engine import steps
 from strata_common.engine.events import append_event
 from strata_common.kube.agent_pack import PACK as AGENT_PACK
 from strata_common.kube.agent_pack import VERSION as AGENT_VERSION
@@ -150,6 +151,9 @@ def status(cluster_id: str):
             append_event(conn, agent.cluster_id, "warning", "agent", "DriftCorrected",
                          f"the agent applied again what changed outside Strata: {', '.join(report['drift'])}",
                          {"objects": report["drift"]})  # fmt: skip
+        waiting = steps.wake_waiting(conn, agent.cluster_id, "addons", report["generation"],
+                                     settings().step_ready_grace)  # fmt: skip
+    current_app.extensions["strata_publisher"].publish(waiting)  # the steps waiting on this report look at once
     return "", 204
 
 
