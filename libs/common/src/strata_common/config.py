@@ -214,8 +214,8 @@ VARIABLES: dict[str, Var] = {
         "STRATA_AGENT_LONG_POLLS",
         _int_between(0, 10000),
         "64",
-        "agents' polls an API worker holds open at once until their desired state changes (each holds a thread; "
-        "beyond it, a poll is answered at once and the agent polls again after its interval)",
+        "agents' polls an API worker holds open at once until their desired state changes (each holds a thread: "
+        "at most half its threads; beyond it, a poll is answered at once and the agent polls after its interval)",
     ),
     "agent_interval": Var(
         "STRATA_AGENT_INTERVAL",

@@ -36,7 +36,7 @@ from strata_common.packs.rendering import RenderError, rendered_pack
 
 bp = Blueprint("agent", __name__, url_prefix="/v1")
 LONG_POLL_SECONDS = 30.0  # the longest an agent's poll is held
-_held: threading.BoundedSemaphore | None = None  # this process's long polls (STRATA_AGENT_LONG_POLLS)
+_held: threading.BoundedSemaphore | None = None  # this process's long polls (at most half its threads)
 _held_lock = threading.Lock()
 AGENT_ROLE = "viewer"  # documentation only: the agent API checks the agent's cluster (AgentPrincipal.can);
 # a user's token is refused there (403), as an agent's is everywhere else
@@ -89,7 +89,7 @@ def _long_polls() -> threading.BoundedSemaphore:
     global _held
     with _held_lock:
         if _held is None:
-            _held = threading.BoundedSemaphore(settings().agent_long_polls)
+            _held = threading.BoundedSemaphore(min(settings().agent_long_polls, settings().api_threads // 2))
         return _held
 
 
