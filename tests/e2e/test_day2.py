@@ -277,7 +277,7 @@ def test_a_kubernetes_upgrade_replaces_the_control_plane_one_at_a_time_then_the_
         signature = conn.execute("SELECT tags->>'strata:signature' AS s FROM lc_resources WHERE id = %s",
                                  (images.pop(),)).fetchone()["s"]  # fmt: skip
         builds = conn.execute("SELECT attempt, status FROM image_builds WHERE signature = %s", (signature,)).fetchall()
-    assert builds == [{"attempt": 1, "status": "succeeded"}]
+    assert [b["status"] for b in builds] == ["succeeded"]  # one build (a takeover under load is a new attempt)
 
 
 def test_a_disruption_budget_holds_the_drain_until_it_is_deleted(lab, database_url):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -75,32 +76,52 @@ def test_metrics_count_the_steps_the_cluster_ran(cluster, module_fleet, module_a
         steps = conn.execute(
             "SELECT queue, name, status, attempts FROM steps WHERE cluster_id = %s", (cluster["id"],)
         ).fetchall()
-    # a wait (requeue) is not an attempt: attempts = successes + failures + runs whose lease ran out before they
-    # recorded their outcome (a loaded machine's heartbeat can come late; another worker then took the step over)
+    # a wait (requeue) is not an attempt: attempts = successes + failures + runs whose outcome was not recorded
+    # (on a loaded machine a heartbeat can come late: another worker takes the step over, and the run it took
+    # it from is counted as lost once it ends, which may be after the step has finished)
     attempts, successes = Counter(), Counter()
     for step in steps:  # counted by kind: ensure_node/w-1 and ensure_node/w-2 are both ensure_node
         kind = step["name"].split("/", 1)[0]
         attempts[step["queue"], kind] += step["attempts"]
         successes[step["queue"], kind] += step["status"] == "succeeded"
     assert {queue for queue, _ in attempts} == set(SERVICES)
-    for service in SERVICES:
-        samples = scrape(f"http://127.0.0.1:{module_fleet[f'METRICS_PORT_{service}']}/metrics")
-        for (queue, kind), tried in attempts.items():
-            if queue != service:
-                continue
-            labels = {"service": service, "step": kind}
-            succeeded = total(samples, "strata_steps_succeeded_total", **labels)
-            failed = total(samples, "strata_steps_failed_total", **labels)
-            waited = total(samples, "strata_steps_requeued_total", **labels)
-            lost = total(samples, "strata_step_claims_lost_total", **labels)
-            assert (succeeded, failed + lost) == (successes[queue, kind], tried - successes[queue, kind]), kind
-            claimed = total(samples, "strata_steps_claimed_total", **labels)
-            assert claimed == succeeded + failed + waited + lost, kind
-            assert total(samples, "strata_step_duration_seconds_count", **labels) == claimed, kind  # each one timed
-            assert total(samples, "strata_step_duration_seconds_bucket", le="+Inf", **labels) == claimed
-            assert 0 < total(samples, "strata_step_duration_seconds_sum", **labels) < 600
-        if service == "provisioner":  # the local cloud's calls are counted where its driver runs
-            assert total(samples, "strata_localcloud_calls_total", action="RunInstances", fault="none") >= 3
+
+    def mismatches() -> list[str]:
+        found = []
+        for service in SERVICES:
+            samples = scrape(f"http://127.0.0.1:{module_fleet[f'METRICS_PORT_{service}']}/metrics")
+            for (queue, kind), tried in attempts.items():
+                if queue != service:
+                    continue
+                labels = {"service": service, "step": kind}
+                succeeded = total(samples, "strata_steps_succeeded_total", **labels)
+                failed = total(samples, "strata_steps_failed_total", **labels)
+                waited = total(samples, "strata_steps_requeued_total", **labels)
+                lost = total(samples, "strata_step_claims_lost_total", **labels)
+                claimed = total(samples, "strata_steps_claimed_total", **labels)
+                timed = total(samples, "strata_step_duration_seconds_count", **labels)  # each run timed
+                if (succeeded, failed + lost) != (successes[queue, kind], tried - successes[queue, kind]):
+                    found.append(f"{kind}: {succeeded} succeeded, {failed + lost} failed or lost; the database "
+                                 f"says {successes[queue, kind]} of {tried} attempts succeeded")  # fmt: skip
+                if not claimed == succeeded + failed + waited + lost == timed:
+                    found.append(
+                        f"{kind}: {claimed} claimed, {timed} timed, {succeeded + failed + waited + lost} ended"
+                    )
+                if total(samples, "strata_step_duration_seconds_bucket", le="+Inf", **labels) != timed:
+                    found.append(f"{kind}: the histogram's +Inf bucket is not its count")
+                if not 0 < total(samples, "strata_step_duration_seconds_sum", **labels) < 600:
+                    found.append(f"{kind}: a duration sum out of bounds")
+            runs = total(samples, "strata_localcloud_calls_total", action="RunInstances", fault="none")
+            if service == "provisioner" and runs < 3:  # the local cloud's calls are counted where its driver runs
+                found.append("fewer than 3 RunInstances counted")
+        return found
+
+    for _ in range(60):  # until every run has ended (a minute at most)
+        found = mismatches()
+        if not found:
+            break
+        time.sleep(1)
+    assert found == []
     probes = f"http://127.0.0.1:{module_fleet['METRICS_PORT_provisioner']}"
     assert requests.get(f"{probes}/healthz", timeout=5).status_code == 200
     assert requests.get(f"{probes}/readyz", timeout=5).json() == {"status": "ready"}

@@ -131,3 +131,20 @@ def test_the_agents_api_down_for_30s_keeps_the_cluster_then_the_override_lands(p
     wait_phase(op, cluster_id)
     reasons = [e["reason"] for e in op.get(f"/v1/clusters/{cluster_id}/events", params={"limit": 1000}).json()["items"]]
     assert "AgentSilent" in reasons and reasons.index("AgentConnected", reasons.index("AgentSilent")) > 0
+
+
+def test_back_to_push_mode_the_agent_is_removed_and_the_add_ons_service_applies(pull):
+    op, cluster_id = pull["op"], pull["id"]
+    api = kube(op, cluster_id)
+    apps = k8s.AppsV1Api(api)
+    changed = op.patch(f"/v1/clusters/{cluster_id}", {"management": {"mode": "push"}})
+    assert changed.status_code == 202, changed.text
+    assert changed.json()["management"]["mode"] == "push"
+    wait_phase(op, cluster_id)
+    with pytest.raises(ApiException) as gone:
+        apps.read_namespaced_deployment("strata-agent", "strata-system")
+    assert gone.value.status == 404
+    assert [e for e in events(op, cluster_id, "AgentRemoved")]
+    assert condition(op, cluster_id, "AgentConnected") is None
+    assert "strata" in managers(apps.read_namespaced_deployment("prometheus", "monitoring"))  # pushed again
+    assert op.get(f"/v1/clusters/{cluster_id}").json()["management"]["lastAgentReport"] is None

@@ -188,7 +188,7 @@ def test_two_beats_racing_for_20_seconds_never_publish_a_step_twice(strata_env, 
     assert [(r["redrives"], r["n"]) for r in counts] == [(1, total)]
 
 
-def test_generation_bump_supersedes_unstarted_steps_and_runs_the_new_plan(
+def test_a_delete_supersedes_older_steps_those_running_included_and_runs_its_plan(
     strata_env, processes, database_url, redis_url
 ):
     env = engine_env(strata_env)
@@ -206,6 +206,8 @@ def test_generation_bump_supersedes_unstarted_steps_and_runs_the_new_plan(
                "test.flaky/d")} == {"running"}, message="steps a and d running")  # fmt: skip
     new = [StepSpec("test.work/x", "provisioner", "InfrastructureReady"),
            StepSpec("test.work/y", "provisioner", "ControlPlaneReady", ("test.work/x",))]  # fmt: skip
+    with connect(database_url) as conn:  # the new generation deletes the cluster: nothing older may run again
+        conn.execute("UPDATE clusters SET phase = 'Deleting' WHERE id = %s", (cluster,))
     assert plan(database_url, redis_url, cluster, new, bump=True) == 2
 
     rows = wait_steps(database_url, cluster, 6)

@@ -9,7 +9,7 @@ import hashlib
 import json
 from typing import Any
 
-from strata_common.db.agents import authenticate_agent, issue_agent_token, last_report, revoke_agent_tokens
+from strata_common.db.agents import agent_presence, authenticate_agent, forget_agent, issue_agent_token, last_report
 from strata_common.db.types import DbConnection
 from strata_common.engine.errors import USER_FIXABLE, Retry, StepError
 from strata_common.engine.registry import step_handler
@@ -122,10 +122,17 @@ def _applied_by_agent(ctx: StepContext, pack: str) -> dict:
 
 @step_handler("addons", "ensure_agent")
 def ensure_agent(ctx: StepContext) -> dict:
-    """Pull mode: install the cluster's agent (its pack, and the Secret with its token, minted unless the
-    one there still works) and wait for it to run. Push mode: remove an agent the cluster had (its pack,
-    its token's Secret, its tokens): the add-ons service applies again."""
+    """Pull mode: install the cluster's agent unless it reports already (then it keeps its own pack, and the
+    cluster's API is not called): its pack, and the Secret with its token (minted unless the one there still
+    works); wait for it to run. Push mode: remove an agent the cluster had (its pack, its token's Secret,
+    its tokens, its report): the add-ons service applies again."""
     cluster_id = ctx.step.cluster_id
+    with ctx.db.connection() as conn:
+        reported, token = agent_presence(conn, cluster_id)
+    if ctx.spec.pulled and reported:
+        return {"installed": "reporting"}
+    if not ctx.spec.pulled and not (reported or token):
+        return {"removed": 0}
     with kube(ctx) as client:
         if not ctx.spec.pulled:
             removed = delete_objects(client, list(read_inventory(client, AGENT_PACK)))
@@ -133,7 +140,7 @@ def ensure_agent(ctx: StepContext) -> dict:
                 client.delete("v1", "ConfigMap", INVENTORY_NAMESPACE, f"strata-pack-{AGENT_PACK}")
                 client.delete("v1", "Secret", AGENT_NAMESPACE, TOKEN_SECRET)
                 with ctx.db.connection() as conn:
-                    revoke_agent_tokens(conn, cluster_id)
+                    forget_agent(conn, cluster_id)
                 ctx.event("info", "AgentRemoved", f"push mode: the agent is removed ({len(removed)} objects)")
             return {"removed": len(removed)}
         objects = agent_objects(str(cluster_id), ctx.settings)

@@ -73,6 +73,24 @@ def revoke_agent_tokens(conn: DbConnection, cluster_id: UUID) -> int:
     ).rowcount
 
 
+def agent_presence(conn: DbConnection, cluster_id: UUID) -> tuple[bool, bool]:
+    """(the cluster's agent has reported: it is installed and keeps its own pack, it has a live token)."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM agent_reports WHERE cluster_id = %(c)s) AS reported,"
+        " EXISTS (SELECT 1 FROM agent_tokens WHERE cluster_id = %(c)s AND revoked_at IS NULL"
+        " AND expires_at > now()) AS token",
+        {"c": cluster_id},
+    ).fetchone()
+    return one(row)["reported"], one(row)["token"]
+
+
+def forget_agent(conn: DbConnection, cluster_id: UUID) -> None:
+    """The cluster's agent is removed (push mode again): its tokens revoked, its report and condition gone."""
+    revoke_agent_tokens(conn, cluster_id)
+    conn.execute("DELETE FROM agent_reports WHERE cluster_id = %s", (cluster_id,))
+    conn.execute("DELETE FROM conditions WHERE cluster_id = %s AND type = 'AgentConnected'", (cluster_id,))
+
+
 def record_report(conn: DbConnection, cluster_id: UUID, generation: int, report: dict[str, Any]) -> None:
     conn.execute(
         "INSERT INTO agent_reports (cluster_id, generation, report) VALUES (%s, %s, %s)"

@@ -131,15 +131,17 @@ def succeed(conn: DbConnection, step: Step, output: dict[str, Any], worked: floa
     return cur.rowcount == 1
 
 
-# A step that ends a run without succeeding is not run again once its cluster has planned a newer
-# generation: the plan that superseded its unstarted siblings found it running and let it finish.
-_STALE = "generation < (SELECT c.generation FROM clusters c WHERE c.id = steps.cluster_id)"
+# A step of a generation older than its cluster's delete that ends a run without succeeding is not run
+# again: the delete's plan found it running and let it finish, and it must not launch what the delete
+# removes. (An update lets an older generation's steps go on: a build or a node under way is finished.)
+_STALE = ("generation < (SELECT c.generation FROM clusters c WHERE c.id = steps.cluster_id"
+          " AND c.phase = 'Deleting')")  # fmt: skip
 
 
 def fail(conn: DbConnection, step: Step, reason: str, message: str, error_class: str, delay: float,
          grace: float = 0.0, worked: float = 0.0) -> bool:  # fmt: skip
     """Failed after its handler ran `worked` seconds; tried again after `delay` seconds (superseded instead
-    when its generation is no longer the cluster's). `grace`: how much longer beat waits before publishing
+    when its cluster is being deleted by a newer generation). `grace`: how much longer beat waits before publishing
     it (when a message sent with a countdown is on its way, it should not get a twin)."""
     cur = conn.execute(
         f"UPDATE steps SET status = CASE WHEN {_STALE} THEN 'superseded' ELSE 'failed' END,"
