@@ -195,7 +195,9 @@ def _build(ctx: StepContext, driver: CloudDriver, plan: ImagePlan, os_pack: dict
     image = next(iter(driver.find_images(where, {"strata:build-token": attempt_token})), None)
     if image is None:
         user = (os_pack["os"]["images"][ctx.spec.cloud_type] or {}).get("sshUser")
+        ctx.held()  # a run taken over does not customize the builder the other run customizes
         _customize(ctx, driver, builder, plan, account, driver.builder_connection(builder, user), key, os_pack)
+        ctx.held()
         image = driver.create_image(builder.id, image_tags, f"{attempt_token}/image")
         _record(ctx, image.id, plan, "built", image.state)
     image = wait_ready(driver, image)
@@ -240,7 +242,8 @@ def _on_task(ctx: StepContext) -> Callable[[TaskResult], None]:
 def _abandon(ctx: StepContext, driver: CloudDriver, builder: Resource, plan: ImagePlan, account: str,
              reason: str) -> None:  # fmt: skip
     """A build that cannot succeed: its builder terminated, the build recorded as failed (the next attempt
-    starts afresh)."""
+    starts afresh); not by a run taken over, whose playbook may have failed beside the other run's."""
+    ctx.held()
     driver.delete(builder.id)
     with ctx.db.connection() as conn:
         builds.finish(conn, account, plan.signature, ctx.step.id, None, reason)

@@ -16,6 +16,10 @@ class Retry(Exception):
         self.message = message
 
 
+class ClaimLost(Exception):
+    """The step's lease ran out and another run took it over: this run stops without changing anything more."""
+
+
 class StepError(Exception):
     """A failure a user should see on the step's condition, with whether they must act, and the least
     time before the next try that the failure asks for (a throttling cloud's Retry-After)."""

@@ -18,7 +18,7 @@ from strata_common.config import Settings
 from strata_common.db.types import DbConnection, DbPool
 from strata_common.engine import steps
 from strata_common.engine.conditions import FALSE, TRUE, UNKNOWN, mark_in_progress, mark_waiting, set_condition
-from strata_common.engine.errors import TRANSIENT, USER_FIXABLE, Retry, StepError
+from strata_common.engine.errors import TRANSIENT, USER_FIXABLE, ClaimLost, Retry, StepError
 from strata_common.engine.events import append_event
 from strata_common.engine.liveness import CHECK_SECONDS, Liveness
 from strata_common.engine.model import Step
@@ -88,6 +88,15 @@ class StepContext:
         with self.db.connection() as conn:
             if not steps.heartbeat(conn, self.step, self.settings.step_lease_seconds):
                 self.lost.set()
+
+    def held(self) -> None:
+        """Raise ClaimLost unless this run still holds its step (asked of the database now, the lease
+        extended): a run taken over after its lease ran out must not go on to a change the run that took it
+        over makes too (a second image of one build). Call before such a change."""
+        if not self.lost.is_set():
+            self.heartbeat()
+        if self.lost.is_set():
+            raise ClaimLost(f"step {self.step.name} was taken over by another run")
 
     def on_success(self, write: Callable[[DbConnection], None]) -> None:
         """Run `write` in the transaction that records this step's success, so what it changes (a phase)
@@ -224,6 +233,9 @@ def _run_claimed(ctx: StepContext, publisher: Publisher) -> str:
             raise StepError("NoHandler", f"no handler for step {step.name!r} on queue {step.queue!r}", USER_FIXABLE)
         with _leases.holding(ctx):
             output = handler(ctx) or {}
+    except ClaimLost as lost:
+        log.warning("%s; this run stops", lost)
+        return "lost"
     except Retry as wait:
         with pool.connection() as conn:
             grace = settings.step_ready_grace if publisher.sends_later(wait.after) else 0.0
