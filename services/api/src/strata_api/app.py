@@ -26,6 +26,7 @@ from strata_api.resources import (
     updates,
     whoami,
 )
+from strata_api.ui import register_ui
 from strata_common.celery_app import BrokerSender, create_celery
 from strata_common.config import Settings, load_settings
 from strata_common.engine.events import CHANNEL
@@ -69,4 +70,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         agent.bp,
     ):
         app.register_blueprint(blueprint)
+    register_ui(app)
     return app

@@ -5,6 +5,9 @@ token stops working within that time; at once in the process that revoked it.
 
 A cluster agent's token (`strata_agent_...`) is good for the agent API (/v1/agent/) of its one cluster
 and nothing else (403); a user's token is no good there (403).
+
+The console's sign-in cookie stands for its token where no Authorization header is sent (the console's
+live views and /docs' "try it out"); a change made with it must carry the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from flask import Flask, g, request
 
 from strata_api.errors import ApiError
 from strata_api.http import db
+from strata_api.ui import session as console
 from strata_common.db.agents import AgentPrincipal, authenticate_agent, is_agent_token
 from strata_common.db.tokens import Principal, authenticate, hash_token
 
@@ -64,6 +68,12 @@ def register_auth(app: Flask) -> None:
             return
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
+        if not header and (signed_in := console.current()) is not None:
+            token, scheme = signed_in.token, "bearer"
+            if request.method not in console.SAFE_METHODS and not console.csrf_matches(
+                signed_in, request.headers.get(console.CSRF_HEADER)
+            ):
+                raise ApiError(403, "csrf", f"a change made with the console's sign-in needs its {console.CSRF_HEADER}")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token> (see `strata token create`)")
         found = _principal_of(token.strip())

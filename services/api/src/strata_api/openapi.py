@@ -1,8 +1,7 @@
-"""The OpenAPI 3 document, built from the marshmallow schemas and each view's `api` notes; /docs renders it."""
+"""The OpenAPI 3 document, built from the marshmallow schemas and each view's `api` notes (/docs shows it)."""
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
@@ -106,27 +105,3 @@ def openapi_json():
     if "strata_openapi" not in current_app.extensions:
         current_app.extensions["strata_openapi"] = build_spec(current_app)
     return jsonify(current_app.extensions["strata_openapi"])
-
-
-@bp.get("/docs")
-def docs():
-    document = current_app.extensions.get("strata_openapi") or build_spec(current_app)
-    rows = []
-    for path, operations in document["paths"].items():
-        for method, op in operations.items():
-            codes = ", ".join(sorted(op["responses"]))
-            rows.append(
-                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code></td>"
-                f"<td>{html.escape(op['summary'])}<br><small>{html.escape(op.get('description', ''))}</small></td>"
-                f"<td>{codes}</td></tr>"
-            )
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Strata API</title><style>"
-        "body{font-family:system-ui,sans-serif;margin:2em}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;"
-        "text-align:left;vertical-align:top}</style></head><body><h1>Strata API</h1>"
-        "<p>Every <code>/v1</code> call needs <code>Authorization: Bearer &lt;token&gt;</code>. "
-        "The full document is at <a href='/openapi.json'>/openapi.json</a>.</p>"
-        "<table><tr><th>method</th><th>path</th><th>what</th><th>responses</th></tr>" + "".join(rows) + "</table>"
-        "</body></html>"
-    )
-    return page, 200, {"Content-Type": "text/html; charset=utf-8"}

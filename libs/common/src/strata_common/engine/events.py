@@ -57,11 +57,14 @@ def append_event(
     return row["seq"]
 
 
-def list_events(conn: DbConnection, cluster_id: UUID, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-    """Events numbered above `after`, oldest first, shaped as the API shows them."""
+def list_events(
+    conn: DbConnection, cluster_id: UUID, after: int = 0, limit: int = 100, newest: bool = False
+) -> list[dict[str, Any]]:
+    """Events numbered above `after` (the first `limit`, or with `newest` the last), oldest first, shaped
+    as the API shows them."""
     rows = conn.execute(
-        "SELECT seq, at, level, source, reason, message, data, step_id FROM events"
-        " WHERE cluster_id = %s AND seq > %s ORDER BY seq LIMIT %s",
+        "SELECT * FROM (SELECT seq, at, level, source, reason, message, data, step_id FROM events"
+        f" WHERE cluster_id = %s AND seq > %s ORDER BY seq {'DESC' if newest else ''} LIMIT %s) e ORDER BY seq",
         (cluster_id, after, limit),
     ).fetchall()
     return [

@@ -61,13 +61,14 @@ def view(conn: DbConnection, cluster_id: UUID) -> dict[str, Any]:
 
 def page(
     conn: DbConnection, project_id: UUID, *, name: str | None, phase: str | None, profile: str | None,
-    after: tuple[datetime, UUID] | None, limit: int,
+    after: tuple[datetime, UUID] | None, limit: int, search: str | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Up to `limit` clusters after the cursor, oldest first: (created_at, id, view as JSON text), one query."""
     return conn.execute(
         f"SELECT c.created_at, c.id, {VIEW}::text AS view FROM clusters c WHERE c.project_id = %(p)s"
         " AND c.deleted_at IS NULL AND (%(name)s::text IS NULL OR c.name = %(name)s)"
         " AND (%(phase)s::text IS NULL OR c.phase = %(phase)s)"
+        " AND (%(search)s::text IS NULL OR strpos(lower(c.name), lower(%(search)s)) > 0)"
         " AND (%(profile)s::text IS NULL OR c.profile_id::text = %(profile)s)"
         " AND (%(after_t)s::timestamptz IS NULL OR (c.created_at, c.id) > (%(after_t)s, %(after_id)s))"
         " ORDER BY c.created_at, c.id LIMIT %(limit)s",
@@ -75,6 +76,7 @@ def page(
             "p": project_id,
             "name": name,
             "phase": phase,
+            "search": search,
             "profile": profile,
             "after_t": after[0] if after else None,
             "after_id": after[1] if after else None,

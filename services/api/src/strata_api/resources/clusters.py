@@ -94,14 +94,14 @@ def _cursor(raw: str | None) -> tuple[datetime, UUID] | None:
 
 
 @bp.get("")
-@api("List clusters, newest last; filter by name, phase or profile", responses={200: ClusterList},
-     query={"name": "exact name", "phase": "phase", "profile": "profile id", "limit": integer("page size", 1, 200),
-            "cursor": "from nextCursor"})  # fmt: skip
+@api("List clusters, newest last; filter by name, phase or profile, search names", responses={200: ClusterList},
+     query={"name": "exact name", "search": "part of the name (any case)", "phase": "phase", "profile": "profile id",
+            "limit": integer("page size", 1, 200), "cursor": "from nextCursor"})  # fmt: skip
 def list_clusters():
     limit = int_arg("limit", 50, 1, 200)
     rows = queries.page(db(), principal().project_id, name=request.args.get("name"), phase=request.args.get("phase"),
                         profile=request.args.get("profile"), after=_cursor(request.args.get("cursor")),
-                        limit=limit + 1)  # fmt: skip
+                        limit=limit + 1, search=request.args.get("search") or None)  # fmt: skip
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
@@ -212,11 +212,13 @@ def timeline(cluster_id: str):
 
 @bp.get("/<cluster_id>/events")
 @api("The cluster's events, oldest first", responses={200: EventList, 404: None},
-     query={"after": AFTER, "limit": integer("page size", 1, 1000)})  # fmt: skip
+     query={"after": AFTER, "limit": integer("page size", 1, 1000),
+            "tail": one_of("true: the newest `limit` events after `after`", ("true", "false"))})  # fmt: skip
 def events(cluster_id: str):
     after = int_arg("after", 0, 0, 2**62)
     limit = int_arg("limit", 100, 1, 1000)
-    items = list_events(db(), own_cluster_id(cluster_id), after, limit)
+    tail = choice_arg("tail", ("true", "false"), "false") == "true"
+    items = list_events(db(), own_cluster_id(cluster_id), after, limit, newest=tail)
     return reply(200, EventList, {"items": items, "nextAfter": items[-1]["id"] if items else after}, ready=True)
 
 
