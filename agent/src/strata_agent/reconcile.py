@@ -9,17 +9,7 @@ from typing import Any
 
 from strata_common.kube.agent_pack import AGENT_MANAGER as MANAGER
 from strata_common.kube.client import KubeClient, condition_true
-from strata_common.kube.inventory import (
-    INVENTORY_NAMESPACE,
-    applied_version,
-    declared_in,
-    delete_objects,
-    inventories,
-    object_key,
-    read_inventory,
-    save_inventory,
-    with_namespace,
-)
+from strata_common.kube.inventory import apply_pack, reapply_drifted, remove_packs, with_namespace
 from strata_common.kube.readiness import WORKLOADS, not_ready
 
 
@@ -31,21 +21,13 @@ class Reconciler:
         """Apply every pack in order and prune: the keys of the objects created, changed or deleted."""
         touched: list[str] = []
         for pack in desired["packs"]:
-            before = read_inventory(self.client, pack["pack"])
-            applied = {}
-            for obj in pack["objects"]:
-                live = self.client.apply(with_namespace(self.client, obj), MANAGER, force=True)
-                key = object_key(obj)
-                applied[key] = applied_version(live)
-                if before.get(key) != applied[key]:
-                    touched.append(key)
-            touched += delete_objects(self.client, [k for k in before if k not in applied])
-            save_inventory(self.client, pack["pack"], pack["version"], applied, MANAGER)
-        keep = {pack["pack"] for pack in desired["packs"]}
-        for pack, (name, _, objects) in inventories(self.client).items():
-            if pack not in keep:  # the profile no longer has it
-                touched += delete_objects(self.client, list(objects))
-                self.client.delete("v1", "ConfigMap", INVENTORY_NAMESPACE, name)
+            changed, pruned = apply_pack(
+                self.client, pack["pack"], pack["version"], pack["objects"],
+                lambda obj: self.client.apply(with_namespace(self.client, obj), MANAGER, force=True), MANAGER,
+            )  # fmt: skip
+            touched += changed + pruned
+        for deleted in remove_packs(self.client, {pack["pack"] for pack in desired["packs"]}).values():
+            touched += deleted
         return touched
 
     def states(self, desired: dict[str, Any]) -> list[dict[str, str]]:
@@ -61,18 +43,7 @@ class Reconciler:
 
     def drift(self, desired: dict[str, Any]) -> list[str]:
         """Apply again each declared object that was deleted or whose declared fields changed; which."""
-        corrected = []
-        for pack in desired["packs"]:
-            for obj in pack["objects"]:
-                meta = with_namespace(self.client, obj)["metadata"]
-                live = self.client.get(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
-                if live is None or not declared_in(live, obj):
-                    self.client.apply(obj, MANAGER, force=True)
-                    where = f"{meta['namespace']}/" if meta.get("namespace") else ""
-                    corrected.append(
-                        f"{obj['kind']} {where}{meta['name']} ({'deleted' if live is None else 'changed'})"
-                    )
-        return corrected
+        return reapply_drifted(self.client, [obj for pack in desired["packs"] for obj in pack["objects"]], MANAGER)
 
     def nodes(self) -> list[dict[str, Any]]:
         return [{"name": node["metadata"]["name"], "ready": condition_true(node)}

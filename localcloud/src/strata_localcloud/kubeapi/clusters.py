@@ -97,10 +97,11 @@ class ClusterDirectory:
     def account_keys(self, cluster_id: str) -> tuple[str, str]:
         """The cluster's service-account signing key and its public half (PEM)."""
         if cluster_id not in self._account_keys:
-            key = serialization.load_pem_private_key(self._secrets(cluster_id)["serviceAccountKey"].encode(), None)
+            private = self._secrets(cluster_id)["serviceAccountKey"]
+            key = serialization.load_pem_private_key(private.encode(), None)
             public = key.public_key().public_bytes(serialization.Encoding.PEM,
                                                    serialization.PublicFormat.SubjectPublicKeyInfo)  # fmt: skip
-            self._account_keys[cluster_id] = (self._secrets(cluster_id)["serviceAccountKey"], public.decode())
+            self._account_keys[cluster_id] = (private, public.decode())
         return self._account_keys[cluster_id]
 
     def ca_cert(self, cluster_id: str) -> str:

@@ -21,7 +21,7 @@ from strata_common.engine.publish import Publisher
 from strata_common.engine.runner import Dependencies
 from strata_common.kube.access import KubeAccess, cluster_accesses
 from strata_common.kube.client import KubeError
-from strata_common.kube.inventory import MANAGER, declared_in, with_namespace
+from strata_common.kube.inventory import MANAGER, reapply_drifted
 from strata_common.kube_steps import kept_client
 from strata_common.model.cluster import PACK_LAYERS, ClusterSpec
 
@@ -62,13 +62,7 @@ def _correct(cluster_id: UUID, access: KubeAccess, objects: list[dict[str, Any]]
     corrected: list[str] = []
     try:
         with kept_client(str(cluster_id), access, deps.kube) as client:
-            for obj in objects:
-                meta = with_namespace(client, obj)["metadata"]
-                live = client.get(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
-                if live is None or not declared_in(live, obj):
-                    client.apply(obj, MANAGER, force=True)
-                    corrected.append(f"{obj['kind']} {meta.get('namespace', '')}/{meta['name']}"
-                                     f" ({'deleted' if live is None else 'changed'})")  # fmt: skip
+            corrected = reapply_drifted(client, objects, MANAGER)
     except KubeError as err:
         log.warning("drift check of %s: the cluster's API answered %s", cluster_id, err)
     if corrected:

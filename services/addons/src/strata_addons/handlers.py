@@ -22,12 +22,11 @@ from strata_common.kube.client import KubeClient, KubeError
 from strata_common.kube.inventory import (
     INVENTORY_NAMESPACE,
     MANAGER,
-    applied_version,
+    apply_pack,
     delete_objects,
-    inventories,
     object_key,
     read_inventory,
-    save_inventory,
+    remove_packs,
     with_namespace,
 )
 from strata_common.kube.readiness import WORKLOADS, not_ready
@@ -168,17 +167,7 @@ def _apply_pack(
     ctx: StepContext, client: KubeClient, pack: str, version: str, objects: list[dict[str, Any]]
 ) -> dict[str, int]:
     """Apply every object, prune what the pack no longer declares, save the inventory; the counts."""
-    before = read_inventory(client, pack)
-    applied = {}
-    changed = []
-    for obj in objects:
-        live = _apply(ctx, client, obj)
-        key = object_key(obj)
-        applied[key] = applied_version(live)
-        if before.get(key) != applied[key]:
-            changed.append(key)
-    pruned = delete_objects(client, [k for k in before if k not in applied])
-    save_inventory(client, pack, version, applied)
+    changed, pruned = apply_pack(client, pack, version, objects, lambda obj: _apply(ctx, client, obj))
     if changed or pruned:
         shown = ", ".join(" ".join(k.split("|")[1:][::2]) for k in changed[:10])
         ctx.event("info", "PackApplied", f"{pack}@{version}: {len(changed)} of {len(objects)} objects "
@@ -201,14 +190,9 @@ def prune_packs(ctx: StepContext) -> dict:
     if ctx.spec.pulled:
         _agent_report(ctx)
         return {"prunedBy": AGENT_MANAGER}
-    keep = {layer.pack for layer in ctx.spec.layers}
-    removed = {}
     with kube(ctx) as client:
-        for pack, (name, _, objects) in inventories(client).items():
-            if pack in keep:
-                continue
-            removed[pack] = delete_objects(client, list(objects))
-            client.delete("v1", "ConfigMap", INVENTORY_NAMESPACE, name)
-            ctx.event("info", "PackRemoved", f"{pack}: removed from the profile, {len(removed[pack])} objects deleted",
-                      {"pack": pack, "deleted": removed[pack]})  # fmt: skip
+        removed = remove_packs(client, {layer.pack for layer in ctx.spec.layers})
+    for pack, deleted in removed.items():
+        ctx.event("info", "PackRemoved", f"{pack}: removed from the profile, {len(deleted)} objects deleted",
+                  {"pack": pack, "deleted": deleted})  # fmt: skip
     return {"removed": removed}

@@ -5,6 +5,7 @@ objects with the version Strata last applied, so a later apply knows what change
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from strata_common.kube.client import KubeClient, KubeError
@@ -93,3 +94,46 @@ def with_namespace(client: KubeClient, obj: dict[str, Any]) -> dict[str, Any]:
     if not obj["metadata"].get("namespace") and client.resource(obj["apiVersion"], obj["kind"])[1]:
         obj["metadata"]["namespace"] = "default"
     return obj
+
+
+def apply_pack(client: KubeClient, pack: str, version: str, objects: list[dict[str, Any]],
+               apply_one: Callable[[dict[str, Any]], dict[str, Any]], manager: str = MANAGER,
+               ) -> tuple[list[str], list[str]]:  # fmt: skip
+    """Apply each of the pack's objects with `apply_one` (which answers the live object), delete what the
+    pack's inventory holds and it no longer declares, and save the new inventory: the keys of the objects
+    created or changed, and of those deleted."""
+    before = read_inventory(client, pack)
+    applied: dict[str, Version] = {}
+    changed = []
+    for obj in objects:
+        key = object_key(obj)
+        applied[key] = applied_version(apply_one(obj))
+        if before.get(key) != applied[key]:
+            changed.append(key)
+    pruned = delete_objects(client, [k for k in before if k not in applied])
+    save_inventory(client, pack, version, applied, manager)
+    return changed, pruned
+
+
+def remove_packs(client: KubeClient, keep: set[str]) -> dict[str, list[str]]:
+    """Delete the objects and the inventory of every pack not in `keep`: the keys deleted, per pack."""
+    removed = {}
+    for pack, (name, _, objects) in inventories(client).items():
+        if pack not in keep:
+            removed[pack] = delete_objects(client, list(objects))
+            client.delete("v1", "ConfigMap", INVENTORY_NAMESPACE, name)
+    return removed
+
+
+def reapply_drifted(client: KubeClient, objects: list[dict[str, Any]], manager: str) -> list[str]:
+    """Apply again (forced) each object that was deleted or whose declared fields changed: which, as
+    "Kind namespace/name (deleted|changed)"."""
+    corrected = []
+    for obj in objects:
+        meta = with_namespace(client, obj)["metadata"]
+        live = client.get(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+        if live is None or not declared_in(live, obj):
+            client.apply(obj, manager, force=True)
+            where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+            corrected.append(f"{obj['kind']} {where}{meta['name']} ({'deleted' if live is None else 'changed'})")
+    return corrected
