@@ -1,4 +1,6 @@
-"""API benchmark: GET /v1/clusters/{id} (auth, database, conditions) vs a bare Flask JSON endpoint.
+"""API benchmark: GET /v1/clusters/{id} (auth, database, conditions) vs a bare Flask JSON endpoint, and
+the console's fleet page (GET /ui/: its session, then whoami, clusters, updates and accounts through the
+API in-process, rendered by Jinja).
 
 Both run under the same gunicorn settings (STRATA_API_WORKERS, STRATA_API_THREADS); wrk drives 32
 concurrent connections at each for BENCH_SECONDS (default 15), against PostgreSQL and Redis from
@@ -112,7 +114,12 @@ def run(base: dict[str, str]) -> None:
               f"threads (gthread); wrk {CONNECTIONS} connections, {SECONDS}s each")  # fmt: skip
         strata = wrk(api_url, auth)
         bare = wrk(bare_url, {})
-        for label, r in (("GET /v1/clusters/{id} (Strata)", strata), ("bare Flask JSON endpoint     ", bare)):
+        signed_in = requests.post(f"http://127.0.0.1:{api_port}/ui/signin", data={"token": token},
+                                  allow_redirects=False, timeout=10)  # fmt: skip
+        console = {"Cookie": f"strata_console={signed_in.cookies['strata_console']}"}
+        fleet = wrk(f"http://127.0.0.1:{api_port}/ui/", console)
+        for label, r in (("GET /v1/clusters/{id} (Strata)", strata), ("bare Flask JSON endpoint     ", bare),
+                         ("GET /ui/ (the console's fleet)", fleet)):  # fmt: skip
             print(
                 f"{label}: {r['rps']:8.1f} req/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:7.2f} ms  non-2xx {r['errors']}"
             )

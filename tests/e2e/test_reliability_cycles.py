@@ -22,6 +22,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     yield from control_plane(request)
 
 
+@pytest.mark.timeout(600)  # 120-240 s alone in CI; 290 s once beside other heavy tests on the same 2 cores
 def test_fifty_create_delete_cycles_under_sigkills_leave_nothing(stack):
     size = "SELECT pg_database_size(current_database())"
     stack.sql("VACUUM FULL")
