@@ -105,8 +105,10 @@ def test_sign_in_create_a_cluster_and_watch_it_run_with_its_events_and_timeline(
     page.get_by_label("Search").fill("sho")
     page.get_by_role("button", name="Filter").click()
     row = page.get_by_role("row").filter(has_text="shop")
-    expect(row).to_contain_text(re.compile("Running|Updating"))  # the scale-up may still be under way
     expect(row).to_contain_text("1 + 2")
+    page.evaluate("window.stillTheSamePage = true")
+    expect(row).to_contain_text("Running", timeout=MILESTONE_SECONDS)  # after the scale-up, without a reload
+    assert page.evaluate("window.stillTheSamePage === true")
     page.screenshot(path=SHOTS / "console-fleet.png", full_page=False)
     page.get_by_label("Search").fill("nothing-like-it")
     page.get_by_role("button", name="Filter").click()

@@ -120,10 +120,13 @@ def fleet(api: Api, me: dict, csrf: str):
     except ApiFailure as failure:
         page, updates, clouds, error = {"items": [], "nextCursor": None}, set(), {}, failure
     rows = [_fleet_row(c, c["id"] in updates, clouds.get(c["cloudAccount"], "")) for c in page["items"]]
+    if request.args.get("fragment") == "rows":  # the page's rows again, fetched by the page every few seconds
+        return render_template("fleet_rows.html", rows=rows)
     following = "?" + urlencode({"q": search, "phase": phase or "", "cursor": page["nextCursor"]}) \
         if page["nextCursor"] else None  # fmt: skip
+    fragment = "?" + urlencode({"q": search, "phase": phase or "", "cursor": cursor or "", "fragment": "rows"})
     return _page("fleet.html", me=me, csrf=csrf, rows=rows, search=search, phase=phase, following=following,
-                 error=error)  # fmt: skip
+                 fragment=fragment, error=error)  # fmt: skip
 
 
 def _fleet_row(cluster: dict, pending_update: bool, cloud: str) -> dict:

@@ -1,5 +1,6 @@
 // The console's live parts: a cluster page follows the cluster's event stream (the API's SSE endpoint,
-// authenticated by the sign-in cookie), appends each event to the table and refreshes the milestones.
+// authenticated by the sign-in cookie), appends each event to the table and refreshes the milestones;
+// the fleet page fetches its rows again every few seconds while it is shown.
 
 const LEVELS = ["info", "warning", "error", "message"];
 
@@ -20,7 +21,7 @@ function followCluster(box) {
     refreshing = setTimeout(async () => {
       try {
         const answer = await fetch(box.dataset.fragment, { headers: { Accept: "text/html" } });
-        if (answer.ok) box.innerHTML = await answer.text();
+        if (answer.ok && !answer.redirected) box.innerHTML = await answer.text();
       } finally {
         refreshing = null;
       }
@@ -43,5 +44,17 @@ function followCluster(box) {
   if (scroller) scroller.scrollTop = scroller.scrollHeight;
 }
 
+const FLEET_SECONDS = 5;
+
+function refreshFleet(rows) {
+  setInterval(async () => {
+    if (document.visibilityState !== "visible") return;
+    const answer = await fetch(rows.dataset.fragment, { headers: { Accept: "text/html" } });
+    if (answer.ok && !answer.redirected) rows.innerHTML = await answer.text();
+  }, FLEET_SECONDS * 1000);
+}
+
 const milestones = document.getElementById("milestones");
 if (milestones) followCluster(milestones);
+const fleetRows = document.getElementById("fleet-rows");
+if (fleetRows) refreshFleet(fleetRows);
