@@ -20,12 +20,10 @@ from strata_common.kube.agent_pack import PACK as AGENT_PACK
 from strata_common.kube.agent_pack import VERSION as AGENT_VERSION
 from strata_common.kube.client import KubeClient, KubeError
 from strata_common.kube.inventory import (
-    INVENTORY_NAMESPACE,
     MANAGER,
     apply_pack,
-    delete_objects,
     object_key,
-    read_inventory,
+    remove_pack,
     remove_packs,
     with_namespace,
 )
@@ -133,13 +131,12 @@ def ensure_agent(ctx: StepContext) -> dict:
     if not ctx.spec.pulled and not (reported or token):
         return {"removed": 0}
     with kube(ctx) as client:
-        if not ctx.spec.pulled:
-            removed = delete_objects(client, list(read_inventory(client, AGENT_PACK)))
+        if not ctx.spec.pulled:  # every part removed each time: a run killed midway leaves no token behind
+            removed = remove_pack(client, AGENT_PACK)
+            client.delete("v1", "Secret", AGENT_NAMESPACE, TOKEN_SECRET)
+            with ctx.db.connection() as conn:
+                forget_agent(conn, cluster_id)
             if removed:
-                client.delete("v1", "ConfigMap", INVENTORY_NAMESPACE, f"strata-pack-{AGENT_PACK}")
-                client.delete("v1", "Secret", AGENT_NAMESPACE, TOKEN_SECRET)
-                with ctx.db.connection() as conn:
-                    forget_agent(conn, cluster_id)
                 ctx.event("info", "AgentRemoved", f"push mode: the agent is removed ({len(removed)} objects)")
             return {"removed": len(removed)}
         objects = agent_objects(str(cluster_id), ctx.settings)

@@ -115,14 +115,16 @@ def apply_pack(client: KubeClient, pack: str, version: str, objects: list[dict[s
     return changed, pruned
 
 
+def remove_pack(client: KubeClient, pack: str) -> list[str]:
+    """Delete the objects the pack's inventory holds, then the inventory: the keys deleted."""
+    deleted = delete_objects(client, list(read_inventory(client, pack)))
+    client.delete("v1", "ConfigMap", INVENTORY_NAMESPACE, f"strata-pack-{pack}")
+    return deleted
+
+
 def remove_packs(client: KubeClient, keep: set[str]) -> dict[str, list[str]]:
     """Delete the objects and the inventory of every pack not in `keep`: the keys deleted, per pack."""
-    removed = {}
-    for pack, (name, _, objects) in inventories(client).items():
-        if pack not in keep:
-            removed[pack] = delete_objects(client, list(objects))
-            client.delete("v1", "ConfigMap", INVENTORY_NAMESPACE, name)
-    return removed
+    return {pack: remove_pack(client, pack) for pack in inventories(client) if pack not in keep}
 
 
 def reapply_drifted(client: KubeClient, objects: list[dict[str, Any]], manager: str) -> list[str]:

@@ -15,12 +15,13 @@ from strata_common.packs.profiles import deep_merge, parse_values
 ORIGINS = ("pack", "profile", "override")
 
 
-def _leaves(values: dict[str, Any], prefix: str = "") -> list[str]:
-    paths = []
+def leaf_values(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Each leaf of `values` by its dotted path (an empty mapping is a leaf), as `origins` names them."""
+    leaves: dict[str, Any] = {}
     for key, value in values.items():
         path = f"{prefix}{key}"
-        paths += _leaves(value, f"{path}.") if isinstance(value, dict) and value else [path]
-    return paths
+        leaves.update(leaf_values(value, f"{path}.") if isinstance(value, dict) and value else {path: value})
+    return leaves
 
 
 def effective_values(
@@ -32,10 +33,10 @@ def effective_values(
     sources = (parse_values(definition["values"]), parse_values(profile_values), override or {})
     for origin, layer in zip(ORIGINS, sources, strict=True):
         values = deep_merge(values, layer)
-        for path in _leaves(layer):
+        for path in leaf_values(layer):
             origins = {p: o for p, o in origins.items() if not p.startswith(f"{path}.")}
             origins[path] = origin
-    present = set(_leaves(values))
+    present = set(leaf_values(values))
     return values, {path: origin for path, origin in sorted(origins.items()) if path in present}
 
 

@@ -17,6 +17,7 @@ from strata_api.ui import session
 from strata_api.ui.client import Api, ApiFailure
 from strata_api.ui.diffs import layer_diff
 from strata_api.ui.gantt import gantt
+from strata_common.packs.values import leaf_values
 
 bp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")
 ROLES = ("viewer", "operator", "admin")
@@ -198,7 +199,7 @@ def cluster(api: Api, me: dict, csrf: str, cluster_id: str):
         except ApiFailure:
             values = None
         layers.append(
-            {**layer, "effective": values and _flatten(values["values"]), "origins": values and values["origins"]}
+            {**layer, "effective": values and leaf_values(values["values"]), "origins": values and values["origins"]}
         )
     events = api.get(f"/clusters/{cluster_id}/events", limit=200, tail="true")
     updates = api.get(f"/clusters/{cluster_id}/updates")["items"]
@@ -213,15 +214,6 @@ def cluster(api: Api, me: dict, csrf: str, cluster_id: str):
 def milestones(api: Api, me: dict, csrf: str, cluster_id: str):
     """The milestones and phase as a fragment, fetched by the page when the event stream says something moved."""
     return render_template("milestones.html", **_cluster_context(api, cluster_id))
-
-
-def _flatten(values: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(values, dict) and values:
-        flat: dict[str, Any] = {}
-        for key, value in values.items():
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        return flat
-    return {prefix.rstrip("."): values}
 
 
 def _back(cluster_id: str, failure: ApiFailure | None = None, anchor: str = "") -> Response:
